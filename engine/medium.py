@@ -1,0 +1,82 @@
+"""Physical media: what one cell of a pattern becomes (bead, brick stud, stitch) and its boards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+
+MEDIUM_KINDS = ("bead", "brick", "thread", "pixel")
+
+
+@dataclass(frozen=True)
+class Board:
+    """A pegboard, baseplate section or hoop grid, counted in cells."""
+
+    name: str
+    width: int
+    height: int
+
+
+# Board sizes are data (fabrication facts): counted in beads/studs.
+BOARDS: dict[str, Board] = {
+    b.name: b
+    for b in (
+        Board("midi 29x29", 29, 29),
+        Board("mini 57x57 (Hama/Perler)", 57, 57),
+        Board("mini 50x50 (Artkal)", 50, 50),
+        Board("2.6 mm 52x52", 52, 52),
+        Board("2.6 mm 104x104", 104, 104),
+        Board("maxi 29x29", 29, 29),
+        Board("brick 8x8", 8, 8),
+        Board("brick 16x16", 16, 16),
+        Board("brick 32x32", 32, 32),
+        Board("brick 48x48", 48, 48),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Medium:
+    """What a cell is physically: kind, pitch (mm per cell) and the boards it is built on."""
+
+    kind: str = "pixel"
+    pitch_mm: float = 5.0
+    size_class: str = ""
+    boards: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIUM_KINDS:
+            raise ValueError(f"unknown medium kind {self.kind!r}; expected one of {', '.join(MEDIUM_KINDS)}")
+        if not self.pitch_mm > 0:
+            raise ValueError(f"medium pitch must be positive, got {self.pitch_mm}")
+
+    @property
+    def default_board(self) -> Board | None:
+        """The first board listed for this medium, if any."""
+        return BOARDS.get(self.boards[0]) if self.boards else None
+
+    def size_mm(self, width: int, height: int) -> tuple[float, float]:
+        """Physical size of a width x height cell design in millimetres."""
+        return width * self.pitch_mm, height * self.pitch_mm
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["boards"] = list(self.boards)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Medium":
+        return cls(
+            kind=str(d.get("kind", "pixel")),
+            pitch_mm=float(d.get("pitch_mm", 5.0)),
+            size_class=str(d.get("size_class", "")),
+            boards=tuple(d.get("boards", ())),
+        )
+
+
+BEAD_MIDI = Medium("bead", 5.0, "midi", ("midi 29x29",))
+BEAD_MINI = Medium("bead", 2.6, "mini", ("mini 57x57 (Hama/Perler)", "2.6 mm 52x52", "2.6 mm 104x104"))
+BEAD_MINI_ARTKAL = Medium("bead", 2.6, "mini", ("mini 50x50 (Artkal)", "2.6 mm 52x52", "2.6 mm 104x104"))
+BEAD_MAXI = Medium("bead", 10.0, "maxi", ("maxi 29x29",))
+BRICK = Medium("brick", 8.0, "", ("brick 16x16", "brick 8x8", "brick 32x32", "brick 48x48"))
+THREAD = Medium("thread", 2.0, "", ())
+PIXEL = Medium("pixel", 5.0, "", ("midi 29x29",))

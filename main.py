@@ -1,0 +1,53 @@
+"""piXL Studio entry point: the GUI by default, CLI subcommands for headless work.
+
+    python main.py                      # the desktop app
+    python main.py palettes             # list shipped palettes
+    python main.py convert IMAGE ...    # fast CPU converter
+    python main.py generate --prompt .. # SD-piXL optimisation
+    python main.py export PATTERN.pixl --format ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from app.cli import COMMAND_MODULES, UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="pixl", description="piXL Studio: pictures to bead, brick and stitch patterns")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI (or the GUI when no subcommand is given); returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if args.command is None:
+        from app.main_window import run_gui
+
+        return run_gui(sys.argv[:1])
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback for the user; details with -v
+        logging.getLogger("pixl").debug("unexpected error", exc_info=True)
+        print(f"error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
