@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from app.cli import COMMAND_MODULES, UserError
+from app.cli import COMMAND_MODULES, is_user_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,13 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui(sys.argv[:1])
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # never a traceback for the user; details with -v
+        if is_user_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         logging.getLogger("pixl").debug("unexpected error", exc_info=True)
         print(f"error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
         return 1

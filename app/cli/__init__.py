@@ -3,39 +3,38 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
-from engine.atomic import OutputPathError
-from engine.palette import PaletteError
-from engine.pattern import PatternError
+# Error classes whose message is meant for the user (printed as one line, exit code 2), by module.
+# They are looked up only in modules already imported: an error of a class can only exist once its
+# module is loaded, and importing e.g. engine.optimize here would make every command pay for torch.
+_USER_ERRORS = (
+    ("engine.palette", "PaletteError"),
+    ("engine.pattern", "PatternError"),
+    ("engine.atomic", "OutputPathError"),
+    ("engine.image_io", "ImageLoadError"),
+    ("engine.convert", "ConvertError"),
+    ("exporters.errors", "ExportError"),
+    ("engine.optimize", "OptimizeError"),
+    ("engine.guidance.loading", "ModelLoadError"),
+)
 
-# Errors whose message is meant for the user: printed as one line, exit code 2.
-_USER_ERROR_TYPES: list[type[BaseException]] = [PaletteError, PatternError, OutputPathError, FileNotFoundError]
 
-
-def _optional(name: str, attr: str) -> None:
-    try:
-        _USER_ERROR_TYPES.append(getattr(importlib.import_module(name), attr))
-    except (ImportError, AttributeError):
-        pass
-
-
-_optional("engine.image_io", "ImageLoadError")
-_optional("engine.convert", "ConvertError")
-_optional("exporters.errors", "ExportError")
-_optional("engine.optimize", "OptimizeError")
-_optional("engine.guidance.loading", "ModelLoadError")
-
-UserError = tuple(_USER_ERROR_TYPES)
+def is_user_error(exc: BaseException) -> bool:
+    """True for errors whose message tells the user what was wrong (no traceback needed)."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    for module_name, attr in _USER_ERRORS:
+        cls = getattr(sys.modules.get(module_name), attr, None)
+        if cls is not None and isinstance(exc, cls):
+            return True
+    return False
 
 
 def _command_modules() -> list:
     mods = []
     for name in ("palettes_cmd", "convert_cmd", "generate_cmd", "export_cmd"):
-        try:
-            mods.append(importlib.import_module(f"app.cli.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"app.cli.{name}":
-                raise
+        mods.append(importlib.import_module(f"app.cli.{name}"))
     return mods
 
 

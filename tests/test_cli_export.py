@@ -1,0 +1,91 @@
+"""`python main.py export` for the brick and bead formats, and its one-line errors (no tracebacks)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from engine.color import nearest_palette_index, srgb8_to_lab
+from engine.palette import load_palette
+from engine.pattern import Pattern
+from exporters.brick_mosaic import PIECE_PARTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), "export", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+@pytest.fixture
+def lego_project(tmp_path) -> tuple[Path, Pattern]:
+    pal = load_palette("lego")
+    img = Image.open(ROOT / "resources" / "samples" / "coffee.jpg").convert("RGB").resize((24, 16))
+    idx = nearest_palette_index(srgb8_to_lab(np.asarray(img).reshape(-1, 3)), pal.lab).reshape(16, 24)
+    p = Pattern(idx, pal)
+    p.set_cell(0, 0, None)
+    return p.save(tmp_path / "mosaic.pixl"), p
+
+
+def test_cli_bricklink_xml_merged(lego_project, tmp_path):
+    project, p = lego_project
+    out = tmp_path / "wanted.xml"
+    r = cli(project, "--format", "bricklink-xml", "--piece", "merged-plate", "--section", "8", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "wrote" in r.stdout
+    root = ET.parse(out).getroot()
+    studs = {pt.part_id: pt.w * pt.h for pt in PIECE_PARTS["merged-plate"]}
+    total = sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in root.iter("ITEM"))
+    assert total == p.filled_cells == 383
+    assert not out.read_text(encoding="utf-8").startswith("<?xml")
+
+
+def test_cli_parts_csv_and_build_pdf(lego_project, tmp_path):
+    project, p = lego_project
+    out = tmp_path / "parts.csv"
+    r = cli(project, "-f", "parts-csv", "--piece", "round-tile", "-o", out)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert {row["part id"] for row in rows} == {"98138"}
+    assert sum(int(row["quantity"]) for row in rows) == p.filled_cells
+    pdf = tmp_path / "build.pdf"
+    r = cli(project, "-f", "build-pdf", "--section", "16", "--title", "Coffee", "-o", pdf)
+    assert r.returncode == 0, r.stderr
+    reader = PdfReader(pdf)
+    assert "Coffee" in reader.pages[0].extract_text()
+    assert reader.pages[1].extract_text().startswith("Section A1")
+    assert reader.pages[2].extract_text().startswith("Section A2")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-f", "build-pdf", "--section", "20"], "section size 20"),
+    (["-f", "bead-pdf", "--board", "huge"], "unknown board"),
+    (["-f", "bead-pdf", "--paper", "B9"], "unknown paper"),
+])
+def test_cli_bad_options_one_line_exit_2(lego_project, tmp_path, args, message):
+    project, _ = lego_project
+    out = tmp_path / "x.out"
+    r = cli(project, *args, "-o", out)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_chart_png_and_unwritable_output(lego_project, tmp_path):
+    project, p = lego_project
+    out = tmp_path / "chart.png"
+    r = cli(project, "-f", "chart-png", "--cell-px", "10", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == (24 * 10 + 40, 16 * 10 + 40)
+    r = cli(project, "-f", "chart-png", "-o", tmp_path / "missing" / "c.png")
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr

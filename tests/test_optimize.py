@@ -1,0 +1,223 @@
+"""The SD-piXL run loop on tiny random models (CPU): learning, repeatability, stop, checkpoint/resume."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import build_cached, single_thread
+
+from engine.guidance.loading import ModelLoadError
+from engine.guidance.sdxl import ControlNetSpec, SDXLGuidanceConfig
+from engine.optimize import (
+    PRESETS,
+    OptimizeError,
+    RunConfig,
+    build_guidance,
+    crop_to_aspect,
+    load_checkpoint,
+    make_config,
+    run_optimization,
+)
+from engine.pattern import Pattern
+from engine.progress import CancelToken
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    return tmp_path_factory.getbasetemp()
+
+
+@pytest.fixture
+def palette(perler):
+    return perler.subset(list(range(10)))
+
+
+@pytest.fixture
+def config(tiny_root, palette, sample_image_path):
+    g = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)))
+    return make_config("fast", prompt="a cat", palette=palette, width=12, height=10, steps=6, warmup=2,
+                       image=str(sample_image_path), seed=7, preview_every=2, guidance=g)
+
+
+@pytest.fixture(scope="module")
+def guidance(tiny_root):
+    g = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)), prompt="a cat", seed=0)
+    return build_guidance(RunConfig(prompt="a cat", width=12, height=10, guidance=g))
+
+
+def test_defaults_are_the_reference_numbers():
+    ref = PRESETS["reference"]
+    assert (ref.lr, ref.betas, ref.weight_decay, ref.warmup, ref.grad_clip) == (0.025, (0.9, 0.999), 0.01, 250, 1.0)
+    assert ref.steps == 10001 and ref.fft_weight == 20 and ref.fidelity_weight == 0
+    assert (ref.tau.mode, ref.tau.low, ref.tau.high) == ("random", 0.5, 1.5)
+    assert ref.guidance.guidance_scale == 41 and ref.guidance.dtype == "fp32"
+    assert PRESETS["fast"].steps < ref.steps
+    assert make_config("fast").guidance is not PRESETS["fast"].guidance  # a copy, safe to edit
+
+
+def test_run_learns_and_reports(config, guidance):
+    reports = []
+    seen_grad = []
+    initial = {}
+
+    def on_step(info):
+        if info.step == 1:
+            initial["index"] = info.generator.index_map()
+        seen_grad.append(float(info.generator.logits.grad.abs().sum()))
+
+    pattern = run_optimization(config, progress=reports.append, guidance=guidance, callback_on_step_end=on_step)
+    assert isinstance(pattern, Pattern) and pattern.shape == (10, 12)
+    assert pattern.palette is config.palette
+    assert set(np.unique(pattern.index)) <= set(range(len(config.palette)))
+    assert all(g > 0 for g in seen_grad)  # the SDS + FFT gradient reaches the logits every step
+    assert [r.step for r in reports] == [2, 4, 6]
+    assert reports[-1].pattern is pattern and reports[-1].message == "done"
+    for r in reports:
+        assert r.preview.shape == (10, 12, 3) and r.preview.dtype == np.uint8
+        assert np.isfinite(r.losses["sds"]) and np.isfinite(r.losses["fft"]) and r.eta is not None
+    assert pattern.metadata["seed"] == 7 and pattern.metadata["cancelled"] is False
+    assert pattern.metadata["steps"] == 6 and pattern.metadata["init"] == "bilinear"
+
+
+def test_logits_change(config, guidance):
+    before = {}
+    after = {}
+
+    def grab(info):
+        store = before if info.step == 1 else after
+        store["logits"] = info.generator.logits.detach().clone()
+
+    run_optimization(replace(config, steps=5, lr=0.5, warmup=0), guidance=guidance, callback_on_step_end=grab)
+    assert not torch.allclose(before["logits"], after["logits"])
+
+
+def test_same_seed_same_result_other_seed_differs(config, guidance):
+    def losses(cfg):
+        out = []
+        pattern = run_optimization(cfg, guidance=guidance, callback_on_step_end=lambda i: out.append(i.losses["sds"]))
+        return pattern, out
+
+    a, la = losses(config)
+    b, lb = losses(config)
+    c, lc = losses(replace(config, seed=8))
+    assert np.array_equal(a.index, b.index) and la == lb
+    assert la != lc
+
+
+def test_cancel_stops_within_one_step_and_returns_current_pattern(config, guidance):
+    token = CancelToken()
+    steps = []
+
+    def on_step(info):
+        steps.append(info.step)
+        if info.step == 2:
+            token.cancel()
+
+    reports = []
+    pattern = run_optimization(replace(config, steps=50), progress=reports.append, cancel=token, guidance=guidance,
+                               callback_on_step_end=on_step)
+    assert steps == [1, 2]
+    assert pattern.metadata["cancelled"] is True and pattern.metadata["steps"] == 2
+    assert reports[-1].message == "stopped" and reports[-1].pattern is pattern
+
+
+def test_checkpoint_and_resume_reproduce_an_uninterrupted_run(config, guidance, tmp_path):
+    full = run_optimization(replace(config, steps=4, preview_every=100), guidance=guidance)
+    ckpt = tmp_path / "run.ckpt"
+    token = CancelToken()
+    half = run_optimization(replace(config, steps=4, checkpoint_path=str(ckpt)), cancel=token, guidance=guidance,
+                            callback_on_step_end=lambda i: token.cancel() if i.step == 2 else None)
+    assert half.metadata["steps"] == 2 and ckpt.is_file()
+    assert not list(tmp_path.glob("*.part"))  # written atomically
+    state = load_checkpoint(ckpt, replace(config, steps=4))
+    assert state["step"] == 2 and tuple(state["logits"].shape) == (10, 12, 10)
+    resumed = run_optimization(replace(config, steps=4, resume=str(ckpt)), guidance=guidance)
+    assert resumed.metadata["steps"] == 4
+    assert np.array_equal(resumed.index, full.index)
+    with pytest.raises(OptimizeError, match="12x10"):
+        run_optimization(replace(config, width=8, resume=str(ckpt)), guidance=guidance)
+    with pytest.raises(OptimizeError, match="different palette"):
+        run_optimization(replace(config, palette=config.palette.subset([0, 1, 2]), resume=str(ckpt)),
+                         guidance=guidance)
+
+
+def test_random_init_without_image_and_fidelity(config, guidance):
+    pattern = run_optimization(replace(config, image=None, steps=2), guidance=guidance)
+    assert pattern.metadata["init"] == "random" and pattern.metadata["source_image"] is None
+    seen = []
+    run_optimization(replace(config, steps=2, fidelity_weight=1.0, init="ciede2000"), guidance=guidance,
+                     callback_on_step_end=lambda i: seen.append(i.losses))
+    assert all("fidelity" in s and s["fidelity"] >= 0 for s in seen)
+
+
+def test_validation_errors(config, tmp_path):
+    with pytest.raises(OptimizeError, match="prompt"):
+        run_optimization(replace(config, prompt="  "))
+    with pytest.raises(OptimizeError, match="out of range"):
+        run_optimization(replace(config, width=0))
+    with pytest.raises(OptimizeError, match="palette"):
+        run_optimization(replace(config, palette=None))
+    cn = replace(config.guidance, controlnets=[ControlNetSpec("canny")])
+    with pytest.raises(OptimizeError, match="ControlNet"):
+        run_optimization(replace(config, image=None, guidance=cn))
+    with pytest.raises(OptimizeError, match="not found"):
+        run_optimization(replace(config, image=str(tmp_path / "none.png")))
+    with pytest.raises(OptimizeError, match="init"):
+        run_optimization(replace(config, init="magic"))
+    with pytest.raises(OptimizeError, match="preset"):
+        make_config("turbo")
+
+
+def test_missing_model_is_a_model_load_error(config):
+    with pytest.raises(ModelLoadError, match="huggingface-cli download"):
+        run_optimization(replace(config, guidance=SDXLGuidanceConfig(model="nobody/nothing-here")))
+
+
+def test_sdxl_with_controlnets_and_user_depth(config, tiny_root, tmp_path):
+    from tiny_models import make_tiny_depth_image
+
+    cn = str(build_cached("controlnet-sdxl", tiny_root))
+    g = SDXLGuidanceConfig(model=str(build_cached("sdxl", tiny_root)),
+                           controlnets=[ControlNetSpec("canny", cn), ControlNetSpec("depth", cn)])
+    depth = make_tiny_depth_image(tmp_path / "depth.png", (40, 30))
+    pattern = run_optimization(replace(config, width=16, height=9, steps=2, guidance=g, depth_image=str(depth)))
+    assert pattern.shape == (9, 16)
+    assert set(np.unique(pattern.index)) <= set(range(len(config.palette)))
+
+
+def test_converter_init_when_available(config, guidance):
+    pytest.importorskip("engine.convert")
+    pattern = run_optimization(replace(config, init="converter", steps=1), guidance=guidance)
+    assert pattern.metadata["init"] == "converter" and pattern.shape == (10, 12)
+
+
+def test_init_from_a_given_pattern(config, guidance):
+    index = (np.arange(120).reshape(10, 12) // 7) % len(config.palette)
+    start = Pattern(index, config.palette)
+    seen = {}
+    run_optimization(replace(config, image=None, init="converter", init_pattern=start, steps=1), guidance=guidance,
+                     callback_on_step_end=lambda i: seen.setdefault("first", i.generator.index_map()))
+    assert np.mean(seen["first"] == index) > 0.9  # one small step from the given design
+    with pytest.raises(OptimizeError, match="another palette"):
+        other = Pattern(index % 3, config.palette.subset([0, 1, 2]))
+        run_optimization(replace(config, init="converter", init_pattern=other))
+
+
+def test_crop_to_aspect():
+    img = np.zeros((100, 300, 3), dtype=np.uint8)
+    assert crop_to_aspect(img, 1, 1).shape == (100, 100, 3)
+    assert crop_to_aspect(img, 4, 1).shape == (75, 300, 3)
