@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from engine.atomic import atomic_path
 from engine.medium import BOARDS, Board
@@ -33,6 +32,7 @@ from .pdf_common import (
     fill_cells,
     fit_text,
     grid_label,
+    label_box,
     orient,
     paper_size,
     pdf_canvas,
@@ -164,12 +164,7 @@ def _draw_overview(c, ctx: _Ctx, boards: list[tuple[int, int]]) -> None:
         name = board_label(by, bx)
         xm = x0 + (bx * bw + min(bw, p.width - bx * bw) / 2) * cell
         ym = y_top - (by * bh + min(bh, p.height - by * bh) / 2) * cell
-        w = stringWidth(name, FONT_BOLD, size)
-        c.setFillColorRGB(1, 1, 1)
-        c.rect(xm - w / 2 - 1.5, ym - size * 0.45, w + 3, size * 1.15, stroke=0, fill=1)
-        c.setFillGray(0)
-        c.setFont(FONT_BOLD, size)
-        c.drawCentredString(xm, ym - size * 0.3, name)
+        label_box(c, xm, ym, name, size)
     c.showPage()
 
 

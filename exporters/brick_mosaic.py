@@ -13,7 +13,6 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import numpy as np
-from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from engine.atomic import atomic_write_text
 from engine.color import ciede2000
@@ -33,6 +32,7 @@ from .pdf_common import (
     fill_cells,
     fit_text,
     grid_label,
+    label_box,
     paper_size,
     pdf_canvas,
     run_rects,
@@ -446,12 +446,7 @@ def _draw_overview_page(c, plan: PartsPlan, title: str, page: tuple[float, float
             name = _section_label(sy, sx)
             xm = x0 + (sx * sec + min(sec, plan.width - sx * sec) / 2) * cell
             ym = y_top - (sy * sec + min(sec, plan.height - sy * sec) / 2) * cell
-            w = stringWidth(name, FONT_BOLD, size)
-            c.setFillColorRGB(1, 1, 1)
-            c.rect(xm - w / 2 - 1.5, ym - size * 0.45, w + 3, size * 1.15, stroke=0, fill=1)
-            c.setFillGray(0)
-            c.setFont(FONT_BOLD, size)
-            c.drawCentredString(xm, ym - size * 0.3, name)
+            label_box(c, xm, ym, name, size)
     c.showPage()
 
 

@@ -137,6 +137,16 @@ def centered_symbols(c: Canvas, items: Sequence[tuple[float, float, str]], font:
     c.addLiteral("\n".join(ops))
 
 
+def label_box(c: Canvas, xm: float, ym: float, text: str, size: float) -> None:
+    """Draw ``text`` centred at (xm, ym) in bold on a white box, readable over coloured cells."""
+    w = stringWidth(text, FONT_BOLD, size)
+    c.setFillColorRGB(1, 1, 1)
+    c.rect(xm - w / 2 - 1.5, ym - size * 0.45, w + 3, size * 1.15, stroke=0, fill=1)
+    c.setFillGray(0)
+    c.setFont(FONT_BOLD, size)
+    c.drawCentredString(xm, ym - size * 0.3, text)
+
+
 def run_rects(mask: np.ndarray, x0: float, y_top: float, cell: float) -> list[tuple[float, float, float, float]]:
     """Rectangles covering the True cells of ``mask`` as horizontal runs (row 0 at the top)."""
     rects = []
