@@ -16,8 +16,9 @@ class Cancelled(Exception):
 class CancelToken:
     """A thread-safe flag a GUI or CLI sets to stop a job between steps."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event: Any = None) -> None:
+        """``event`` may be any Event-like object (e.g. a multiprocessing.Event shared with a child process)."""
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

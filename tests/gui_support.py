@@ -1,0 +1,46 @@
+"""Helpers shared by the GUI tests: a MainWindow with dialogs routed to lists instead of modal boxes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+
+@dataclass
+class DialogLog:
+    """What the window tried to tell or ask the user."""
+
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    save_answer: QMessageBox.StandardButton = QMessageBox.StandardButton.Discard
+    save_questions: int = 0
+    restore_answer: bool = True
+
+
+def redirect_qsettings(folder) -> None:
+    """QSettings caches its folders at first use, so point them at ``folder`` explicitly."""
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
+        QSettings.setPath(QSettings.Format.NativeFormat, scope, str(folder))
+
+
+def make_window(qtbot, monkeypatch, dialogs: DialogLog | None = None):
+    """A shown MainWindow whose message boxes are recorded in ``dialogs``."""
+    from app.main_window import MainWindow
+
+    dialogs = dialogs or DialogLog()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    monkeypatch.setattr(w, "show_error", lambda title, msg: dialogs.errors.append((title, msg)))
+
+    def ask_save():
+        dialogs.save_questions += 1
+        return dialogs.save_answer
+
+    monkeypatch.setattr(w, "ask_save_changes", ask_save)
+    monkeypatch.setattr(w, "ask_restore", lambda path: dialogs.restore_answer)
+    w.resize(1400, 860)
+    w.show()
+    qtbot.waitExposed(w)
+    return w, dialogs

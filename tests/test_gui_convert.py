@@ -1,0 +1,210 @@
+"""The real window end to end: picture -> fast converter in the worker thread -> edit -> save -> export.
+
+Also writes docs/screenshot.png (the README shows it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.gui_support import make_window, redirect_qsettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _qsettings_in_tmp(tmp_path):
+    redirect_qsettings(tmp_path / "qsettings")
+    yield
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    w, dialogs = make_window(qtbot, monkeypatch)
+    w.dialogs = dialogs
+    yield w
+    w.doc.undo_stack.setClean()
+    w.close()
+    from app.crash import uninstall_excepthook
+
+    uninstall_excepthook()
+
+
+def _convert(window, qtbot, width=40, height=30, **fast):
+    panel = window.input_panel
+    panel.keep_aspect.setChecked(False)
+    panel.unit.setCurrentText("cells")
+    panel.width_spin.setValue(width)
+    panel.height_spin.setValue(height)
+    panel.set_mode("fast")
+    for name, value in fast.items():
+        widget = getattr(panel, name)
+        widget.setCurrentText(value) if hasattr(widget, "setCurrentText") else widget.setValue(value)
+    progress = []
+    window.runner.progress.connect(progress.append)
+    with qtbot.waitSignal(window.runEnded, timeout=30000) as blocker:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert window.runner.is_running() and not panel.start_button.isEnabled()
+    assert blocker.args == ["finished"], window.dialogs.errors
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=5000)
+    return progress
+
+
+def test_convert_edit_undo_save_reopen_and_screenshot(window, qtbot, tmp_path, sample_image_path):
+    assert window.load_image_file(sample_image_path)
+    assert window.palette_panel.select_palette("perler")
+    progress = _convert(window, qtbot, 72, 48, dither="none", cleanup=0.3)
+    p = window.doc.pattern
+    assert p.shape == (48, 72)
+    assert progress and progress[-1].total >= 1
+    assert window.input_panel.start_button.isEnabled() and not window.input_panel.stop_button.isEnabled()
+    # the result uses the chosen brand and the canvas shows it
+    assert p.palette.key == "perler" and len(p.used_indices()) > 5
+    np.testing.assert_array_equal(window.canvas.grab_pixels()[..., :3], p.to_rgb())
+    # a cat photo: the converted colours should resemble the source's mean colour
+    src = np.asarray(window.source_image.convert("RGB"), dtype=float).reshape(-1, 3).mean(0)
+    assert np.abs(p.to_rgb().reshape(-1, 3).mean(0) - src).max() < 40
+    # the per-colour counts in the panel add up to the cells
+    counts = sum(int(it.text(2)) for it in window.palette_panel._items if it.text(2))
+    assert counts == p.filled_cells
+    # the conversion is itself undoable; then edit a cell and undo it
+    assert window.doc.modified
+    window.set_tool("pencil")
+    old = p.get_cell(10, 10)
+    new = (old + 1) % len(p.palette)
+    window.edit.set_color(new)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=window.canvas.cell_center(10, 10).toPoint())
+    assert window.doc.pattern.get_cell(10, 10) == new
+    window.act_undo.trigger()
+    assert window.doc.pattern.get_cell(10, 10) == old
+    # save, then reopen in the same window
+    out = tmp_path / "cat.pixl"
+    assert window.save_to(out)
+    assert not window.isWindowModified() and "cat.pixl" in window.windowTitle()
+    window.new_project()
+    assert window.doc.pattern is None
+    assert window.open_project(out)
+    np.testing.assert_array_equal(window.doc.pattern.index, p.index)
+    assert window.doc.pattern.metadata.get("source_image") == "chelsea.jpg"
+    # screenshot for the README: pattern beside its input
+    window.act_show_input.setChecked(True)
+    window.canvas.fit()
+    window.statusBar().clearMessage()
+    window.palette_panel.used_only.setChecked(True)
+    qtbot.wait(50)
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shot = docs / "screenshot.png"
+    from engine.atomic import atomic_path
+
+    with atomic_path(shot) as tmp:
+        assert window.grab().save(str(tmp), "PNG")
+    from PIL import Image
+
+    img = Image.open(shot)
+    assert img.size[0] >= 1200 and len(np.unique(np.asarray(img.convert("RGB")).reshape(-1, 3), axis=0)) > 50
+
+
+def test_export_bead_pdf_and_png(window, qtbot, tmp_path, sample_image_path):
+    import pypdf
+
+    window.load_image_file(sample_image_path)
+    window.palette_panel.select_palette("perler")
+    _convert(window, qtbot, 32, 24)
+    pattern = window.doc.pattern
+    files = window.export_to("bead-pdf", tmp_path / "chart.pdf")
+    assert files and not window.dialogs.errors
+    reader = pypdf.PdfReader(str(files[0]))
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) >= 2
+    for _i, colour, _n in pattern.color_counts()[:3]:
+        assert colour.code in text
+    png = window.export_to("png", tmp_path / "cat.png", scale=3)
+    from PIL import Image
+
+    img = Image.open(png[0])
+    assert img.size == (32 * 3, 24 * 3)
+    np.testing.assert_array_equal(np.asarray(img.convert("RGB"))[1::3, 1::3], pattern.to_rgb())
+
+
+def test_export_failure_is_reported(window, small_pattern, tmp_path):
+    small_pattern.save(tmp_path / "p.pixl")
+    window.open_project(tmp_path / "p.pixl")
+    assert window.export_to("bead-pdf", tmp_path / "missing-folder" / "chart.pdf") == []
+    assert window.dialogs.errors[-1][0] == "Export failed"
+    assert "missing-folder" in window.dialogs.errors[-1][1]
+
+
+def test_stop_cancels_a_conversion_and_keeps_pattern(window, qtbot, small_pattern, tmp_path, sample_image_path):
+    small_pattern.save(tmp_path / "p.pixl")
+    window.open_project(tmp_path / "p.pixl")
+    before = window.doc.pattern.index.copy()
+    window.load_image_file(sample_image_path)
+    window.input_panel.keep_aspect.setChecked(False)
+    window.input_panel.width_spin.setValue(400)
+    window.input_panel.height_spin.setValue(300)
+    window.input_panel.dither.setCurrentText("floyd-steinberg")
+    with qtbot.waitSignal(window.runEnded, timeout=30000) as blocker:
+        assert window.start_run()
+        window.stop_run()
+    assert blocker.args[0] in ("cancelled", "finished")
+    if blocker.args[0] == "cancelled":
+        np.testing.assert_array_equal(window.doc.pattern.index, before)
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=5000)
+    assert window.input_panel.start_button.isEnabled()
+
+
+def test_no_picture_or_no_colours_refuses_to_start(window):
+    assert not window.start_run()
+    assert window.dialogs.errors[-1][0] == "No picture"
+    window.palette_panel.set_owned([])
+    assert not window.start_run()
+    assert window.dialogs.errors[-1][0] == "No colours"
+
+
+def test_brick_exports_from_a_lego_conversion(window, qtbot, tmp_path, sample_image_path):
+    import csv
+    import xml.etree.ElementTree as ET
+
+    window.load_image_file(sample_image_path)
+    assert window.palette_panel.select_palette("lego")
+    _convert(window, qtbot, 24, 16)
+    pattern = window.doc.pattern
+    assert pattern.medium.kind == "brick"
+    xml_file = window.export_to("bricklink-xml", tmp_path / "wanted.xml")[0]
+    root = ET.fromstring(xml_file.read_text(encoding="utf-8"))
+    items = root.findall("ITEM")
+    assert items and {i.findtext("ITEMID") for i in items} == {"3024"}
+    assert sum(int(i.findtext("MINQTY")) for i in items) == pattern.filled_cells
+    # CLI-style options reach the exporter: tiles instead of plates
+    csv_file = window.export_to("parts-csv", tmp_path / "parts.csv", extra=["--piece", "tile"])[0]
+    with open(csv_file, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert any("3070b" in r for r in rows[1:]) and not window.dialogs.errors
+    assert window.export_to("parts-csv", tmp_path / "bad.csv", extra=["--piece", "nonsense"]) == []
+    assert "piece" in window.dialogs.errors[-1][1]
+
+
+def test_export_embroidery_dst(window, qtbot, tmp_path, sample_image_path):
+    import pyembroidery
+
+    window.load_image_file(sample_image_path)
+    assert window.palette_panel.select_palette("dmc")
+    window.palette_panel.max_colors.setValue(6)
+    _convert(window, qtbot, 30, 20)
+    pattern = window.doc.pattern
+    assert len(pattern.used_indices()) <= 6
+    files = window.export_to("dst", tmp_path / "cat.dst")
+    assert files and not window.dialogs.errors
+    emb = pyembroidery.read(str(files[0]))
+    assert emb is not None and len(emb.stitches) > pattern.filled_cells
+    xs = [s[0] for s in emb.stitches]
+    ys = [s[1] for s in emb.stitches]
+    # the design spans about the pattern's physical size (units 0.1 mm)
+    width_mm = (max(xs) - min(xs)) / 10
+    assert 0.5 * pattern.size_mm()[0] < width_mm < 1.5 * pattern.size_mm()[0], (width_mm, pattern.size_mm())
+    assert max(ys) > min(ys)

@@ -1,0 +1,129 @@
+"""SD-πXL mode in the real window with a tiny random diffusion model on the CPU: previews, Stop, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.gui_support import make_window, redirect_qsettings
+
+pytest.importorskip("diffusers")
+
+
+@pytest.fixture(autouse=True)
+def _qsettings_in_tmp(tmp_path):
+    redirect_qsettings(tmp_path / "qsettings")
+    yield
+
+
+@pytest.fixture(scope="module")
+def tiny_sd15(tmp_path_factory):
+    from tests.tiny_models import make_tiny_sd15
+
+    return make_tiny_sd15(tmp_path_factory.mktemp("tiny") / "sd15")
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    w, dialogs = make_window(qtbot, monkeypatch)
+    w.dialogs = dialogs
+    yield w
+    w.doc.undo_stack.setClean()
+    w.close()
+    from app.crash import uninstall_excepthook
+
+    uninstall_excepthook()
+
+
+def _setup(window, model: str, steps: int, prompt: str = "a red apple", picture=None):
+    panel = window.input_panel
+    window.palette_panel.select_palette("perler")
+    window.palette_panel.set_owned(window.palette_panel.palette().codes[:12])
+    if picture is not None:
+        assert window.load_image_file(picture)
+    panel.set_mode("sdpixl")
+    panel.keep_aspect.setChecked(False)
+    panel.unit.setCurrentText("cells")
+    panel.width_spin.setValue(16)
+    panel.height_spin.setValue(16)
+    panel.prompt.setPlainText(prompt)
+    panel.steps.setValue(steps)
+    panel.model.setText(model)
+    panel.seed.setValue(7)
+    window.prefs.device = "cpu"
+
+
+def test_previews_arrive_and_stop_ends_the_run(window, qtbot, tiny_sd15, sample_image_path):
+    _setup(window, str(tiny_sd15), steps=5000, picture=sample_image_path)
+    previews = []
+    window.runner.progress.connect(lambda r: previews.append(r) if r.preview is not None else None)
+    assert window.start_run(), window.dialogs.errors
+    assert window.device_label.text() == "Device: cpu"
+    qtbot.waitUntil(lambda: len(previews) >= 3, timeout=60000)
+    # previews are cell images the canvas shows live
+    assert previews[-1].preview.shape == (16, 16, 3)
+    assert window.canvas.cells_size == (16, 16)
+    assert previews[-1].step < 5000 and window.progress_bar.maximum() == 5000
+    with qtbot.waitSignal(window.runEnded, timeout=10000) as blocker:
+        window.stop_run()
+    assert blocker.args == ["cancelled"]
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=5000)
+    # the current state of the optimisation becomes the (undoable) pattern, in the chosen palette
+    p = window.doc.pattern
+    assert p is not None and p.shape == (16, 16)
+    owned = set(window.palette_panel.palette().codes[:12])
+    assert {p.palette[i].code for i in p.used_indices()} <= owned
+    assert window.input_panel.start_button.isEnabled()
+    assert not window.dialogs.errors
+
+
+def test_short_run_finishes_with_pattern(window, qtbot, tiny_sd15):
+    _setup(window, str(tiny_sd15), steps=4)
+    with qtbot.waitSignal(window.runEnded, timeout=60000) as blocker:
+        assert window.start_run(), window.dialogs.errors
+    assert blocker.args == ["finished"], window.dialogs.errors
+    p = window.doc.pattern
+    assert p.shape == (16, 16) and p.filled_cells == 256
+    np.testing.assert_array_equal(window.canvas.grab_pixels()[..., :3], p.to_rgb())
+    window.doc.undo_stack.undo()
+    assert window.doc.pattern is None
+
+
+def test_missing_model_shows_error_and_keeps_pattern(window, qtbot, small_pattern, tmp_path):
+    small_pattern.save(tmp_path / "p.pixl")
+    window.open_project(tmp_path / "p.pixl")
+    before = window.doc.pattern.index.copy()
+    _setup(window, str(tmp_path / "no-such-model"), steps=3)
+    with qtbot.waitSignal(window.runEnded, timeout=30000) as blocker:
+        assert window.start_run()
+    assert blocker.args == ["failed"]
+    title, message = window.dialogs.errors[-1]
+    assert title == "The run failed" and "no-such-model" in message
+    np.testing.assert_array_equal(window.doc.pattern.index, before)
+    np.testing.assert_array_equal(window.canvas.grab_pixels()[..., :3][~window.doc.pattern.empty_mask],
+                                  window.doc.pattern.to_rgb()[~window.doc.pattern.empty_mask])
+
+
+def test_closing_during_a_run_cancels_and_waits(qtbot, monkeypatch, tiny_sd15):
+    w, dialogs = make_window(qtbot, monkeypatch)
+    _setup(w, str(tiny_sd15), steps=5000)
+    previews = []
+    w.runner.progress.connect(previews.append)
+    assert w.start_run()
+    qtbot.waitUntil(lambda: len(previews) >= 1, timeout=60000)
+    thread = w.runner._thread
+    assert thread is not None and thread.isRunning()
+    assert w.close()
+    assert not w.runner.is_running() and not dialogs.errors
+
+
+def test_at_most_k_colours_limits_the_sdpixl_palette(window, qtbot, tiny_sd15, sample_image_path):
+    _setup(window, str(tiny_sd15), steps=3, picture=sample_image_path)
+    window.palette_panel.max_colors.setValue(3)
+    with qtbot.waitSignal(window.runEnded, timeout=60000) as blocker:
+        assert window.start_run()
+    assert blocker.args == ["finished"], window.dialogs.errors
+    used = window.doc.pattern.used_indices()
+    assert 1 <= len(used) <= 3
+    owned = set(window.palette_panel.palette().codes[:12])
+    assert {window.doc.pattern.palette[i].code for i in used} <= owned
