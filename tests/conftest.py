@@ -45,9 +45,42 @@ def small_pattern(perler):
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory, monkeypatch):
-    """Keep QSettings and app data out of the user's home during tests."""
+    """Keep QSettings, app data and model downloads away from the user's home and the network."""
+    from tests.gui_support import redirect_qsettings
+
     base = tmp_path_factory.mktemp("settings")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
     monkeypatch.setenv("PIXL_DATA_DIR", str(base / "pixl-data"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    redirect_qsettings(base / "qsettings")
     yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    """Tiny models gain nothing from threads; on a busy 2-core machine the thread pool only slows them."""
+    from tests.tiny_models import single_thread
+
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    """One folder per test session where tests/tiny_models.build_cached keeps the tiny models it builds."""
+    return tmp_path_factory.getbasetemp()
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    """The real MainWindow, shown, with its dialogs recorded in ``window.dialogs`` instead of popping up."""
+    from app.crash import uninstall_excepthook
+    from tests.gui_support import make_window
+
+    w, dialogs = make_window(qtbot, monkeypatch)
+    w.dialogs = dialogs
+    yield w
+    w.doc.undo_stack.setClean()
+    w.close()
+    uninstall_excepthook()

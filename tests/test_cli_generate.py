@@ -5,26 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_models import build_cached, single_thread
+from tiny_models import build_cached
 
 from engine.pattern import Pattern
 from main import main
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory):
-    return tmp_path_factory.getbasetemp()
 
 
 def _base(model, out, *extra):

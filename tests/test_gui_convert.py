@@ -8,30 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
-from tests.gui_support import make_window, redirect_qsettings
-
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _qsettings_in_tmp(tmp_path):
-    redirect_qsettings(tmp_path / "qsettings")
-    yield
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    w, dialogs = make_window(qtbot, monkeypatch)
-    w.dialogs = dialogs
-    yield w
-    w.doc.undo_stack.setClean()
-    w.close()
-    from app.crash import uninstall_excepthook
-
-    uninstall_excepthook()
 
 
 def _convert(window, qtbot, width=40, height=30, **fast):

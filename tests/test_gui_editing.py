@@ -9,25 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from tests.gui_support import DialogLog, make_window, redirect_qsettings
-
-
-@pytest.fixture(autouse=True)
-def _qsettings_in_tmp(tmp_path):
-    redirect_qsettings(tmp_path / "qsettings")
-    yield
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    w, dialogs = make_window(qtbot, monkeypatch)
-    w.dialogs = dialogs
-    yield w
-    w.doc.undo_stack.setClean()
-    w.close()
-    from app.crash import uninstall_excepthook
-
-    uninstall_excepthook()
+from tests.gui_support import DialogLog, make_window
 
 
 def _open_pattern(window, pattern, tmp_path, name="start.pixl"):

@@ -5,13 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.gui_support import make_window, redirect_qsettings
-
-
-@pytest.fixture(autouse=True)
-def _qsettings_in_tmp(tmp_path):
-    redirect_qsettings(tmp_path / "qsettings")
-    yield
+from tests.gui_support import make_window
 
 
 def _run(qtbot, job):

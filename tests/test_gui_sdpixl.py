@@ -5,34 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.gui_support import make_window, redirect_qsettings
+from tests.gui_support import make_window
 
 pytest.importorskip("diffusers")
 
 
-@pytest.fixture(autouse=True)
-def _qsettings_in_tmp(tmp_path):
-    redirect_qsettings(tmp_path / "qsettings")
-    yield
-
-
 @pytest.fixture(scope="module")
-def tiny_sd15(tmp_path_factory):
-    from tests.tiny_models import make_tiny_sd15
+def tiny_sd15(tiny_root):
+    from tests.tiny_models import build_cached
 
-    return make_tiny_sd15(tmp_path_factory.mktemp("tiny") / "sd15")
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    w, dialogs = make_window(qtbot, monkeypatch)
-    w.dialogs = dialogs
-    yield w
-    w.doc.undo_stack.setClean()
-    w.close()
-    from app.crash import uninstall_excepthook
-
-    uninstall_excepthook()
+    return build_cached("sd15", tiny_root)
 
 
 def _setup(window, model: str, steps: int, prompt: str = "a red apple", picture=None):

@@ -8,29 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from tiny_models import build_cached, single_thread
+from tiny_models import build_cached
 
 from engine.guidance.augment import AugmentConfig, AugmentParams, apply, homography, joint_augment, perspective
 from engine.guidance.controls import canny, normalise_depth, to_condition
 from engine.guidance.loading import ModelLoadError, load_pipeline, resolve_source
 from engine.guidance.sds import cfg, reference_grad, sample_timestep, sds_grad, sds_loss, sds_weight, t_max_at
 from engine.guidance.sdxl import ControlNetSpec, SDXLGuidance, SDXLGuidanceConfig
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory):
-    return tmp_path_factory.getbasetemp()
 
 
 @pytest.fixture(scope="module")

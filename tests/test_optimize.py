@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from tiny_models import build_cached, single_thread
+from tiny_models import build_cached
 
 from engine.guidance.loading import ModelLoadError
 from engine.guidance.sdxl import ControlNetSpec, SDXLGuidanceConfig
@@ -23,22 +23,6 @@ from engine.optimize import (
 )
 from engine.pattern import Pattern
 from engine.progress import CancelToken
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory):
-    return tmp_path_factory.getbasetemp()
 
 
 @pytest.fixture
