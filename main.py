@@ -18,7 +18,8 @@ from app.cli import COMMAND_MODULES, is_user_error
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="pixl", description="piXL Studio: pictures to bead, brick and stitch patterns")
+    parser = argparse.ArgumentParser(
+        prog="pixl", description="piXL Studio: pictures to bead, brick and stitch patterns")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:

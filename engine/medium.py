@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 
 MEDIUM_KINDS = ("bead", "brick", "thread", "pixel")
 

@@ -13,13 +13,19 @@ Two covers of a boolean mask with rectangles from a list of part sizes (both ori
   sliding window are removed and their studs re-covered exactly, keeping any change that uses fewer parts.
   The result never uses more parts than the greedy baseline (it starts from it).
 
+Speed: everything works on Python-int bit masks of a component's bounding box (placements are ANDs of
+shifted copies of the component), the search prunes children by their bound before calling into them,
+placement lists are only built for components that need a search, and covers are cached per component
+shape (photos repeat the same small shapes across sections and colours; see ``clear_cover_cache``).
+
 Every cover is exact: each True cell is covered by exactly one rectangle lying inside the mask.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -42,7 +48,7 @@ class Rect:
 
 def orientations(sizes: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """All (w, h) shapes for part sizes in both orientations, largest area first (wider first on ties)."""
-    shapes = {(a, b) for a, b in sizes} | {(b, a) for a, b in sizes}
+    shapes = {(int(a), int(b)) for a, b in sizes} | {(int(b), int(a)) for a, b in sizes}
     return sorted(shapes, key=lambda s: (-s[0] * s[1], -s[0], s[1]))
 
 
@@ -51,26 +57,7 @@ def orientations(sizes: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def greedy_cover(mask: np.ndarray, shapes: Sequence[tuple[int, int]]) -> list[Rect]:
     """Largest-first greedy cover: for each shape (largest area first), scan rows and place it wherever it fits."""
-    free = np.array(mask, dtype=bool, copy=True)
-    h, w = free.shape
-    out: list[Rect] = []
-    for sw, sh in orientations(shapes):
-        if sw > w or sh > h or free.sum() < sw * sh:
-            continue
-        for y in range(h - sh + 1):
-            row_ok = free[y:y + sh].all(axis=0) if sh > 1 else free[y]
-            if row_ok.sum() < sw:
-                continue
-            x = 0
-            while x <= w - sw:
-                if row_ok[x:x + sw].all() and free[y:y + sh, x:x + sw].all():
-                    free[y:y + sh, x:x + sw] = False
-                    out.append(Rect(x, y, sw, sh))
-                    row_ok = free[y:y + sh].all(axis=0)
-                    x += sw
-                else:
-                    x += 1
-    return out
+    return _Region(np.array(mask, dtype=bool), shapes).greedy()
 
 
 # --------------------------------------------------------------------------- exact search on bit masks
@@ -83,108 +70,108 @@ class _Budget(Exception):
 _LCM = 720720  # divisible by every part area up to 16 (and well beyond)
 
 
-def _sat(a: np.ndarray) -> np.ndarray:
-    """Summed-area table with a zero first row and column."""
-    out = np.zeros((a.shape[0] + 1, a.shape[1] + 1), dtype=np.int64)
-    out[1:, 1:] = a.cumsum(0).cumsum(1)
+def _to_bits(local: np.ndarray) -> int:
+    """A boolean array as a Python int (bit = row * width + col)."""
+    return int.from_bytes(np.packbits(local.ravel(), bitorder="little").tobytes(), "little")
+
+
+def _bit_positions(bits: int, n: int) -> np.ndarray:
+    """Indices of the set bits of ``bits`` (below ``n``), ascending."""
+    raw = np.frombuffer(bits.to_bytes((n + 7) // 8, "little"), dtype=np.uint8)
+    return np.flatnonzero(np.unpackbits(raw, bitorder="little")[:n])
+
+
+@lru_cache(maxsize=None)
+def _row_rep(bw: int, rows: int) -> int:
+    """Bit 0 of each of ``rows`` rows of width ``bw`` (multiply a row pattern by it to repeat the pattern)."""
+    out = 0
+    for r in range(rows):
+        out |= 1 << (r * bw)
     return out
 
 
-def _window_sums(sat: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Sums of every h x w window (indexed by its top-left cell)."""
-    return sat[h:, w:] - sat[:-h, w:] - sat[h:, :-w] + sat[:-h, :-w]
-
-
 class _Region:
-    """A set of cells as a bit mask over its bounding box (bit = row * width + col), with part candidates."""
+    """A set of cells as a bit mask over its bounding box (bit = row * width + col), with part candidates.
 
-    def __init__(self, cells: np.ndarray, shapes: Sequence[tuple[int, int]]) -> None:
-        ys, xs = cells[:, 0], cells[:, 1]
-        self.y0, self.x0 = int(ys.min()), int(xs.min())
-        self.bh, self.bw = int(ys.max()) - self.y0 + 1, int(xs.max()) - self.x0 + 1
-        local = np.zeros((self.bh, self.bw), dtype=bool)
-        local[ys - self.y0, xs - self.x0] = True
-        self.local = local
-        self.full = int.from_bytes(np.packbits(local.ravel(), bitorder="little").tobytes(), "little")
-        self.maxa = max(a * b for a, b in shapes)
-        self.cands: dict[int, list] = {}
-        sat = _sat(local.astype(np.int64))
-        # Lower-bound weights: a stud whose largest possible part has area a counts 1/a of a part
-        # (in units of 1/_LCM so sums stay exact integers); a part's weight is the sum over its studs.
-        best_area = np.zeros(local.shape, dtype=np.int64)
-        unset = int(local.sum())
+    Everything is built with Python integer bit operations (fast for the <= 16 x 16 boxes of a mosaic
+    section): placements of a shape are the AND of shifted copies of the region, and each stud's
+    lower-bound weight comes from the largest shape whose placements cover it.
+    """
+
+    def __init__(self, local: np.ndarray, shapes: Sequence[tuple[int, int]], x0: int = 0, y0: int = 0) -> None:
+        self.bh, self.bw = local.shape
+        self.x0, self.y0 = x0, y0
+        bw, bh = self.bw, self.bh
+        full = _to_bits(local)
+        self.full = full
+        rep = _row_rep(bw, bh)
+        runs = [0, full]  # runs[w]: cells starting w set cells in a row (before column clipping)
+        cover = 0
+        classes: dict[int, int] = {}  # part area -> cells whose largest covering part has that area
         fitting = []
         for sw, sh in orientations(shapes):
-            if sw > self.bw or sh > self.bh:
+            if sw > bw or sh > bh:
                 continue
-            fits = _window_sums(sat, sw, sh) == sw * sh
-            if not fits.any():
+            while len(runs) <= sw:
+                runs.append(runs[-1] & (full >> (len(runs) - 1)))
+            fits = runs[sw] & (((1 << (bw - sw + 1)) - 1) * rep)
+            for dy in range(1, sh):
+                fits &= runs[sw] >> (dy * bw)
+            if not fits:
                 continue
             fitting.append((sw, sh, fits))
-            if unset == 0:
-                continue
-            # studs covered by some placement of this shape: dilate the top-left map by the shape
-            padded = np.zeros((self.bh + sh - 1, self.bw + sw - 1), dtype=np.int64)
-            padded[sh - 1:self.bh, sw - 1:self.bw] = fits
-            covered = _window_sums(_sat(padded), sw, sh) > 0
-            newly = covered & (best_area == 0)
-            best_area[newly] = sw * sh
-            unset -= int(newly.sum())
+            if cover != full:
+                row = fits
+                for dx in range(1, sw):
+                    row |= fits << dx
+                cov = row
+                for dy in range(1, sh):
+                    cov |= row << (dy * bw)
+                newly = cov & ~cover
+                if newly:
+                    classes[sw * sh] = classes.get(sw * sh, 0) | newly
+                    cover |= newly
+        # Lower-bound weights: a stud whose largest possible part has area a counts 1/a of a part
+        # (in units of 1/_LCM so sums stay exact integers); a part's weight is the sum over its studs.
         self.unit = _LCM
-        cell_w = np.where(local, _LCM // np.maximum(best_area, 1), 0)
-        self.total_weight = int(cell_w.sum())
-        wsat = _sat(cell_w)
-        self.wsat = wsat
-        for sw, sh, fits in fitting:
-            block = 0
-            row = (1 << sw) - 1
-            for r in range(sh):
-                block |= row << (r * self.bw)
-            weights = _window_sums(wsat, sw, sh)
-            for y, x in zip(*np.nonzero(fits)):
-                pos = int(y) * self.bw + int(x)
-                self.cands.setdefault(pos, []).append((block << pos, sw, sh, int(weights[y, x])))
+        self.wclasses = [(m, _LCM // a) for a, m in classes.items()]
+        self.total_weight = sum(m.bit_count() * w for m, w in self.wclasses)
+        self.fitting = [(sw, sh, fits, ((1 << sw) - 1) * _row_rep(bw, sh)) for sw, sh, fits in fitting]
+        self._cands: dict[int, list] | None = None
         self.memo: dict[int, tuple[int, bool]] = {}
         self.choice: dict[int, tuple[int, int, int, int]] = {}
         self.nodes = 0
-        self.cap = 0
+
+    @property
+    def cands(self) -> dict[int, list]:
+        """Placements by top-left bit: (bit mask, w, h, lower-bound weight), largest part first (built on demand)."""
+        if self._cands is None:
+            bh, bw = self.bh, self.bw
+            cands: dict[int, list] = {}
+            if len(self.wclasses) == 1:
+                wsat = None
+            else:  # per-cell weights as an array; part weights are window sums of its summed-area table
+                cell_w = np.zeros(bh * bw, dtype=np.int64)
+                for m, w in self.wclasses:
+                    cell_w[_bit_positions(m, bh * bw)] = w
+                wsat = np.zeros((bh + 1, bw + 1), dtype=np.int64)
+                wsat[1:, 1:] = cell_w.reshape(bh, bw).cumsum(0).cumsum(1)
+            for sw, sh, fits, block in self.fitting:
+                pos = _bit_positions(fits, bh * bw)
+                if wsat is None:
+                    weights = [sw * sh * self.wclasses[0][1]] * len(pos)
+                else:
+                    ys, xs = np.divmod(pos, bw)
+                    weights = (wsat[ys + sh, xs + sw] - wsat[ys, xs + sw] - wsat[ys + sh, xs]
+                               + wsat[ys, xs]).tolist()
+                for p, w in zip(pos.tolist(), weights):
+                    cands.setdefault(p, []).append((block << p, sw, sh, w))
+            self._cands = cands
+        return self._cands
 
     def rect_of(self, pos: int, sw: int, sh: int) -> Rect:
         y, x = divmod(pos, self.bw)
         return Rect(self.x0 + x, self.y0 + y, sw, sh)
-
-    def _solve(self, rem: int, weight: int, limit: int) -> int:
-        if rem == 0:
-            return 0
-        lb = -(-weight // self.unit)
-        if lb >= limit:
-            return lb
-        hit = self.memo.get(rem)
-        if hit is not None:
-            v, exact = hit
-            if exact or v >= limit:
-                return v
-            lb = max(lb, v)
-        self.nodes += 1
-        if self.nodes > self.cap:
-            raise _Budget
-        pos = (rem & -rem).bit_length() - 1
-        best = limit
-        pick = None
-        for cand in self.cands.get(pos, ()):
-            m = cand[0]
-            if m & rem == m:
-                r = 1 + self._solve(rem ^ m, weight - cand[3], best - 1)
-                if r < best:
-                    best, pick = r, cand
-                    if best <= lb:
-                        break
-        if pick is not None:
-            self.memo[rem] = (best, True)
-            self.choice[rem] = pick
-        else:
-            self.memo[rem] = (max(limit, lb), False)
-        return best
 
     def solve(self, limit: int, cap: int) -> list[Rect] | None:
         """An optimal cover if one with fewer than ``limit`` parts exists (None if not, or over budget)."""
@@ -194,54 +181,128 @@ class _Region:
         """Like ``solve`` for a subset ``rem`` of the region (its lower-bound ``weight`` given).
 
         Results are memoised per subset, so repeated calls (window after window) share their work.
+        The number of search nodes used is left in ``self.nodes`` (more than ``cap``: ran out of budget).
         """
-        self.nodes, self.cap = 0, cap
+        memo, choice, cands, unit = self.memo, self.choice, self.cands, self.unit
+        nodes = 0
+
+        def search(rem: int, weight: int, limit: int) -> int:
+            # Fewest parts covering ``rem`` if fewer than ``limit``; otherwise some value >= ``limit``.
+            nonlocal nodes
+            if not rem:
+                return 0
+            lb = -(-weight // unit)
+            if lb >= limit:
+                return lb
+            hit = memo.get(rem)
+            if hit is not None:
+                v, exact = hit
+                if exact or v >= limit:
+                    return v
+                if v > lb:
+                    lb = v
+            nodes += 1
+            if nodes > cap:
+                raise _Budget
+            best = limit
+            pick = None
+            # a child whose own bound reaches best - 1 cannot improve ``best``: skip it without a call
+            thr = weight - (best - 2) * unit
+            for cand in cands[(rem & -rem).bit_length() - 1]:
+                m = cand[0]
+                if m & rem == m and cand[3] >= thr:
+                    left = rem ^ m
+                    hit = memo.get(left)
+                    if hit is not None and (hit[1] or hit[0] >= best - 1):
+                        r = 1 + hit[0]
+                    else:
+                        r = 1 + search(left, weight - cand[3], best - 1)
+                    if r < best:
+                        best, pick = r, cand
+                        if best <= lb:
+                            break
+                        thr = weight - (best - 2) * unit
+            if pick is not None:
+                memo[rem] = (best, True)
+                choice[rem] = pick
+            else:
+                memo[rem] = (limit if limit > lb else lb, False)
+            return best
+
         try:
-            best = self._solve(rem, weight, limit)
+            best = search(rem, weight, limit)
         except _Budget:
             return None
+        finally:
+            self.nodes = nodes
         if best >= limit:
             return None
+        return self._unwind(rem)
+
+    def _unwind(self, rem: int) -> list[Rect]:
+        """The cover of ``rem`` recorded by the exact search (every step on its path is solved exactly)."""
         out = []
         while rem:
             m, sw, sh, _ = self.choice[rem]
-            pos = (m & -m).bit_length() - 1
-            out.append(self.rect_of(pos, sw, sh))
+            out.append(self.rect_of((m & -m).bit_length() - 1, sw, sh))
             rem ^= m
         return out
 
     def mask_and_weight(self, r: Rect) -> tuple[int, int]:
         """Bit mask and lower-bound weight of a placed part (absolute coordinates)."""
         x, y = r.x - self.x0, r.y - self.y0
-        block = 0
-        row = (1 << r.w) - 1
-        for k in range(r.h):
-            block |= row << (k * self.bw)
-        weight = _window_sums(self.wsat[y:y + r.h + 1, x:x + r.w + 1], r.w, r.h)[0, 0]
-        return block << (y * self.bw + x), int(weight)
+        m = ((1 << r.w) - 1) * _row_rep(self.bw, r.h) << (y * self.bw + x)
+        return m, sum((m & cm).bit_count() * cw for cm, cw in self.wclasses)
 
     def beam(self, width: int) -> list[Rect]:
         """Level-by-level beam search: after each part, keep the ``width`` states with the least lower-bound
-        weight left uncovered (distinct uncovered sets only); the first complete state wins."""
-        level: dict[int, tuple[int, tuple | None]] = {self.full: (self.total_weight, None)}
+        weight left uncovered (distinct uncovered sets only, ties to the smaller set); the first complete
+        state wins.
+
+        Once ``width`` distinct children are known, a child weighing more than the ``width``-th least of
+        their first-seen weights cannot survive the cut, so it is dropped without being recorded.
+        """
+        cands = self.cands
+        level: list[tuple[int, int, tuple | None]] = [(self.full, self.total_weight, None)]
+        heappush, heapreplace = heapq.heappush, heapq.heapreplace
         while True:
-            nxt: dict[int, tuple[int, tuple | None]] = {}
-            for rem, (weight, trail) in level.items():
-                pos = (rem & -rem).bit_length() - 1
-                for cand in self.cands[pos]:
+            weights: dict[int, int] = {}
+            trails: dict[int, tuple] = {}
+            top: list[int] = []  # max-heap (negated) of the ``width`` least first-seen child weights
+            cut = None  # -top[0] once ``top`` is full
+            dropped = False
+            for rem, weight, trail in level:
+                for cand in cands[(rem & -rem).bit_length() - 1]:
                     m = cand[0]
                     if m & rem == m:
                         left = rem ^ m
-                        step = (cand, trail)
-                        if left == 0:
-                            return self._trail_rects(step)
+                        if not left:
+                            return self._trail_rects((cand, trail))
                         w = weight - cand[3]
-                        old = nxt.get(left)
-                        if old is None or w < old[0]:
-                            nxt[left] = (w, step)
-            if len(nxt) > width:
-                nxt = dict(heapq.nsmallest(width, nxt.items(), key=lambda kv: (kv[1][0], kv[0])))
-            level = nxt
+                        if cut is not None and w > cut:
+                            dropped = True
+                            continue
+                        old = weights.get(left)
+                        if old is None:
+                            weights[left] = w
+                            trails[left] = (cand, trail)
+                            if cut is None:
+                                heappush(top, -w)
+                                if len(top) == width:
+                                    cut = -top[0]
+                            elif w < cut:
+                                heapreplace(top, -w)
+                                cut = -top[0]
+                        elif w < old:
+                            weights[left] = w
+                            trails[left] = (cand, trail)
+            if dropped or len(weights) > width:
+                keep = [(w, left) for left, w in weights.items() if w <= cut]
+                keep.sort()
+                del keep[width:]
+            else:
+                keep = [(w, left) for left, w in weights.items()]
+            level = [(left, w, trails[left]) for w, left in keep]
 
     def _trail_rects(self, step: tuple | None) -> list[Rect]:
         out = []
@@ -255,11 +316,30 @@ class _Region:
         out, rem = [], self.full
         while rem:
             pos = (rem & -rem).bit_length() - 1
-            for m, sw, sh, _ in self.cands[pos]:
+            for sw, sh, fits, block in self.fitting:
+                if fits >> pos & 1:
+                    m = block << pos
+                    if m & rem == m:
+                        out.append(self.rect_of(pos, sw, sh))
+                        rem ^= m
+                        break
+        return out
+
+    def greedy(self) -> list[Rect]:
+        """``greedy_cover`` in bit space: shapes largest first, each placed wherever it fits in reading order."""
+        out, rem = [], self.full
+        for sw, sh, fits, block in self.fitting:
+            fits &= rem
+            while fits:
+                low = fits & -fits
+                fits ^= low
+                m = block * low
                 if m & rem == m:
-                    out.append(self.rect_of(pos, sw, sh))
+                    out.append(self.rect_of(low.bit_length() - 1, sw, sh))
                     rem ^= m
-                    break
+                    if not rem:
+                        return out
+                    fits &= rem
         return out
 
 
@@ -320,19 +400,26 @@ def _improve(region: _Region, rects: list[Rect], s: CoverSettings) -> list[Rect]
     return rects
 
 
-def _component_cover(cells: np.ndarray, shapes: Sequence[tuple[int, int]], s: CoverSettings) -> list[Rect]:
-    n = len(cells)
-    region = _Region(cells, shapes)
-    if n == 1:
-        return [region.rect_of(0, 1, 1)]
-    # Upper bounds: the baseline greedy and first-fit in both reading directions.
-    local = region.local
-    base = [Rect(r.x + region.x0, r.y + region.y0, r.w, r.h) for r in greedy_cover(local, shapes)]
-    ff = region.first_fit()
-    tr = _Region(cells[:, ::-1].copy(), shapes)
-    ff_t = _transpose(tr.first_fit())
-    best = min((base, ff, ff_t), key=len)
+def _component_cover(local: np.ndarray, shapes: Sequence[tuple[int, int]], s: CoverSettings) -> list[Rect]:
+    """Cover one 4-connected component given as its bounding-box mask (rects in box coordinates)."""
+    bh, bw = local.shape
+    if bh * bw == 1:
+        return [Rect(0, 0, 1, 1)]
+    region = _Region(local, shapes)
     lb = -(-region.total_weight // region.unit)
+    # Upper bounds: the baseline greedy and first-fit in both reading directions (the first that
+    # reaches the lower bound is optimal, so the others are skipped).
+    best = region.greedy()
+    if len(best) <= lb:
+        return best
+    ff = region.first_fit()
+    if len(ff) < len(best):
+        best = ff
+        if len(best) <= lb:
+            return best
+    ff_t = _transpose(_Region(local.T, shapes).first_fit())
+    if len(ff_t) < len(best):
+        best = ff_t
     if len(best) <= lb:
         return best
     exact = region.solve(len(best), s.exact_nodes)
@@ -344,7 +431,33 @@ def _component_cover(cells: np.ndarray, shapes: Sequence[tuple[int, int]], s: Co
         beam = region.beam(s.beam_width)
         if len(beam) < len(best):
             best = beam
+            if len(best) <= lb:
+                return best
     return _improve(region, best, s)
+
+
+# Covers of component shapes already solved, keyed by (part shapes, settings, box size, box bits). The
+# search is deterministic, so a cached cover is exactly what a fresh search would return; photos repeat
+# the same small shapes (single studs, short runs, small blobs) many times across sections and colours.
+_CACHE: dict[tuple, tuple[tuple[int, int, int, int], ...]] = {}
+_CACHE_MAX = 50_000
+
+
+def _cached_component(local: np.ndarray, shapes: tuple[tuple[int, int], ...], s: CoverSettings,
+                      skey: str) -> tuple[tuple[int, int, int, int], ...]:
+    key = (shapes, skey, local.shape, _to_bits(local))
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = tuple((r.x, r.y, r.w, r.h) for r in _component_cover(local, shapes, s))
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[key] = hit
+    return hit
+
+
+def clear_cover_cache() -> None:
+    """Forget the cached component covers (benchmarks call this to time cold runs)."""
+    _CACHE.clear()
 
 
 def optimal_cover(mask: np.ndarray, shapes: Sequence[tuple[int, int]],
@@ -352,22 +465,21 @@ def optimal_cover(mask: np.ndarray, shapes: Sequence[tuple[int, int]],
     """A cover of ``mask`` with at most as many parts as ``greedy_cover`` (usually fewer)."""
     s = settings or CoverSettings()
     mask = np.asarray(mask, dtype=bool)
-    if (1, 1) not in {tuple(sh) for sh in shapes}:
+    shapes_t = tuple(orientations(shapes))
+    if (1, 1) not in shapes_t:
         raise ValueError("the part sizes must include 1 x 1 so that every stud can be covered")
-    if len(shapes) == 1 and tuple(shapes[0]) == (1, 1):
+    if shapes_t == ((1, 1),):
         return [Rect(int(x), int(y), 1, 1) for y, x in zip(*np.nonzero(mask))]
     labels, n = ndimage.label(mask)
     out: list[Rect] = []
     if n == 0:
         return out
-    order = np.argsort(labels, axis=None, kind="stable")
-    flat = labels.ravel()[order]
-    starts = np.searchsorted(flat, np.arange(1, n + 2))
-    ys, xs = np.unravel_index(order, mask.shape)
-    for k in range(n):
-        a, b = starts[k], starts[k + 1]
-        cells = np.stack([ys[a:b], xs[a:b]], axis=1)
-        out.extend(_component_cover(cells, shapes, s))
+    skey = repr(astuple(s))  # a hashable key even if a caller passes lists in the settings
+    for k, box in enumerate(ndimage.find_objects(labels), start=1):
+        local = labels[box] == k
+        y0, x0 = box[0].start, box[1].start
+        for x, y, w, h in _cached_component(local, shapes_t, s, skey):
+            out.append(Rect(x0 + x, y0 + y, w, h))
     return out
 
 

@@ -24,7 +24,6 @@ from engine.palette import load_palette
 from engine.progress import CancelToken, Progress
 
 
-
 def _optimize():
     """engine.optimize, imported on use: it pulls in torch, which other subcommands must not pay for."""
     import engine.optimize
@@ -91,7 +90,8 @@ def _controlnets(args: argparse.Namespace):
     for item in args.controlnet_model:
         kind, sep, source = item.partition("=")
         if not sep or kind.strip().lower() not in CONTROL_KINDS:
-            raise _optimize().OptimizeError(f"--controlnet-model must look like canny=SOURCE or depth=SOURCE, got {item!r}")
+            raise _optimize().OptimizeError(
+                f"--controlnet-model must look like canny=SOURCE or depth=SOURCE, got {item!r}")
         sources[kind.strip().lower()] = source.strip()
     specs = []
     for kind in dict.fromkeys(kinds):

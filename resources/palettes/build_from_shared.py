@@ -17,7 +17,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine.medium import (  # noqa: E402
-    BEAD_MAXI, BEAD_MIDI, BEAD_MINI, BEAD_MINI_ARTKAL, BRICK, PIXEL, THREAD, Medium,
+    BEAD_MAXI,
+    BEAD_MIDI,
+    BEAD_MINI,
+    BEAD_MINI_ARTKAL,
+    BRICK,
+    PIXEL,
+    THREAD,
+    Medium,
 )
 from engine.palette import Palette, PaletteColor, parse_hex_color  # noqa: E402
 from engine.palette_io import write_json  # noqa: E402
