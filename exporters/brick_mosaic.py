@@ -333,24 +333,25 @@ def _plan(pattern: Pattern, options: BrickOptions | None, plan: PartsPlan | None
     return plan if plan is not None else plan_parts(pattern, options, with_baseline=False)
 
 
+def _write_plan_text(render, pattern: Pattern, path: str | Path, options: BrickOptions | None,
+                     plan: PartsPlan | None) -> Path:
+    """Plan the parts (unless a plan is given), render them as text and write it atomically."""
+    options = options or BrickOptions()
+    check_options(options)
+    atomic_write_text(Path(path), render(_plan(pattern, options, plan)))
+    return Path(path)
+
+
 def export_parts_csv(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
                      plan: PartsPlan | None = None) -> Path:
     """Write the parts list CSV: part id, part name, colour name, BrickLink colour id, quantity."""
-    options = options or BrickOptions()
-    check_options(options)
-    text = parts_csv_text(_plan(pattern, options, plan))
-    atomic_write_text(Path(path), text)
-    return Path(path)
+    return _write_plan_text(parts_csv_text, pattern, path, options, plan)
 
 
 def export_bricklink_xml(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
                          plan: PartsPlan | None = None) -> Path:
     """Write a BrickLink wanted-list XML for the parts plan."""
-    options = options or BrickOptions()
-    check_options(options)
-    text = bricklink_xml_text(_plan(pattern, options, plan))
-    atomic_write_text(Path(path), text)
-    return Path(path)
+    return _write_plan_text(bricklink_xml_text, pattern, path, options, plan)
 
 
 def export_build_pdf(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
