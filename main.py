@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from app.cli import COMMAND_MODULES, is_user_error
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except Exception as exc:  # never a traceback for the user; details with -v
         if is_user_error(exc):
             print(f"error: {exc}", file=sys.stderr)
