@@ -30,7 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI (or the GUI when no subcommand is given); returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    files = [a for a in argv if not a.startswith("-")]
+    if files and files[0] not in {m.__name__.rsplit(".", 1)[-1].removesuffix("_cmd") for m in COMMAND_MODULES}:
+        # `python main.py picture.jpg` / `project.pixl`: open the GUI with those files.
+        missing = [f for f in files if not os.path.exists(f)]
+        if missing:
+            parser.error(f"{missing[0]!r} is neither a command nor an existing file")
+        from app.main_window import run_gui
+
+        return run_gui(sys.argv[:1] + files)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if args.command is None:

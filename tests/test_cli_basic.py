@@ -30,3 +30,9 @@ def test_unknown_palette_is_one_clear_line():
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error: unknown palette 'nope'")
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_word_is_neither_command_nor_file():
+    res = run_cli("no-such-picture.jpg")
+    assert res.returncode == 2
+    assert "neither a command nor an existing file" in res.stderr and "Traceback" not in res.stderr
