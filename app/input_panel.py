@@ -277,13 +277,10 @@ class InputPanel(QWidget):
         return self._cells
 
     def _unit_factor(self) -> tuple[float, float]:
-        unit = self.unit.currentText()
-        if unit == "boards":
-            board = self.medium.default_board
-            return (float(board.width), float(board.height)) if board else (29.0, 29.0)
-        if unit == "cm":
-            return 10.0 / self.medium.pitch_mm, 10.0 / self.medium.pitch_mm
-        return 1.0, 1.0
+        try:
+            return self.medium.cells_per_unit(self.unit.currentText())
+        except ValueError:  # boards for a medium without boards: count in cells
+            return 1.0, 1.0
 
     def _show_size(self, *_args) -> None:
         fx, fy = self._unit_factor()
@@ -298,11 +295,10 @@ class InputPanel(QWidget):
         self._updating = False
         w, h = self._cells
         mm_w, mm_h = self.medium.size_mm(w, h)
-        board = self.medium.default_board
+        board, boards = self.medium.default_board, self.medium.boards_needed(w, h)
         text = f"{w} × {h} cells = {mm_w / 10:.1f} × {mm_h / 10:.1f} cm"
-        if board:
-            bx, by = -(-w // board.width), -(-h // board.height)
-            text += f" = {bx} × {by} boards of {board.width}×{board.height}"
+        if board and boards:
+            text += f" = {boards[0]} × {boards[1]} boards of {board.width}×{board.height}"
         self.size_info.setText(text)
 
     def _size_edited(self, which: str) -> None:

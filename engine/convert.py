@@ -83,24 +83,33 @@ class ConvertConfig:
             raise ConvertError(f"max colours must be a whole number of at least 1, got {self.max_colors!r}")
 
 
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*(?:[x\u00d7*,]\s*(\d+))?\s*(boards?)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(?:[x\u00d7*,]\s*(\d+(?:\.\d+)?))?\s*(boards?|cm|mm|cells?)?\s*$", re.IGNORECASE
+)
 
 
 def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
-    """Parse ``"48x48"`` (cells; ``"48"`` means square) or ``"2x2boards"`` (boards of ``medium``) -> (w, h)."""
+    """Parse a target size -> (w, h) cells.
+
+    ``"48x48"`` or ``"48"`` (square) are cells; ``"2x2boards"`` counts ``medium``'s default board;
+    ``"30x20cm"`` / ``"300x200mm"`` are physical sizes at the medium's pitch (rounded to whole cells).
+    """
     m = _SIZE_RE.match(str(text))
     if not m:
         raise ConvertError(
-            f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48) or in boards (e.g. 2x2boards)"
+            f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards) or cm (e.g. 30x20cm)"
         )
-    w = int(m.group(1))
-    h = int(m.group(2)) if m.group(2) else w
-    if m.group(3):
-        board = medium.default_board if medium is not None else None
-        if board is None:
-            what = f"{medium.kind} " if medium is not None else ""
-            raise ConvertError(f"size {text!r} is in boards but this {what}palette has no board size; give cells")
-        w, h = w * board.width, h * board.height
+    unit = (m.group(3) or "cells").lower()
+    if unit.startswith("cell") and ("." in m.group(1) or "." in (m.group(2) or "")):
+        raise ConvertError(f"bad size {text!r}: cells are whole numbers")
+    if not unit.startswith("cell") and medium is None:
+        raise ConvertError(f"size {text!r} needs a palette's medium to convert {unit} to cells; give cells")
+    try:
+        fx, fy = medium.cells_per_unit(unit) if medium is not None else (1.0, 1.0)
+    except ValueError as exc:
+        raise ConvertError(f"size {text!r}: {exc}") from None
+    w = int(round(float(m.group(1)) * fx))
+    h = int(round(float(m.group(2) or m.group(1)) * fy))
     if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
         raise ConvertError(f"size {text!r} gives {w}x{h} cells; each side must be 1 to {MAX_SIDE} cells")
     return w, h

@@ -54,6 +54,28 @@ class Medium:
         """The first board listed for this medium, if any."""
         return BOARDS.get(self.boards[0]) if self.boards else None
 
+    def cells_per_unit(self, unit: str) -> tuple[float, float]:
+        """How many cells (across, down) one unit of ``unit`` is: cells, boards (the default board), cm or mm."""
+        unit = unit.lower().rstrip("s") if unit.lower() != "cells" else "cell"
+        if unit == "cell":
+            return 1.0, 1.0
+        if unit == "board":
+            board = self.default_board
+            if board is None:
+                raise ValueError(f"a {self.kind} design has no board size; give the size in cells, cm or mm")
+            return float(board.width), float(board.height)
+        if unit in ("cm", "mm"):
+            per = (10.0 if unit == "cm" else 1.0) / self.pitch_mm
+            return per, per
+        raise ValueError(f"unknown size unit {unit!r}; use cells, boards, cm or mm")
+
+    def boards_needed(self, width: int, height: int) -> tuple[int, int] | None:
+        """Default boards needed across and down for a width x height design (None if the medium has none)."""
+        board = self.default_board
+        if board is None:
+            return None
+        return -(-width // board.width), -(-height // board.height)
+
     def size_mm(self, width: int, height: int) -> tuple[float, float]:
         """Physical size of a width x height cell design in millimetres."""
         return width * self.pitch_mm, height * self.pitch_mm

@@ -198,9 +198,19 @@ def test_parse_size():
     assert parse_size("3x2 boards", lego.medium) == (48, 32)
     with pytest.raises(ConvertError, match="no board"):
         parse_size("2x2boards", load_palette("dmc").medium)
-    for bad in ("", "axb", "0x10", "10x-3", "5000x10", "4x4x4"):
+    for bad in ("", "axb", "0x10", "10x-3", "5000x10", "4x4x4", "10.5x3"):
         with pytest.raises(ConvertError):
             parse_size(bad)
+
+
+def test_parse_size_in_cm_and_mm_uses_the_medium_pitch():
+    perler, lego, mini = load_palette("perler"), load_palette("lego"), load_palette("hama_mini")
+    assert parse_size("30x20cm", perler.medium) == (60, 40)  # 5 mm beads
+    assert parse_size("25.6 x 12.8 cm", lego.medium) == (32, 16)  # 8 mm studs
+    assert parse_size("52x26mm", mini.medium) == (20, 10)  # 2.6 mm beads
+    assert parse_size("12cm", perler.medium) == (24, 24)
+    with pytest.raises(ConvertError, match="medium"):
+        parse_size("30x20cm")
 
 
 def test_linear_target_matches_photo_mean(sample_image_path, perler):

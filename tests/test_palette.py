@@ -126,3 +126,16 @@ def test_format_gpl_has_header_and_one_row_per_colour(perler):
 def test_empty_palette_is_rejected():
     with pytest.raises(PaletteError):
         Palette("empty", ())
+
+
+def test_medium_units_and_boards(perler):
+    m = perler.medium
+    assert m.cells_per_unit("cells") == (1.0, 1.0)
+    assert m.cells_per_unit("boards") == (29.0, 29.0)
+    assert m.cells_per_unit("cm") == (2.0, 2.0)
+    assert m.boards_needed(30, 29) == (2, 1)
+    assert load_palette("dmc").medium.boards_needed(10, 10) is None
+    with pytest.raises(ValueError, match="no board"):
+        load_palette("dmc").medium.cells_per_unit("boards")
+    with pytest.raises(ValueError, match="unknown size unit"):
+        m.cells_per_unit("inch")

@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--palette", required=True, help="palette key (see `palettes`) or a .hex/.gpl/.csv/.json file")
     p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. P01,P02,P18")
     p.add_argument("--max-colors", type=int, help="use at most K colours (best K for this picture)")
-    p.add_argument("--size", required=True, help="WIDTHxHEIGHT in cells (48x48) or in boards (2x2boards)")
+    p.add_argument("--size", required=True,
+                   help="WIDTHxHEIGHT in cells (48x48), boards (2x2boards) or cm/mm at the bead pitch (30x20cm)")
     p.add_argument("--fit", choices=("crop", "pad", "stretch"), default="crop", help="aspect handling")
     p.add_argument("--mode", choices=("area", "dominant"), default="area",
                    help="area: mean colour per cell; dominant: most common palette colour per cell")
