@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +204,12 @@ class PaletteInfo:
 
 
 def list_palettes(directory: Path = PALETTE_DIR) -> list[PaletteInfo]:
-    """All shipped palettes, sorted by group then name."""
+    """All shipped palettes, sorted by group then name (the folder is read once per process)."""
+    return list(_scan_palettes(Path(directory)))
+
+
+@lru_cache(maxsize=4)
+def _scan_palettes(directory: Path) -> tuple[PaletteInfo, ...]:
     out = []
     for path in sorted(directory.glob("*/*.json")):
         with open(path, encoding="utf-8") as fh:
@@ -212,7 +217,7 @@ def list_palettes(directory: Path = PALETTE_DIR) -> list[PaletteInfo]:
         n = sum(1 for c in d["colors"] if not c.get("retired"))
         out.append(PaletteInfo(d["key"], d["name"], d.get("group", path.parent.name),
                                d["medium"]["kind"], n, path))
-    return sorted(out, key=lambda p: (p.group, p.name.lower()))
+    return tuple(sorted(out, key=lambda p: (p.group, p.name.lower())))
 
 
 def load_palette(name_or_path: str | Path, include_retired: bool = False) -> Palette:
