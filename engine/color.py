@@ -148,10 +148,12 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray, kL: float = 1.0, kC: float = 1
     return np.sqrt(tL**2 + tC**2 + tH**2 + R_T * tC * tH)
 
 
-def nearest_palette_index(lab: np.ndarray, palette_lab: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Index of the CIEDE2000-nearest palette colour for every Lab value in ``lab[..., 3]``.
+def nearest_palette_match(lab: np.ndarray, palette_lab: np.ndarray, chunk: int = 65536
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact CIEDE2000-nearest palette colour for every Lab value in ``lab[..., 3]``: (indices, ΔE2000).
 
-    Identical colours are matched once (the work scales with unique colours, not pixels).
+    Identical colours are matched once (the work scales with unique colours, not pixels). For speed on
+    whole pictures with large palettes, ``engine.palette_select.nearest_candidates`` pre-selects by Lab distance.
     """
     lab = np.asarray(lab, dtype=np.float64)
     flat = lab.reshape(-1, 3)
@@ -159,13 +161,22 @@ def nearest_palette_index(lab: np.ndarray, palette_lab: np.ndarray, chunk: int =
     keys = np.round(flat * 1000.0).astype(np.int64)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
     uniq_lab = uniq.astype(np.float64) / 1000.0
-    out = np.empty(len(uniq_lab), dtype=np.int64)
+    idx = np.empty(len(uniq_lab), dtype=np.int64)
+    dist = np.empty(len(uniq_lab), dtype=np.float64)
     pal = np.asarray(palette_lab, dtype=np.float64)[None, :, :]
     step = max(1, chunk // max(1, pal.shape[1]))
     for start in range(0, len(uniq_lab), step):
-        block = uniq_lab[start : start + step, None, :]
-        out[start : start + step] = np.argmin(ciede2000(block, pal), axis=1)
-    return out[inverse.reshape(-1)].reshape(lab.shape[:-1])
+        de = ciede2000(uniq_lab[start : start + step, None, :], pal)
+        best = np.argmin(de, axis=1)
+        idx[start : start + step] = best
+        dist[start : start + step] = de[np.arange(len(best)), best]
+    inverse = inverse.reshape(-1)
+    return idx[inverse].reshape(lab.shape[:-1]), dist[inverse].reshape(lab.shape[:-1])
+
+
+def nearest_palette_index(lab: np.ndarray, palette_lab: np.ndarray) -> np.ndarray:
+    """Index of the exact CIEDE2000-nearest palette colour for every Lab value in ``lab[..., 3]``."""
+    return nearest_palette_match(lab, palette_lab)[0]
 
 
 # --------------------------------------------------------------------------- torch

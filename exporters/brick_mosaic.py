@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from engine.atomic import atomic_write_text
-from engine.color import ciede2000
+from engine.color import nearest_palette_match
 from engine.palette import Palette, PaletteError, load_palette
 from engine.pattern import Pattern
 from engine.progress import CancelToken, Progress, ProgressCallback
@@ -224,9 +224,9 @@ def brick_colors(pattern: Pattern) -> tuple[list[BrickColor], np.ndarray, bool]:
         else:
             if lego is None:
                 lego = _lego_palette()
-            d = ciede2000(pal.lab[i][None, :], lego.lab)
-            j = int(np.argmin(d))
-            bl, name, rgb, de = lego[j].ids["bricklink"], lego[j].name, lego[j].rgb, float(d[j])
+            j, d = nearest_palette_match(pal.lab[i], lego.lab)
+            j = int(j)
+            bl, name, rgb, de = lego[j].ids["bricklink"], lego[j].name, lego[j].rgb, float(d)
             mapped = True
         g = groups.setdefault(bl, {"name": name, "rgb": rgb, "idx": [], "count": 0, "de": 0.0})
         g["idx"].append(i)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.color import ciede2000
+from engine.color import nearest_palette_match
 from engine.palette import Palette, PaletteError, load_palette
 from engine.pattern import Pattern
 
@@ -71,11 +71,10 @@ def assign_threads(pattern: Pattern, chart: str | Palette | None = None) -> tupl
                            "choose a thread palette such as dmc, brother_pec or janome_jef")
     if not used:
         return thread_of, threads
-    de = ciede2000(palette.lab[used][:, None, :], chart_pal.lab[None, :, :])
-    nearest = np.argmin(de, axis=1)
+    nearest, de = nearest_palette_match(palette.lab[used], chart_pal.lab)
     slot: dict[int, int] = {}
     worst: dict[int, float] = {}
-    for i, j, d in zip(used, nearest.tolist(), de[np.arange(len(used)), nearest].tolist()):
+    for i, j, d in zip(used, nearest.tolist(), de.tolist()):
         if j not in slot:
             slot[j] = len(slot)
         thread_of[i] = slot[j]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import re
 import signal
 import sys
 import time
@@ -31,9 +30,6 @@ def _optimize():
     return engine.optimize
 
 
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-
-
 def register(sub) -> None:
     p = sub.add_parser("generate", help="SD-piXL: generate a pattern from a prompt (diffusion model, slow)",
                        description="Optimise a palette-quantised pattern with score distillation from Stable "
@@ -42,7 +38,8 @@ def register(sub) -> None:
     p.add_argument("--negative-prompt", default="", help="what to avoid")
     p.add_argument("--image", help="input picture: initialises the design and feeds the ControlNets")
     p.add_argument("--palette", required=True, help="palette key (see `pixl palettes`) or a palette file")
-    p.add_argument("--size", default="48x48", help="pattern size in cells, WxH (default 48x48)")
+    p.add_argument("--size", default="48x48",
+                   help="pattern size: cells (48x32), boards (2x2boards) or cm/mm at the pitch (30x20cm)")
     p.add_argument("--steps", type=int, help="optimisation steps (default: the preset's)")
     p.add_argument("--preset", default="fast",
                    help="reference: the paper's settings (fp32, 10,001 steps); fast: fewer steps, half precision")
@@ -74,12 +71,15 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'48x32' -> (48, 32)."""
-    m = _SIZE.match(text or "")
-    if not m:
-        raise _optimize().OptimizeError(f"--size must look like 48x32 (width x height in cells), got {text!r}")
-    return int(m.group(1)), int(m.group(2))
+def parse_size(text: str, palette) -> tuple[int, int]:
+    """--size in cells, boards or cm/mm of the palette's medium (the converter's parser) -> (w, h)."""
+    from engine.convert import ConvertError
+    from engine.convert import parse_size as parse_target_size
+
+    try:
+        return parse_target_size(text, palette.medium)
+    except ConvertError as exc:
+        raise _optimize().OptimizeError(f"--size must look like 48x32, 2x2boards or 30x20cm: {exc}") from None
 
 
 def _controlnets(args: argparse.Namespace):
@@ -105,7 +105,8 @@ def _controlnets(args: argparse.Namespace):
 
 def build_config(args: argparse.Namespace):
     """Turn parsed arguments into a RunConfig (no models are loaded here)."""
-    width, height = parse_size(args.size)
+    palette = load_palette(args.palette)
+    width, height = parse_size(args.size, palette)
     base = _optimize().make_config(args.preset)
     g = copy.deepcopy(base.guidance)
     changes = {"tiny_vae": args.tiny_vae, "device": args.device, "controlnets": _controlnets(args),
@@ -116,7 +117,7 @@ def build_config(args: argparse.Namespace):
             changes[name] = value
     g = replace(g, **changes)
     run = {"prompt": args.prompt, "negative_prompt": args.negative_prompt, "image": args.image,
-           "depth_image": args.depth_image, "width": width, "height": height, "palette": load_palette(args.palette),
+           "depth_image": args.depth_image, "width": width, "height": height, "palette": palette,
            "init": args.init, "seed": args.seed, "preview_every": max(1, args.preview_every), "guidance": g,
            "checkpoint_path": args.checkpoint, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
     for name, value in (("steps", args.steps), ("fft_weight", args.fft_weight),
