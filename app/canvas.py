@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from engine.pattern import Pattern
 
 MIN_SCALE, MAX_SCALE = 0.25, 96.0
-_CHECKER = (QColor(236, 236, 236), QColor(214, 214, 214))
+_EMPTY_BACKGROUND = QColor(236, 236, 236)  # shows through empty cells
 
 
 def array_to_qimage(rgb: np.ndarray) -> QImage:
@@ -76,9 +76,7 @@ class PatternCanvas(QWidget):
     def _render(self, pattern: Pattern) -> QImage:
         rgba = pattern.to_rgba()
         if self.highlight is not None:
-            other = pattern.index != self.highlight
-            if pattern.empty is not None:
-                other |= pattern.empty
+            other = (pattern.index != self.highlight) | pattern.empty_mask
             rgba[other, :3] = (rgba[other, :3] * 0.25 + 190).astype(np.uint8)
         return array_to_qimage(rgba)
 
@@ -195,7 +193,7 @@ class PatternCanvas(QWidget):
                        "Open or drop a picture, pick a palette, then press Start")
             return
         target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
-        self._paint_checker(p, target)
+        self._paint_empty_background(p, target)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         p.drawImage(target, self._image)
         if self.show_grid and self.scale >= 8:
@@ -209,10 +207,10 @@ class PatternCanvas(QWidget):
             p.drawImage(src, self._input)
         p.end()
 
-    def _paint_checker(self, p: QPainter, target: QRectF) -> None:
+    def _paint_empty_background(self, p: QPainter, target: QRectF) -> None:
         if self._pattern is None or self._pattern.empty is None:
             return
-        p.fillRect(target, _CHECKER[0])
+        p.fillRect(target, _EMPTY_BACKGROUND)
 
     def _visible_cells(self, target: QRectF) -> tuple[int, int, int, int]:
         w, h = self._size

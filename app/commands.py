@@ -76,7 +76,6 @@ class MarkModifiedCommand(QUndoCommand):
 
     def __init__(self) -> None:
         super().__init__("Restore autosave")
-        self.setObsolete(False)
 
     def redo(self) -> None:
         pass

@@ -85,8 +85,9 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export pattern")
         self.setMinimumWidth(520)
         self.default_dir, self.base_name = default_dir, base_name
+        self._formats = export_formats()
         self.format = QComboBox()
-        for fmt, desc in export_formats().items():
+        for fmt, desc in self._formats.items():
             self.format.addItem(f"{fmt} — {desc}", fmt)
         self.path = QLineEdit()
         browse = QPushButton("Browse…")
@@ -133,7 +134,7 @@ class ExportDialog(QDialog):
         return opts
 
     def _update_note(self) -> None:
-        desc = export_formats().get(self.selected_format(), "")
+        desc = self._formats.get(self.selected_format(), "")
         self.note.setText(desc)
 
     def _format_changed(self, *_args) -> None:

@@ -268,10 +268,6 @@ class InputPanel(QWidget):
         self.medium = medium
         self._show_size()
 
-    def set_cells(self, width: int, height: int) -> None:
-        self._cells = (max(1, int(width)), max(1, int(height)))
-        self._show_size()
-
     def cells(self) -> tuple[int, int]:
         """Target pattern size in cells (width, height)."""
         return self._cells

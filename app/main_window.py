@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.edit_ops import adopt_palette
 from engine.palette import Palette, PaletteError
 from engine.pattern import FILE_SUFFIX, Pattern, PatternError
 from engine.progress import Progress
@@ -57,28 +58,6 @@ def icon(name: str) -> QIcon:
     return QIcon(str(path)) if path.is_file() else QIcon()
 
 
-def adopt_palette(pattern: Pattern, palette: Palette | None) -> Pattern:
-    """Re-express ``pattern`` in the full ``palette`` when all its colour codes are there.
-
-    Conversions run on the owned / limited subset; mapping back to the full palette lets the palette
-    panel and edit tools use any colour of the brand. Returns ``pattern`` unchanged otherwise.
-    """
-    if palette is None or pattern.palette is palette:
-        return pattern
-    codes = {c: i for i, c in enumerate(palette.codes)}
-    try:
-        remap = np.array([codes[c] for c in pattern.palette.codes], dtype=np.uint16)
-    except KeyError:
-        return pattern
-    return Pattern(remap[pattern.index], palette, pattern.empty, pattern.medium, dict(pattern.metadata))
-
-
-def _config(cls, **values):
-    """Build dataclass ``cls`` from ``values``, ignoring names it does not have."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})
-
-
 class MainWindow(QMainWindow):
     """The desktop app. ``runEnded(str)`` fires after a run was handled: finished, cancelled or failed."""
 
@@ -97,6 +76,9 @@ class MainWindow(QMainWindow):
         self.source_image = None  # PIL RGBA of the input picture
         self.source_path: Path | None = None
         self._run_mode = ""
+        self._stopping = False  # Stop was pressed; the run has not ended yet
+        self._run_palette: Palette | None = None  # full panel palette of the current run
+        self._run_device = "cpu"  # SD-πXL device of the current run
         self._close_after_run = False
 
         self.canvas = PatternCanvas()
@@ -564,8 +546,7 @@ class MainWindow(QMainWindow):
 
     def _on_hover(self, y: int, x: int) -> None:
         p = self.doc.pattern
-        if p is None or y < 0 or self.runner.is_running() or (p.height, p.width) != (self.canvas.cells_size[1],
-                                                                                        self.canvas.cells_size[0]):
+        if p is None or y < 0 or self.runner.is_running() or (p.width, p.height) != self.canvas.cells_size:
             self.hover_label.setText("")
             return
         v = p.get_cell(y, x)
@@ -595,6 +576,7 @@ class MainWindow(QMainWindow):
         if job is None:
             return False
         self._run_mode = js.mode
+        self._stopping = False
         self._run_palette = self.palette_panel.palette()
         self.runner.start(job)
         self._set_running(True)
@@ -611,7 +593,7 @@ class MainWindow(QMainWindow):
         def job(progress, cancel):
             from engine.convert import ConvertConfig
 
-            config = _config(ConvertConfig, width=js.width, height=js.height, max_colors=max_colors, **js.fast)
+            config = ConvertConfig(width=js.width, height=js.height, max_colors=max_colors, **js.fast)
             if CONVERT_IN_PROCESS:
                 pattern = convert_in_process(image, palette, config, progress=progress, cancel=cancel)
             else:
@@ -649,6 +631,7 @@ class MainWindow(QMainWindow):
         """Ask the running job to stop (it ends at its next step)."""
         if self.runner.is_running():
             self.runner.cancel()
+            self._stopping = True
             self.run_label.setText("Stopping…")
 
     def _set_running(self, running: bool) -> None:
@@ -671,6 +654,8 @@ class MainWindow(QMainWindow):
             self.progress_bar.setRange(0, report.total)
             self.progress_bar.setValue(min(report.step, report.total))
             self.progress_bar.setFormat(f"{report.step}/{report.total}")
+        if self._stopping:
+            return  # keep "Stopping…" and the current picture until the run ends
         parts = [report.message] if report.message else []
         if report.eta is not None:
             parts.append(f"ETA {format_seconds(report.eta)}")
@@ -678,14 +663,11 @@ class MainWindow(QMainWindow):
             name = "total" if "total" in report.losses else next(iter(report.losses))
             parts.append(f"loss {report.losses[name]:.4g}")
         self.run_label.setText(" · ".join(parts))
-        if report.preview is not None and not self.runner_stopping():
+        if report.preview is not None:
             self.canvas.set_preview(np.asarray(report.preview))
 
-    def runner_stopping(self) -> bool:
-        return self.run_label.text() == "Stopping…"
-
     def _accept_result(self, pattern: Pattern, text: str) -> None:
-        pattern = adopt_palette(pattern, getattr(self, "_run_palette", None))
+        pattern = adopt_palette(pattern, self._run_palette)
         if self.source_path is not None:
             pattern.metadata.setdefault("source_image", self.source_path.name)
         self.doc.undo_stack.push(SetPatternCommand(self.doc, pattern, text))
@@ -711,12 +693,13 @@ class MainWindow(QMainWindow):
         self.runEnded.emit("failed")
 
     def _on_run_stopped(self) -> None:
+        self._stopping = False
         self._set_running(False)
         self.run_label.setText("")
 
     def _update_device_label(self) -> None:
         if self.runner.is_running() and self._run_mode == MODE_SDPIXL:
-            device = getattr(self, "_run_device", "cpu")
+            device = self._run_device
         elif self.runner.is_running():
             device = "cpu (fast converter)"
         else:
@@ -813,7 +796,6 @@ def build_run_config(js: JobSettings, palette: Palette, image: str | None, model
     steps = int(js.sdpixl.get("steps") or 1)
     config = make_config(preset, prompt=js.prompt, negative_prompt=js.negative_prompt, image=image,
                          width=js.width, height=js.height, palette=palette, steps=steps, seed=js.seed,
-                         warmup=min(PRESETS[preset].warmup, max(0, steps // 10)),
                          preview_every=1 if steps <= 500 else 2)
     guidance = {"device": device}
     if model:

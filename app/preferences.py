@@ -45,19 +45,14 @@ class Preferences:
 
 
 def resolve_device(device: str) -> str:
-    """'auto' -> the best available torch device name; others unchanged."""
-    if device != "auto":
-        return device
-    try:
-        import torch
+    """The device name a run with this preference will use ('auto' -> cuda, mps or cpu), for display and runs."""
+    from engine.guidance.loading import ModelLoadError
+    from engine.guidance.loading import resolve_device as engine_resolve_device
 
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-    except ImportError:
-        pass
-    return "cpu"
+    try:
+        return str(engine_resolve_device(device))
+    except (ModelLoadError, RuntimeError):  # e.g. cuda asked for but absent: the run itself reports it clearly
+        return device
 
 
 class PreferencesDialog(QDialog):

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from app.cli import is_user_error
 from engine.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,7 @@ def describe_error(exc: BaseException) -> str:
                 "steps, or run on the CPU (Preferences).\n\nDetails: " + (text or name))
     if name == "ModelLoadError":
         return "The diffusion model could not be loaded. " + text + "\n\nCheck the model source in Preferences."
-    if name in ("ImageLoadError", "PaletteError", "PatternError", "ConvertError", "ExportError",
-                "OutputPathError", "OptimizeError", "FileNotFoundError"):
+    if is_user_error(exc):  # the CLI's list of errors whose message is meant for the user
         return text or name
     return f"{name}: {text}" if text else name
 
@@ -102,10 +102,9 @@ class JobRunner(QObject):
         worker = EngineWorker(job)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.progress.connect(self.progress)
-        worker.finished.connect(self._on_finished)
-        worker.cancelled.connect(self._on_cancelled)
-        worker.failed.connect(self._on_failed)
+        for source, target in ((worker.progress, self.progress), (worker.finished, self.finished),
+                               (worker.cancelled, self.cancelled), (worker.failed, self.failed)):
+            source.connect(target)  # queued into the GUI thread: the runner lives there
         for sig in (worker.finished, worker.cancelled, worker.failed):
             # direct: the thread must be able to end while the GUI thread is blocked in wait()
             sig.connect(thread.quit, Qt.ConnectionType.DirectConnection)
@@ -139,15 +138,6 @@ class JobRunner(QObject):
         ok = self.wait(timeout_ms)
         self._cleanup()
         return ok
-
-    def _on_finished(self, result: object) -> None:
-        self.finished.emit(result)
-
-    def _on_cancelled(self, result: object) -> None:
-        self.cancelled.emit(result)
-
-    def _on_failed(self, message: str) -> None:
-        self.failed.emit(message)
 
     def _on_thread_finished(self) -> None:
         self._cleanup()

@@ -30,10 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.cleanup import (  # noqa: E402
     blurred_delta_e,
     isolated_fraction,
-    linear_to_lab,  # noqa: E402
     plain_delta_e,
 )
-from engine.color import srgb_to_linear  # noqa: E402
+from engine.color import linear_to_lab, srgb_to_linear  # noqa: E402
 from engine.convert import ConvertConfig, convert_image, downsample_area  # noqa: E402
 from engine.image_io import fit_layout  # noqa: E402
 from engine.palette import Palette, load_palette  # noqa: E402

@@ -23,12 +23,12 @@ change are revisited, so later sweeps cost little.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
-from .color import ciede2000, linear_to_srgb, linear_to_xyz, srgb_to_lab, srgb_to_linear, xyz_to_lab
+from .color import ciede2000, linear_to_lab, linear_to_srgb, srgb_to_lab, srgb_to_linear
 from .palette_select import PRESELECT, nearest_candidates
 from .progress import CancelToken
 
@@ -78,11 +78,6 @@ def blurred_linear(lin: np.ndarray, filled: np.ndarray | None, sigma: float) -> 
     taps = gaussian_taps(sigma)
     wsum = blur(mask, taps)
     return blur(lin * mask[..., None], taps) / np.maximum(wsum, 1e-12)[..., None]
-
-
-def linear_to_lab(lin: np.ndarray) -> np.ndarray:
-    """Linear sRGB (unclipped) to CIELAB."""
-    return xyz_to_lab(linear_to_xyz(lin))
 
 
 def blurred_delta_e(result_lin: np.ndarray, target_lin: np.ndarray, empty: np.ndarray | None = None,
@@ -395,7 +390,6 @@ def cleanup(labels: np.ndarray, target_lin: np.ndarray, palette_rgb: np.ndarray,
     palette's n x 3 sRGB in [0, 1]; ``strength`` 0 keeps fidelity only, 1 removes the most confetti.
     ``candidates`` may pass precomputed ``nearest_candidates(target_lab, palette_lab, k)`` results.
     """
-    cfg = config or CleanupConfig()
-    cfg = CleanupConfig(**{**cfg.__dict__, "strength": float(np.clip(strength, 0.0, 1.0))})
+    cfg = replace(config or CleanupConfig(), strength=float(np.clip(strength, 0.0, 1.0)))
     problem = CleanupProblem(target_lin, palette_rgb, empty, cfg, target_lab, candidates)
     return problem.solve(labels, cancel)

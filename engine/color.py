@@ -60,6 +60,11 @@ def xyz_to_lab(xyz: np.ndarray) -> np.ndarray:
     return np.stack([L, a, b], axis=-1)
 
 
+def linear_to_lab(lin: np.ndarray) -> np.ndarray:
+    """Linear sRGB (unclipped, e.g. averaged light) to CIELAB (D65)."""
+    return xyz_to_lab(linear_to_xyz(lin))
+
+
 def lab_to_xyz(lab: np.ndarray) -> np.ndarray:
     """CIELAB to CIE XYZ (D65)."""
     lab = np.asarray(lab, dtype=np.float64)

@@ -21,13 +21,12 @@ from PIL import Image
 from scipy import ndimage, sparse
 
 from .cleanup import cleanup as cleanup_labels
-from .cleanup import linear_to_lab
-from .color import ciede2000, linear_to_srgb, srgb8_to_lab, srgb_to_linear
+from .color import ciede2000, linear_to_lab, linear_to_srgb, srgb8_to_lab, srgb_to_linear
 from .dither import DITHER_METHODS, dither
 from .image_io import FIT_MODES, ImageLoadError, ImageSource, fit_layout, load_image
 from .medium import Medium
 from .palette import Palette
-from .palette_select import PRESELECT, nearest_candidates, select_colors
+from .palette_select import PRESELECT, nearest_candidates, nearest_index, select_colors
 from .pattern import Pattern
 from .progress import CancelToken, Progress
 
@@ -194,9 +193,8 @@ def dominant_labels(rgba: np.ndarray, width: int, height: int, palette_lab: np.n
     keys = ((q[..., 0] << 12) | (q[..., 1] << 6) | q[..., 2]).ravel()
     occupied = np.flatnonzero(np.bincount(keys, minlength=1 << 18))
     centres = np.stack([occupied >> 12, (occupied >> 6) & 63, occupied & 63], axis=1) * 4 + 2
-    idx, _ = nearest_candidates(srgb8_to_lab(centres), palette_lab, 1)
     lut = np.zeros(1 << 18, dtype=np.int64)
-    lut[occupied] = idx[:, 0]
+    lut[occupied] = nearest_index(srgb8_to_lab(centres), palette_lab)
     pix_label = lut[keys]
     cy = (np.arange(sh) * height) // sh
     cx = (np.arange(sw) * width) // sw
@@ -318,7 +316,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
 
     candidates = None
     if config.resample == "dominant":
-        fallback = nearest_candidates(target_lab.reshape(-1, 3), work.lab, 1)[0][:, 0].reshape(H, W)
+        fallback = nearest_index(target_lab, work.lab)
         labels = fallback.copy()
         labels[cy:cy + ch, cx:cx + cw] = dominant_labels(region, cw, ch, work.lab, over_white,
                                                          fallback[cy:cy + ch, cx:cx + cw])
@@ -338,7 +336,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     report("cleanup done" if config.cleanup > 0 else "no cleanup")
 
     index = np.asarray(chosen, dtype=np.int64)[labels]
-    index[empty] = index[~empty][0] if (~empty).any() else 0
+    index[empty] = index[~empty][0]  # any used colour; empty.all() was refused above
     metadata = {
         "method": "convert",
         "convert": asdict(config),

@@ -1,9 +1,12 @@
-"""Qt-free editing helpers for patterns: the flood-fill region of a cell."""
+"""Qt-free editing helpers for patterns: the flood-fill region of a cell, re-expressing a pattern in a palette."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from engine.palette import Palette
+from engine.pattern import Pattern
 
 _FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
@@ -32,3 +35,19 @@ def flood_fill_cells(index: np.ndarray, empty: np.ndarray | None, y: int, x: int
         same = (index == seed) & ~empty_mask
     labels, _ = ndimage.label(same, structure=_FOUR_CONNECTED)
     return labels == labels[y, x]
+
+
+def adopt_palette(pattern: Pattern, palette: Palette | None) -> Pattern:
+    """Re-express ``pattern`` in the full ``palette`` when all its colour codes are there.
+
+    Conversions run on the owned / limited subset; mapping back to the full palette lets the palette
+    panel and edit tools use any colour of the brand. Returns ``pattern`` unchanged otherwise.
+    """
+    if palette is None or pattern.palette is palette:
+        return pattern
+    codes = {c: i for i, c in enumerate(palette.codes)}
+    try:
+        remap = np.array([codes[c] for c in pattern.palette.codes], dtype=np.uint16)
+    except KeyError:
+        return pattern
+    return Pattern(remap[pattern.index], palette, pattern.empty, pattern.medium, dict(pattern.metadata))

@@ -82,10 +82,6 @@ def to_rgba(img: Image.Image) -> Image.Image:
         return img
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
         return _high_depth_to_l(img).convert("RGBA")
-    if img.mode == "P" and "transparency" in img.info:
-        return img.convert("RGBA")
-    if img.mode in ("RGBa", "La"):
-        return img.convert("RGBA")
     if img.mode == "CMYK":
         return img.convert("RGB").convert("RGBA")
     return img.convert("RGBA")

@@ -22,6 +22,7 @@ import torch
 from .atomic import atomic_path
 from .generator import INIT_MODES, PaletteGenerator, TauSchedule, downsample_image
 from .guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig
+from .image_io import ImageLoadError, fit_layout, load_image
 from .losses import fft_smoothness_loss, fidelity_loss
 from .palette import Palette
 from .pattern import Pattern
@@ -53,7 +54,7 @@ class RunConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     weight_decay: float = 0.01
-    warmup: int = 250  # linear learning-rate warm-up steps, then constant
+    warmup: int = 250  # linear learning-rate warm-up steps, then constant (capped at a tenth of the run)
     grad_clip: float = 1.0  # max gradient norm (0 disables)
     tau: TauSchedule = field(default_factory=TauSchedule)
     hard: bool = False  # straight-through hard Gumbel-softmax instead of the reference's soft one
@@ -101,8 +102,6 @@ def load_rgb(path: str | Path) -> np.ndarray:
     """Read a picture as H x W x 3 uint8 (upright; transparent parts composited on white)."""
     from PIL import Image
 
-    from .image_io import ImageLoadError, load_image
-
     try:
         rgba = load_image(path)
     except ImageLoadError as exc:
@@ -113,15 +112,8 @@ def load_rgb(path: str | Path) -> np.ndarray:
 
 def crop_to_aspect(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Centre-crop ``image`` to the aspect ratio width:height (so nothing is stretched)."""
-    h, w = image.shape[:2]
-    target = width / height
-    if w / h > target:
-        new_w = max(1, int(round(h * target)))
-        x0 = (w - new_w) // 2
-        return image[:, x0: x0 + new_w]
-    new_h = max(1, int(round(w / target)))
-    y0 = (h - new_h) // 2
-    return image[y0: y0 + new_h]
+    left, top, right, bottom = fit_layout(image.shape[1], image.shape[0], width, height, "crop").crop_box
+    return image[top:bottom, left:right]
 
 
 def validate(config: RunConfig) -> None:
@@ -153,19 +145,9 @@ def validate(config: RunConfig) -> None:
 
 def _converter_pattern(image_path: str, palette: Palette, width: int, height: int) -> Pattern:
     """Run the fast converter (engine.convert, imported lazily) for the 'converter' init."""
-    import dataclasses
+    from .convert import ConvertConfig, convert_image
 
-    try:
-        from .convert import ConvertConfig, convert_image
-    except ImportError as exc:
-        raise OptimizeError(f"init 'converter' needs the fast converter, which is not available: {exc}") from None
-    names = {f.name for f in dataclasses.fields(ConvertConfig)}
-    kwargs = {k: v for k, v in {"width": width, "height": height}.items() if k in names}
-    pattern = convert_image(image_path, palette, ConvertConfig(**kwargs))
-    if len(pattern.palette) != len(palette) or pattern.palette.codes != palette.codes:
-        remap = np.array([palette.index_of(c.code) for c in pattern.palette], dtype=np.int64)
-        pattern = Pattern(remap[pattern.index], palette, pattern.empty)
-    return pattern
+    return convert_image(image_path, palette, ConvertConfig(width=width, height=height))
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -211,6 +193,12 @@ def load_checkpoint(path: str | Path, config: RunConfig) -> dict:
 
 
 # --------------------------------------------------------------------------- the run
+def effective_warmup(config: "RunConfig") -> int:
+    """Warm-up steps actually used: ``config.warmup``, but at most a tenth of the run, so short runs still
+    reach the full learning rate (the reference's 250 of 10,001 steps is unchanged)."""
+    return max(0, min(config.warmup, config.steps // 10))
+
+
 def _warmup_factor(warmup: int) -> Callable[[int], float]:
     return lambda i: 1.0 if warmup <= 0 else min(1.0, (i + 1) / warmup)
 
@@ -242,9 +230,9 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     image = None
     if config.image:
         image = crop_to_aspect(load_rgb(config.image), config.width, config.height)
-    depth = load_rgb(config.depth_image) if config.depth_image else None
-    if depth is not None:
-        depth = crop_to_aspect(depth, config.width, config.height)
+    depth = None
+    if config.depth_image:
+        depth = crop_to_aspect(load_rgb(config.depth_image), config.width, config.height)
 
     init = config.init if config.init != "auto" else ("bilinear" if image is not None else "random")
     pattern0 = None
@@ -267,10 +255,12 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         guidance.generator.manual_seed(seed + 1)
     device = getattr(guidance, "device", torch.device("cpu"))
     gen.to(device)
+    if target is not None:
+        target = target.to(device)
 
     optimizer = torch.optim.AdamW([gen.logits], lr=config.lr, betas=config.betas, eps=config.eps,
                                   weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_factor(config.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_factor(effective_warmup(config)))
     start = 0
     if config.resume:
         state = load_checkpoint(config.resume, config)
@@ -313,7 +303,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
             loss = loss + config.fft_weight * fft
             losses["fft"] = float(fft.detach())
         if target is not None:
-            fid = fidelity_loss(img, target.to(device), config.fidelity_sigma)
+            fid = fidelity_loss(img, target, config.fidelity_sigma)
             loss = loss + config.fidelity_weight * fid
             losses["fidelity"] = float(fid.detach())
         losses["total"] = float(loss.detach())
@@ -357,7 +347,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     if progress is not None:
         elapsed = time.perf_counter() - t0
         message = "stopped" if cancelled else "done"
-        progress(Progress(step, total, message, losses, elapsed, 0.0, gen.hard_image(), pattern))
+        progress(Progress(step, total, message, losses, elapsed, 0.0, pattern.to_rgb(), pattern))
     log.info("SD-piXL %s after %d/%d steps (%.1fs)", "stopped" if cancelled else "finished", step, total,
              time.perf_counter() - t0)
     return pattern

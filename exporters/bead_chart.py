@@ -52,7 +52,7 @@ FORMATS = {
 MARGIN = 12 * MM
 LABEL_W = 16.0  # room for row/column numbers around a board grid
 HEADER_H = 40.0
-DEFAULT_BOARD = Board("midi 29x29", 29, 29)
+DEFAULT_BOARD = BOARDS["midi 29x29"]  # for media without a board of their own
 
 
 @dataclass
@@ -102,6 +102,10 @@ class _Ctx:
     page: tuple[float, float]
 
 
+def _title(pattern: Pattern, options: BeadChartOptions) -> str:
+    return options.title or pattern.metadata.get("title") or "Bead pattern"
+
+
 def _check_options(options: BeadChartOptions) -> None:
     paper_size(options.paper)
     check_bag_size(options.bag_size)
@@ -113,7 +117,7 @@ def _check_options(options: BeadChartOptions) -> None:
 def _draw_overview(c, ctx: _Ctx, boards: list[tuple[int, int]]) -> None:
     p = ctx.pattern
     pw, ph = ctx.page
-    title = ctx.options.title or p.metadata.get("title") or "Bead pattern"
+    title = _title(p, ctx.options)
     c.setFont(FONT_BOLD, 16)
     c.setFillGray(0)
     c.drawString(MARGIN, ph - MARGIN - 14, fit_text(title, FONT_BOLD, 16, pw - 2 * MARGIN))
@@ -217,6 +221,12 @@ def _draw_counts(c, ctx: _Ctx, counts: list[tuple[int, int]], x: float, y: float
         c.drawString(cx + 9, cy + 1, fit_text(f"{pal[i].code}  x{n}", FONT, 6.5, _COUNT_COL_W - 11))
 
 
+def _grid_area(pw: float, ph: float, counts_n: int) -> tuple[float, float]:
+    """Width and height (pt) left for a board's grid on a pw x ph page with ``counts_n`` count lines."""
+    return (pw - 2 * MARGIN - 2 * LABEL_W,
+            ph - 2 * MARGIN - HEADER_H - 2 * LABEL_W - _counts_height(counts_n, pw - 2 * MARGIN))
+
+
 def _page_plan(ctx: _Ctx, bw: int, bh: int, counts_n: int) -> tuple[tuple[float, float], float, int, int]:
     """(page size, cell pt, columns per page, rows per page) for one board."""
     base = paper_size(ctx.options.paper)
@@ -224,8 +234,7 @@ def _page_plan(ctx: _Ctx, bw: int, bh: int, counts_n: int) -> tuple[tuple[float,
         best = None
         for land in (False, True) if bw > bh * 1.3 else (False,):
             pw, ph = orient(base, land)
-            aw = pw - 2 * MARGIN - 2 * LABEL_W
-            ah = ph - 2 * MARGIN - HEADER_H - 2 * LABEL_W - _counts_height(counts_n, pw - 2 * MARGIN)
+            aw, ah = _grid_area(pw, ph, counts_n)
             cell = min(aw / bw, ah / bh)
             if best is None or cell > best[1]:
                 best = ((pw, ph), cell, bw, bh)
@@ -240,8 +249,7 @@ def _page_plan(ctx: _Ctx, bw: int, bh: int, counts_n: int) -> tuple[tuple[float,
     options = []
     for land in (False, True):
         pw, ph = orient(base, land)
-        aw = pw - 2 * MARGIN - 2 * LABEL_W
-        ah = ph - 2 * MARGIN - HEADER_H - 2 * LABEL_W - _counts_height(counts_n, pw - 2 * MARGIN)
+        aw, ah = _grid_area(pw, ph, counts_n)
         cols, rows = int(aw // cell), int(ah // cell)
         if cols < 1 or rows < 1:
             continue
@@ -347,7 +355,7 @@ def _draw_board_part(c, ctx: _Ctx, page: tuple[float, float], name: str, gx0: in
 def _draw_legend(c, ctx: _Ctx) -> None:
     p = ctx.pattern
     bag = ctx.options.bag_size
-    pw, ph = orient(paper_size(ctx.options.paper), False)
+    pw, ph = ctx.page
     c.setPageSize((pw, ph))
     rows = p.color_counts()
     row_h = 14.0
@@ -428,8 +436,7 @@ def export_bead_chart_pdf(pattern: Pattern, path: str | Path, options: BeadChart
     filled = ~pattern.empty_mask
     boards = [(by, bx) for by in range(nby) for bx in range(nbx)
               if filled[by * bh:(by + 1) * bh, bx * bw:(bx + 1) * bw].any()]
-    title = options.title or pattern.metadata.get("title") or "Bead pattern"
-    with pdf_canvas(path, title, page0) as c:
+    with pdf_canvas(path, _title(pattern, options), page0) as c:
         _draw_overview(c, ctx, boards)
         for k, (by, bx) in enumerate(boards):
             if cancel is not None:
@@ -464,6 +471,13 @@ def _load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 MAX_CHART_PX = 16000
 
 
+def _png_grid_style(i: int, last: int) -> tuple[int, tuple[int, int, int]]:
+    """(width, colour) of chart PNG grid line ``i``: heavy every 10 and at the edges, bold every 5."""
+    if i % 10 == 0 or i == last:
+        return 3, (0, 0, 0)
+    return (2, (40, 40, 40)) if i % 5 == 0 else (1, (150, 150, 150))
+
+
 def export_chart_png(pattern: Pattern, path: str | Path, cell_px: int = 24, show: str = "symbols") -> Path:
     """Write the chart as a PNG: coloured cells with a symbol (or colour code) each, grid lines, numbers."""
     if show not in ("symbols", "codes"):
@@ -495,12 +509,10 @@ def export_chart_png(pattern: Pattern, path: str | Path, cell_px: int = 24, show
             draw.text((margin + x * cell_px + cell_px / 2, cy), labels[i], fill=ink[i], font=font, anchor="mm")
     right, bottom = margin + pattern.width * cell_px, margin + pattern.height * cell_px
     for x in range(pattern.width + 1):
-        width, col = (3, (0, 0, 0)) if x % 10 == 0 or x == pattern.width else (
-            2, (40, 40, 40)) if x % 5 == 0 else (1, (150, 150, 150))
+        width, col = _png_grid_style(x, pattern.width)
         draw.line([(margin + x * cell_px, margin), (margin + x * cell_px, bottom)], fill=col, width=width)
     for y in range(pattern.height + 1):
-        width, col = (3, (0, 0, 0)) if y % 10 == 0 or y == pattern.height else (
-            2, (40, 40, 40)) if y % 5 == 0 else (1, (150, 150, 150))
+        width, col = _png_grid_style(y, pattern.height)
         draw.line([(margin, margin + y * cell_px), (right, margin + y * cell_px)], fill=col, width=width)
     num_font = _load_font(max(6, int(cell_px * 0.45)))
     for x in range(pattern.width):

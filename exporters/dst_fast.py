@@ -16,6 +16,7 @@ import pyembroidery as pe
 from engine.atomic import atomic_path
 
 from .errors import ExportError
+from .stitch_fill import ragged_arange
 
 HEADER_BYTES = 512
 MAX_STEP = 121
@@ -99,8 +100,7 @@ def dst_bytes(units: np.ndarray, cmds: np.ndarray, threads: list[tuple[str, str,
     if np.any(delta[is_trim | (cmds == pe.COLOR_CHANGE) | (cmds == pe.END)] != 0):
         raise ExportError("trims, colour changes and the end must not move the needle")
     reps = np.where(is_trim, len(_TRIM_JUMPS), 1)
-    owner = np.repeat(np.arange(cmds.size), reps)
-    k = np.arange(owner.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    owner, k = ragged_arange(reps)
     d = delta[owner].copy()
     kind = cmds[owner].copy()
     t = is_trim[owner]

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 import pyembroidery as pe
 from pyembroidery import EmbPattern
+from scipy import ndimage
 
 from engine.atomic import OutputPathError, atomic_path, check_writable_dir
 from engine.palette import PaletteError
@@ -33,6 +34,7 @@ from engine.pattern import Pattern
 from engine.progress import CancelToken, Progress
 
 from . import stitch_fill as sf
+from .dst_fast import HEADER_BYTES as DST_HEADER_BYTES
 from .dst_fast import write_dst
 from .errors import ExportError
 from .hoops import Hoop, HoopError, parse_hoop, smallest_fitting_hoop
@@ -62,7 +64,6 @@ MAX_STITCH_LIMIT_MM = 12.0
 TIE_MM = 0.5
 # Stitches this short or shorter are dropped (0.1 mm units).
 MIN_STITCH_UNITS = 1
-DST_HEADER_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ def _unit_cells_rank(runs: sf.Runs, unit_of_run: np.ndarray, rank_of_unit: np.nd
                      ) -> np.ndarray:
     """H x W image of the sewing rank of the unit covering each cell of this thread (huge elsewhere)."""
     rank = np.full(shape[0] * shape[1], np.iinfo(np.int64).max // 2, dtype=np.int64)
-    owner, pos = sf._ragged_arange(runs.c1 - runs.c0)
+    owner, pos = sf.ragged_arange(runs.c1 - runs.c0)
     rank[runs.r[owner] * shape[1] + runs.c0[owner] + pos] = rank_of_unit[unit_of_run[owner]]
     return rank.reshape(shape)
 
@@ -268,8 +269,6 @@ def _unit_cells_rank(runs: sf.Runs, unit_of_run: np.ndarray, rank_of_unit: np.nd
 def _sew_color(stream: _Stream, mask: np.ndarray, passable: np.ndarray, filled: np.ndarray, grid: sf.CellGrid,
                options: EmbroideryOptions) -> None:
     """Append one thread's stitches to the stream (the needle arrives by a jump, after a trim)."""
-    from scipy import ndimage
-
     if options.mode == "fill":
         geo = sf.fill_geometry(mask, filled, grid, options.row_spacing_mm, options.max_stitch_mm,
                                options.overlap_mm, options.underlay)
@@ -339,7 +338,7 @@ def _finish(points_mm: np.ndarray, cmds: np.ndarray, max_stitch_mm: float, origi
     d = np.hypot(*(points_mm - prev).T)
     pieces = np.where(cmds == pe.STITCH, np.maximum(1, np.ceil(d / max_stitch_mm - 1e-9)), 1).astype(np.int64)
     if (pieces > 1).any():
-        owner, t = sf._ragged_arange(pieces)
+        owner, t = sf.ragged_arange(pieces)
         frac = (t + 1) / pieces[owner]
         points_mm = prev[owner] + frac[:, None] * (points_mm[owner] - prev[owner])
         cmds = cmds[owner]
@@ -513,6 +512,9 @@ def _check_output(path: Path) -> None:
 
 
 def _check_format_limits(fmt: str, color_changes: int) -> None:
+    """Raise ExportError for an unknown machine format or more colour changes than it allows."""
+    if fmt not in MACHINE_FORMATS:
+        raise ExportError(f"unknown embroidery format {fmt!r}; choose one of: {', '.join(MACHINE_FORMATS)}")
     limit = FORMAT_MAX_COLOR_CHANGES.get(fmt)
     if limit is not None and color_changes > limit:
         raise ExportError(f"{fmt.upper()} allows at most {limit} colour changes but the design has {color_changes}; "
@@ -523,8 +525,6 @@ def write_embroidery_file(emb: EmbPattern, path: str | Path, fmt: str) -> Path:
     """Write an EmbPattern as ``fmt`` atomically with pyembroidery (the writer is chosen from fmt,
     not the file name): PES version 6 keeps the thread list, JEF keeps trims."""
     fmt = fmt.lower()
-    if fmt not in MACHINE_FORMATS:
-        raise ExportError(f"unknown embroidery format {fmt!r}; choose one of: {', '.join(MACHINE_FORMATS)}")
     _check_format_limits(fmt, emb.count_color_changes())
     for t in emb.threadlist:  # commas would break the DST header and some readers
         t.description = (t.description or "").replace(",", " ")
@@ -546,8 +546,6 @@ def write_plan(plan: StitchPlan, path: str | Path, fmt: str) -> Path:
     """Write a stitch plan as ``fmt`` atomically. DST goes through the vectorised encoder (the plan is
     already within DST's limits); the other formats through pyembroidery."""
     fmt = fmt.lower()
-    if fmt not in MACHINE_FORMATS:
-        raise ExportError(f"unknown embroidery format {fmt!r}; choose one of: {', '.join(MACHINE_FORMATS)}")
     _check_format_limits(fmt, plan.report.color_changes)
     if fmt == "dst":
         threads = [(t.hex.lower(), t.name, t.code) for t in plan.threads]
@@ -645,6 +643,9 @@ def render_stitch_preview(pattern: Pattern, path: str | Path, options: Embroider
 # ----------------------------------------------------------------------------- CLI protocol
 
 
+_DEFAULTS = EmbroideryOptions()  # the CLI's defaults are the options' own
+
+
 def _parse_design_mm(text: str | None) -> tuple[float, float] | None:
     if text is None:
         return None
@@ -665,13 +666,16 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                    "(instead of --cell-mm)")
     g.add_argument("--stitch-mode", choices=("fill", "cross"), default="fill",
                    help="embroidery: tatami fill per colour region (default) or one cross per cell")
-    g.add_argument("--row-spacing", type=float, default=0.4, help="embroidery: tatami row spacing in mm (0.4)")
-    g.add_argument("--max-stitch", type=float, default=3.0, help="embroidery: longest stitch in mm (3.0)")
+    g.add_argument("--row-spacing", type=float, default=_DEFAULTS.row_spacing_mm,
+                   help=f"embroidery: tatami row spacing in mm ({_DEFAULTS.row_spacing_mm})")
+    g.add_argument("--max-stitch", type=float, default=_DEFAULTS.max_stitch_mm,
+                   help=f"embroidery: longest stitch in mm ({_DEFAULTS.max_stitch_mm})")
     g.add_argument("--no-underlay", action="store_true", help="embroidery: no underlay under the fill")
-    g.add_argument("--overlap-mm", type=float, default=0.2,
-                   help="embroidery: how far fills reach into neighbouring colours (0.2)")
-    g.add_argument("--trim-distance", type=float, default=3.0,
-                   help="embroidery: trim the thread before jumps longer than this, in mm (3.0)")
+    g.add_argument("--overlap-mm", type=float, default=_DEFAULTS.overlap_mm,
+                   help=f"embroidery: how far fills reach into neighbouring colours ({_DEFAULTS.overlap_mm})")
+    g.add_argument("--trim-distance", type=float, default=_DEFAULTS.trim_distance_mm,
+                   help=f"embroidery: trim the thread before jumps longer than this, in mm "
+                   f"({_DEFAULTS.trim_distance_mm})")
     g.add_argument("--hoop", default=None, help="embroidery: hoop WIDTHxHEIGHT in mm (e.g. 130x180) to check the "
                    "design against")
     g.add_argument("--hoop-strict", action="store_true", help="embroidery: refuse designs that do not fit the hoop")
@@ -685,12 +689,12 @@ def options_from_args(args: argparse.Namespace) -> EmbroideryOptions:
     return EmbroideryOptions(
         cell_mm=getattr(args, "cell_mm", None),
         design_mm=_parse_design_mm(getattr(args, "design_mm", None)),
-        mode=getattr(args, "stitch_mode", "fill"),
-        row_spacing_mm=getattr(args, "row_spacing", 0.4),
-        max_stitch_mm=getattr(args, "max_stitch", 3.0),
+        mode=getattr(args, "stitch_mode", _DEFAULTS.mode),
+        row_spacing_mm=getattr(args, "row_spacing", _DEFAULTS.row_spacing_mm),
+        max_stitch_mm=getattr(args, "max_stitch", _DEFAULTS.max_stitch_mm),
         underlay=not getattr(args, "no_underlay", False),
-        overlap_mm=getattr(args, "overlap_mm", 0.2),
-        trim_distance_mm=getattr(args, "trim_distance", 3.0),
+        overlap_mm=getattr(args, "overlap_mm", _DEFAULTS.overlap_mm),
+        trim_distance_mm=getattr(args, "trim_distance", _DEFAULTS.trim_distance_mm),
         hoop=getattr(args, "hoop", None),
         thread_chart=getattr(args, "thread_chart", None),
         strict_hoop=getattr(args, "hoop_strict", False),

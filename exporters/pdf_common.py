@@ -14,6 +14,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from engine.atomic import atomic_path
+from engine.color import srgb_to_linear
 
 from .errors import ExportError
 
@@ -55,9 +56,8 @@ def fit_text(text: str, font: str, size: float, width: float) -> str:
 
 def contrast_rgb(rgb: Sequence[int]) -> tuple[float, float, float]:
     """Black or white (0-1 floats), whichever reads better on an sRGB (0-255) background."""
-    r, g, b = (float(v) / 255.0 for v in rgb[:3])
-    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
-    lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    lin = srgb_to_linear(np.asarray(rgb[:3], dtype=np.float64) / 255.0)
+    lum = float(0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2])
     # Contrast ratio against black vs white (WCAG); pick the larger.
     return (0.0, 0.0, 0.0) if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else (1.0, 1.0, 1.0)
 

@@ -90,7 +90,7 @@ def _excl_cumsum(n: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ragged_arange(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ragged_arange(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For counts n: (owner index, position within owner) of every element of the concatenation."""
     n = np.asarray(n, dtype=np.int64)
     owner = np.repeat(np.arange(n.size), n)
@@ -133,7 +133,7 @@ def find_chains(runs: Runs, width: int) -> Chains:
         return Chains(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
     h = runs.labels8.shape[0]
     ids = np.full(h * width, -1, dtype=np.int64)
-    owner, pos = _ragged_arange(runs.c1 - runs.c0)
+    owner, pos = ragged_arange(runs.c1 - runs.c0)
     ids[runs.r[owner] * width + runs.c0[owner] + pos] = owner
     ids = ids.reshape(h, width)
     both = (ids[:-1] >= 0) & (ids[1:] >= 0)
@@ -296,7 +296,7 @@ def chain_endpoints(geo: FillGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def _sequence_runs(chains: Chains, units: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Runs of the given chains in sewing order (reversed where direction < 0), and each one's unit ordinal."""
     lens = chains.lengths[units]
-    uo, pos = _ragged_arange(lens)
+    uo, pos = ragged_arange(lens)
     pos = np.where(direction[uo] > 0, pos, lens[uo] - 1 - pos)
     return chains.runs[chains.offsets[units][uo] + pos], uo
 
@@ -309,13 +309,13 @@ def render_tatami(geo: FillGeometry, units: np.ndarray, o_top: np.ndarray, s_top
     seq_run, seq_unit = _sequence_runs(geo.chains, units, o_top)
     rr = runs.r[seq_run]
     kc = geo.k_count[rr]
-    row_seq, within = _ragged_arange(kc)
+    row_seq, within = ragged_arange(kc)
     asc = o_top[seq_unit[row_seq]] > 0
     k = geo.k_first[rr[row_seq]] + np.where(asc, within, kc[row_seq] - 1 - within)
     run = seq_run[row_seq]
     uo = seq_unit[row_seq]
     rows_per_unit = np.bincount(uo, minlength=units.size)
-    _, j = _ragged_arange(rows_per_unit)
+    _, j = ragged_arange(rows_per_unit)
     side = s_top[uo] ^ (j & 1)
     a = runs.c0[run] * grid.cw - runs.ext_l[run]
     b = runs.c1[run] * grid.cw + runs.ext_r[run]
@@ -347,7 +347,7 @@ def render_tatami(geo: FillGeometry, units: np.ndarray, o_top: np.ndarray, s_top
     c = ~is_last
     pts[e[c] + 1, 0], pts[e[c] + 1, 1] = xc[c], y[c]
     pts[e[c] + 2, 0], pts[e[c] + 2, 1] = xc[c], y_next[c]
-    gr, t = _ragged_arange(ng)
+    gr, t = ragged_arange(ng)
     gx = np.where(side[gr] == LEFT, lo[gr] + t, hi[gr] - t) * L + off[gr]
     gpos = start[gr] + 1 + t
     pts[gpos, 0], pts[gpos, 1] = gx, y[gr]
@@ -363,7 +363,7 @@ def render_underlay(geo: FillGeometry, units: np.ndarray, o_ul: np.ndarray, s_ul
     seq_run, uo = _sequence_runs(geo.chains, units, o_ul)
     nb = seq_run.size
     bands_per_unit = np.bincount(uo, minlength=units.size)
-    _, j = _ragged_arange(bands_per_unit)
+    _, j = ragged_arange(bands_per_unit)
     side = s_ul[uo] ^ (j & 1)
     first, step, ncol = geo.underlay_columns(seq_run)
     top = runs.r[seq_run] * grid.ch + geo.inset_y
@@ -383,7 +383,7 @@ def render_underlay(geo: FillGeometry, units: np.ndarray, o_ul: np.ndarray, s_ul
     size = 2 * ncol + 2 * (~is_last)
     start = _excl_cumsum(size)
     pts = np.empty((int(size.sum()), 2))
-    band, t = _ragged_arange(ncol)
+    band, t = ragged_arange(ncol)
     col = np.where(side[band] == LEFT, t, ncol[band] - 1 - t)
     x = first[band] + step[band] * col
     even = (t % 2) == 0
@@ -414,9 +414,9 @@ def render_chains(geo: FillGeometry, units: np.ndarray, variants: np.ndarray) ->
     n = ul_n + tp_n
     start = _excl_cumsum(n)
     pts = np.empty((int(n.sum()), 2))
-    uo, pos = _ragged_arange(ul_n)
+    uo, pos = ragged_arange(ul_n)
     pts[start[uo] + pos] = ul_pts
-    uo, pos = _ragged_arange(tp_n)
+    uo, pos = ragged_arange(tp_n)
     pts[start[uo] + ul_n[uo] + pos] = tp_pts
     return pts, n
 
@@ -456,7 +456,7 @@ def render_crosses(runs: Runs, grid: CellGrid, units: np.ndarray, variants: np.n
     size = 2 * (ncell + 1) + 1
     start = _excl_cumsum(size)
     pts = np.empty((int(size.sum()), 2))
-    u, t = _ragged_arange(ncell + 1)
+    u, t = ragged_arange(ncell + 1)
     near = np.where(side == LEFT, runs.c0[units], runs.c1[units])
     step = np.where(side == LEFT, 1, -1)
     r = runs.r[units]

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .stitch_fill import ragged_arange
+
 log = logging.getLogger(__name__)
 
 # 2-opt: how far apart two cut points may be (in units), and how many improving rounds at most.
@@ -265,8 +267,6 @@ class TravelPlanner:
         """Vectorised: does each straight segment a -> b stay in its travel component, crossing at most
         SEWN_CROSSING_MM of cells already sewn before transition ``step_index``? Guarded ends (exit
         and entry points, which may sit on the overlap margin) are not checked."""
-        from .stitch_fill import _ragged_arange
-
         m = a.shape[0]
         if m == 0:
             return np.zeros(0, dtype=bool)
@@ -274,7 +274,7 @@ class TravelPlanner:
         step = min(self.cw, self.ch) / 3
         guard = 0.75 * min(self.cw, self.ch)
         ns = np.ceil(np.minimum(d, TRAVEL_MAX_MM * 2) / step).astype(np.int64) + 1
-        owner, t = _ragged_arange(ns + 1)
+        owner, t = ragged_arange(ns + 1)
         frac = t / ns[owner]
         along = frac * d[owner]
         keep = np.ones(owner.size, dtype=bool)

@@ -15,10 +15,9 @@ from engine.cleanup import (
     blurred_delta_e,
     cleanup,
     isolated_fraction,
-    linear_to_lab,
     plain_delta_e,
 )
-from engine.color import ciede2000, srgb_to_linear
+from engine.color import ciede2000, linear_to_lab, srgb_to_linear
 from engine.convert import downsample_area
 from engine.dither import dither
 from engine.palette import load_palette

@@ -1,10 +1,10 @@
-"""flood_fill_cells: 4-connected regions, empty cells, no-op fills."""
+"""flood_fill_cells: 4-connected regions, empty cells, no-op fills; adopt_palette: subset -> full palette."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.edit_ops import flood_fill_cells
+from engine.edit_ops import adopt_palette, flood_fill_cells
 
 
 def test_fill_stays_inside_four_connected_region():
@@ -48,3 +48,23 @@ def test_outside_seed_returns_empty_mask():
     index = np.ones((3, 3), dtype=np.uint16)
     assert not flood_fill_cells(index, None, 5, 0, 2).any()
     assert flood_fill_cells(index, None, 5, 0, 2).shape == (3, 3)
+
+
+def test_adopt_palette_maps_subset_indices_back_to_full_palette(small_pattern, perler):
+    sub = perler.subset([0, 5, 9, 20])  # subsets keep palette order
+    remap = {0: 0, 5: 1, 9: 2, 20: 3}  # full index -> subset index
+    index = np.vectorize(remap.get)(small_pattern.index).astype(np.uint16)
+    from engine.pattern import Pattern
+
+    converted = Pattern(index, sub, small_pattern.empty.copy(), metadata={"source": "x"})
+    adopted = adopt_palette(converted, perler)
+    assert adopted.palette is perler
+    np.testing.assert_array_equal(adopted.index, small_pattern.index)
+    np.testing.assert_array_equal(adopted.empty, small_pattern.empty)
+    assert adopted.metadata == {"source": "x"}
+
+
+def test_adopt_palette_keeps_pattern_when_a_code_is_missing(small_pattern, perler):
+    other = perler.subset([0, 5, 9])
+    assert adopt_palette(small_pattern, other) is small_pattern
+    assert adopt_palette(small_pattern, None) is small_pattern

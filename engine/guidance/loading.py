@@ -90,7 +90,7 @@ def _fail(source: ModelSource, what: str, exc: BaseException) -> ModelLoadError:
 
 
 def _loader_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [OSError, ValueError, KeyError, RuntimeError, EnvironmentError]
+    errors: list[type[BaseException]] = [OSError, ValueError, KeyError, RuntimeError]
     try:
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -102,9 +102,12 @@ def _loader_errors() -> tuple[type[BaseException], ...]:
 
 # --------------------------------------------------------------------------- device and dtype
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    """``auto`` -> CUDA when available, else Apple MPS, else CPU; anything else is passed to ``torch.device``."""
     if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
@@ -197,15 +200,14 @@ def load_pipeline(source: str, family: str = "auto", dtype: torch.dtype = torch.
     return pipe, fam
 
 
-def load_controlnet(source: str, dtype: torch.dtype = torch.float32, model_config: str | None = None):
+def load_controlnet(source: str, dtype: torch.dtype = torch.float32):
     """Load one ControlNet from a hub id, diffusers folder or single file."""
     from diffusers import ControlNetModel
 
     src = resolve_source(source, "ControlNet")
     try:
         if src.kind == "file":
-            kwargs: dict[str, Any] = {"config": model_config} if model_config else {}
-            net = ControlNetModel.from_single_file(src.location, torch_dtype=dtype, **kwargs)
+            net = ControlNetModel.from_single_file(src.location, torch_dtype=dtype)
         else:
             net = ControlNetModel.from_pretrained(src.location, torch_dtype=dtype,
                                                   local_files_only=src.kind == "folder" or offline())

@@ -23,7 +23,6 @@ from .loading import (
     DEFAULT_CONTROLNETS,
     DEFAULT_DEPTH_MODEL,
     DEFAULT_MODELS,
-    detect_family,
     load_controlnet,
     load_depth_model,
     load_lora,
@@ -31,7 +30,6 @@ from .loading import (
     load_tiny_vae,
     resolve_device,
     resolve_dtype,
-    resolve_source,
 )
 from .sds import sample_timestep, sds_grad, sds_loss, sds_weight
 
@@ -91,13 +89,8 @@ class SDXLGuidance:
     """SDS guidance for SDXL and SD 1.5-family pipelines (the family is detected from the model)."""
 
     def __init__(self, config: SDXLGuidanceConfig, height: int | None = None, width: int | None = None) -> None:
-        self.config = config
-        self.device = resolve_device(config.device)
-        self.dtype = resolve_dtype(config.dtype, self.device)
-        seed = config.seed if config.seed is not None else random.randrange(2**31)
-        self.generator = torch.Generator().manual_seed(seed)
-        family = config.family if config.family != "auto" else detect_family(resolve_source(config.model))
-        pipe, self.family = load_pipeline(config.model, family, self.dtype, config.model_config)
+        self._init_runtime(config)
+        pipe, self.family = load_pipeline(config.model, config.family, self.dtype, config.model_config)
         if config.lora:
             load_lora(pipe, config.lora, config.lora_scale)
         self._encode_prompts(pipe, config.prompt, config.negative_prompt)
@@ -128,11 +121,7 @@ class SDXLGuidance:
         """Build from ready modules (no loading): ``embeddings`` / ``pooled`` are the [uncond, cond] text
         encodings. For benchmarks and for callers that keep models in memory between runs."""
         self = cls.__new__(cls)
-        self.config = config
-        self.device = resolve_device(config.device)
-        self.dtype = resolve_dtype(config.dtype, self.device)
-        seed = config.seed if config.seed is not None else random.randrange(2**31)
-        self.generator = torch.Generator().manual_seed(seed)
+        self._init_runtime(config)
         self.family = "sd15" if pooled is None else "sdxl"
         self.embeddings = embeddings.to(self.device, self.dtype)
         self.pooled = None if pooled is None else pooled.to(self.device, self.dtype)
@@ -140,6 +129,14 @@ class SDXLGuidance:
         self._setup(_as_dtype(unet, self.dtype), encoder, tiny, self.dtype, nets, alphas_cumprod,
                     len(alphas_cumprod), vae_scale_factor, height, width)
         return self
+
+    def _init_runtime(self, config: SDXLGuidanceConfig) -> None:
+        """Config, device, dtype and the seeded noise generator (shared by both constructors)."""
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.dtype = resolve_dtype(config.dtype, self.device)
+        seed = config.seed if config.seed is not None else random.randrange(2**31)
+        self.generator = torch.Generator().manual_seed(seed)
 
     def _setup(self, unet: Any, encoder: Any, tiny: bool, encoder_dtype: torch.dtype, controlnets: list,
                alphas_cumprod: torch.Tensor, num_train_timesteps: int, vae_scale_factor: int,
@@ -227,7 +224,7 @@ class SDXLGuidance:
     def encode(self, rgb: torch.Tensor) -> torch.Tensor:
         """B x 3 x H x W in [0, 1] -> scaled latents (gradients flow through the encoder)."""
         x = (rgb * 2.0 - 1.0).to(self.encoder_dtype)
-        if self.channels_last_input:
+        if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if self.tiny:
             z = self.encoder.encode(x).latents
@@ -235,10 +232,6 @@ class SDXLGuidance:
         z = self.encoder.encode(x).latent_dist.mean
         shift = getattr(self.encoder.config, "shift_factor", None) or 0.0
         return (z - shift) * float(self.encoder.config.scaling_factor)
-
-    @property
-    def channels_last_input(self) -> bool:
-        return bool(self.config.channels_last)
 
     def _branch_inputs(self, branches: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Text embeddings (and SDXL pooled embeddings) for a string of branches: "u" uncond, "c" cond."""
