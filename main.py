@@ -38,13 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         missing = [f for f in files if not os.path.exists(f)]
         if missing:
             parser.error(f"{missing[0]!r} is neither a command nor an existing file")
-        from app.main_window import run_gui
+        from app.gui.main_window import run_gui
 
         return run_gui(sys.argv[:1] + files)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if args.command is None:
-        from app.main_window import run_gui
+        from app.gui.main_window import run_gui
 
         return run_gui(sys.argv[:1])
     try:

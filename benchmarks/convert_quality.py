@@ -27,16 +27,16 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cleanup import (  # noqa: E402
+from engine.convert.cleanup import (  # noqa: E402
     blurred_delta_e,
     isolated_fraction,
     plain_delta_e,
 )
-from engine.color import linear_to_lab, srgb_to_linear  # noqa: E402
-from engine.convert import ConvertConfig, convert_image, downsample_area  # noqa: E402
-from engine.image_io import fit_layout  # noqa: E402
-from engine.palette import Palette, load_palette  # noqa: E402
-from engine.palette_select import select_colors  # noqa: E402
+from engine.convert.pipeline import ConvertConfig, convert_image, downsample_area  # noqa: E402
+from engine.core.color import linear_to_lab, srgb_to_linear  # noqa: E402
+from engine.core.image_io import fit_layout  # noqa: E402
+from engine.core.palette import Palette, load_palette  # noqa: E402
+from engine.core.palette_select import select_colors  # noqa: E402
 
 SIGMA = 0.8
 
@@ -74,7 +74,7 @@ def pillow_remap(target_lin: np.ndarray, palette: Palette, fs: bool) -> np.ndarr
 
 
 def linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
-    from engine.color import linear_to_srgb
+    from engine.core.color import linear_to_srgb
 
     return linear_to_srgb(lin) * 255.0
 

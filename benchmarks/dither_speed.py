@@ -1,5 +1,5 @@
 """Error-diffusion speed: the old per-cell style (one full-palette numpy CIEDE2000 call per cell) against
-engine.dither (grid table settled block-wise with proven CIEDE2000 bounds), both timed in this run.
+engine.convert.dither (grid table settled block-wise with proven CIEDE2000 bounds), both timed in this run.
 
     python benchmarks/dither_speed.py [--method floyd-steinberg|atkinson] [--no-reference]
 
@@ -22,9 +22,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import dither as D  # noqa: E402
-from engine.color import ciede2000, srgb8_to_lab  # noqa: E402
-from engine.palette import load_palette  # noqa: E402
+from engine.convert import dither as D  # noqa: E402
+from engine.core.color import ciede2000, srgb8_to_lab  # noqa: E402
+from engine.core.palette import load_palette  # noqa: E402
 
 SIZES = ((64, 64), (128, 128), (200, 133))
 PALETTES = ("perler", "artkal_s")

@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.color import ciede2000  # noqa: E402
-from engine.palette import load_palette  # noqa: E402
-from engine.pattern import Pattern  # noqa: E402
-from exporters.embroidery import EmbroideryOptions, export_embroidery  # noqa: E402
+from engine.core.color import ciede2000  # noqa: E402
+from engine.core.palette import load_palette  # noqa: E402
+from engine.core.pattern import Pattern  # noqa: E402
+from exporters.embroidery.export import EmbroideryOptions, export_embroidery  # noqa: E402
 
 
 def photo_pattern(image: Path, size: int, colors: int) -> Pattern:
@@ -35,7 +35,7 @@ def photo_pattern(image: Path, size: int, colors: int) -> Pattern:
     img = Image.open(image).convert("RGB").resize((size, size), Image.LANCZOS)
     q = img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     pal = np.array(q.getpalette()[: 3 * colors], dtype=np.float64).reshape(-1, 3)
-    from engine.color import srgb8_to_lab
+    from engine.core.color import srgb8_to_lab
 
     de = ciede2000(srgb8_to_lab(pal)[:, None, :], dmc.lab[None, :, :])
     nearest = np.argmin(de, axis=1)

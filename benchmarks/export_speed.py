@@ -20,11 +20,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.palette import load_palette  # noqa: E402
-from engine.pattern import Pattern  # noqa: E402
-from exporters.bead_chart import BeadChartOptions, export_bead_chart_pdf  # noqa: E402
-from exporters.brick_cover import clear_cover_cache, greedy_cover, optimal_cover  # noqa: E402
-from exporters.brick_mosaic import PIECE_PARTS, BrickOptions, export_build_pdf, plan_parts  # noqa: E402
+from engine.core.palette import load_palette  # noqa: E402
+from engine.core.pattern import Pattern  # noqa: E402
+from exporters.beads.chart import BeadChartOptions, export_bead_chart_pdf  # noqa: E402
+from exporters.bricks.cover import clear_cover_cache, greedy_cover, optimal_cover  # noqa: E402
+from exporters.bricks.mosaic import PIECE_PARTS, BrickOptions, export_build_pdf, plan_parts  # noqa: E402
 
 SAMPLES = ROOT / "resources" / "samples"
 
@@ -33,13 +33,13 @@ def photo(name: str, palette_key: str, size: int) -> Pattern:
     """A sample photo as a pattern: the app's converter when present, else nearest colour with Pillow."""
     pal = load_palette(palette_key)
     try:
-        from engine.convert import ConvertConfig, convert_image
+        from engine.convert.pipeline import ConvertConfig, convert_image
 
         return convert_image(SAMPLES / f"{name}.jpg", pal, ConvertConfig(size, size))
     except ImportError:
         from PIL import Image
 
-        from engine.color import nearest_palette_index, srgb8_to_lab
+        from engine.core.color import nearest_palette_index, srgb8_to_lab
 
         img = Image.open(SAMPLES / f"{name}.jpg").convert("RGB").resize((size, size), Image.LANCZOS)
         idx = nearest_palette_index(srgb8_to_lab(np.asarray(img).reshape(-1, 3)), pal.lab).reshape(size, size)

@@ -126,8 +126,8 @@ def main() -> int:
     os.environ["PIXL_DATA_DIR"] = str(tmp / "data")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from app.main_window import MainWindow
-    from app.workers import freeze_startup_objects, prefer_gui_thread
+    from app.gui.main_window import MainWindow
+    from app.gui.workers import freeze_startup_objects, prefer_gui_thread
 
     if not args.default_switch_interval:
         prefer_gui_thread()  # as run_gui does
@@ -156,7 +156,7 @@ def main() -> int:
     panel.cleanup.setValue(0.5)
     panel.set_mode("fast")
     results = {}
-    import app.main_window as main_window
+    import app.gui.main_window as main_window
 
     for in_process in (False, True):
         main_window.CONVERT_IN_PROCESS = in_process

@@ -30,10 +30,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.generator import PaletteGenerator  # noqa: E402
-from engine.guidance.sdxl import ControlNetSpec, SDXLGuidance, SDXLGuidanceConfig  # noqa: E402
-from engine.losses import fft_smoothness_loss  # noqa: E402
-from engine.palette import load_palette  # noqa: E402
+from engine.core.palette import load_palette  # noqa: E402
+from engine.sdpixl.generator import PaletteGenerator  # noqa: E402
+from engine.sdpixl.guidance.sdxl import ControlNetSpec, SDXLGuidance, SDXLGuidanceConfig  # noqa: E402
+from engine.sdpixl.losses import fft_smoothness_loss  # noqa: E402
 
 
 @dataclass

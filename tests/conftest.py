@@ -26,15 +26,14 @@ def sample_image_path() -> Path:
 
 @pytest.fixture
 def perler():
-    from engine.palette import load_palette
-
+    from engine.core.palette_io import load_palette
     return load_palette("perler")
 
 
 @pytest.fixture
 def small_pattern(perler):
     """A 12x10 pattern using four Perler colours, with two empty cells."""
-    from engine.pattern import Pattern
+    from engine.core.pattern import Pattern
 
     rng = np.random.default_rng(0)
     index = rng.choice([0, 5, 9, 20], size=(10, 12))
@@ -75,7 +74,7 @@ def tiny_root(tmp_path_factory):
 @pytest.fixture
 def window(qtbot, monkeypatch):
     """The real MainWindow, shown, with its dialogs recorded in ``window.dialogs`` instead of popping up."""
-    from app.crash import uninstall_excepthook
+    from app.gui.crash import uninstall_excepthook
     from tests.gui_support import make_window
 
     w, dialogs = make_window(qtbot, monkeypatch)

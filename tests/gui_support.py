@@ -27,7 +27,7 @@ def redirect_qsettings(folder) -> None:
 
 def make_window(qtbot, monkeypatch, dialogs: DialogLog | None = None):
     """A shown MainWindow whose message boxes are recorded in ``dialogs``."""
-    from app.main_window import MainWindow
+    from app.gui.main_window import MainWindow
 
     dialogs = dialogs or DialogLog()
     w = MainWindow()

@@ -13,13 +13,13 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
-from engine.color import nearest_palette_index, srgb8_to_lab
-from engine.palette import load_palette
-from engine.pattern import Pattern
-from exporters.bead_chart import BeadChartOptions, export_bead_chart_pdf, export_chart_png, resolve_board
-from exporters.errors import ExportError
-from exporters.pdf_common import contrast_rgb
-from exporters.symbols import symbols_for
+from engine.core.color import nearest_palette_index, srgb8_to_lab
+from engine.core.palette_io import load_palette
+from engine.core.pattern import Pattern
+from exporters.beads.chart import BeadChartOptions, export_bead_chart_pdf, export_chart_png, resolve_board
+from exporters.common.errors import ExportError
+from exporters.common.pdf import contrast_rgb
+from exporters.common.symbols import symbols_for
 
 ROOT = Path(__file__).resolve().parents[1]
 MM = 72 / 25.4
@@ -196,7 +196,7 @@ def test_chart_png_codes_and_bad_args(tmp_path):
 
 def test_unwritable_path_and_no_partial_file(tmp_path):
     p = photo_pattern("perler", 10, 10)
-    from engine.atomic import OutputPathError
+    from engine.core.atomic import OutputPathError
 
     with pytest.raises(OutputPathError):
         export_bead_chart_pdf(p, tmp_path / "missing" / "c.pdf")
@@ -221,7 +221,7 @@ def test_cli_bead_pdf_true_scale(tmp_path):
 
 
 def test_cancel_leaves_no_file_and_progress_reports(tmp_path):
-    from engine.progress import Cancelled, CancelToken
+    from engine.core.progress import Cancelled, CancelToken
 
     p = photo_pattern("perler", 60, 30)
     seen = []

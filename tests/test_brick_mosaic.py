@@ -11,12 +11,12 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from engine.atomic import OutputPathError
-from engine.color import nearest_palette_index, srgb8_to_lab
-from engine.palette import load_palette
-from engine.pattern import Pattern
-from exporters.brick_cover import Rect, check_cover, greedy_cover, optimal_cover
-from exporters.brick_mosaic import (
+from engine.core.atomic import OutputPathError
+from engine.core.color import nearest_palette_index, srgb8_to_lab
+from engine.core.palette_io import load_palette
+from engine.core.pattern import Pattern
+from exporters.bricks.cover import Rect, check_cover, greedy_cover, optimal_cover
+from exporters.bricks.mosaic import (
     PIECE_PARTS,
     BrickOptions,
     export_bricklink_xml,
@@ -24,7 +24,7 @@ from exporters.brick_mosaic import (
     export_parts_csv,
     plan_parts,
 )
-from exporters.errors import ExportError
+from exporters.common.errors import ExportError
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATE_SIZES = [(p.w, p.h) for p in PIECE_PARTS["merged-plate"]]

@@ -1,4 +1,4 @@
-"""engine.cleanup: metrics, the local CIEDE2000 metric, and the confetti-cleanup energy minimiser."""
+"""engine.convert.cleanup: metrics, the local CIEDE2000 metric, and the confetti-cleanup energy minimiser."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cleanup import (
+from engine.convert.cleanup import (
     CleanupConfig,
     CleanupProblem,
     _metric_tensors,
@@ -17,11 +17,11 @@ from engine.cleanup import (
     isolated_fraction,
     plain_delta_e,
 )
-from engine.color import ciede2000, linear_to_lab, srgb_to_linear
-from engine.convert import downsample_area
-from engine.dither import dither
-from engine.palette import load_palette
-from engine.palette_select import nearest_index
+from engine.convert.dither import dither
+from engine.convert.pipeline import downsample_area
+from engine.core.color import ciede2000, linear_to_lab, srgb_to_linear
+from engine.core.palette_io import load_palette
+from engine.core.palette_select import nearest_index
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 

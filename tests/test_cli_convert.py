@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.pattern import Pattern
+from engine.core.pattern import Pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "resources" / "samples" / "chelsea.jpg"
@@ -43,8 +43,7 @@ def test_convert_writes_project_and_png(tmp_path):
 
 def test_sizes_in_boards_owned_colours_and_dominant_mode(tmp_path):
     out = tmp_path / "b.pixl"
-    from engine.palette import load_palette
-
+    from engine.core.palette_io import load_palette
     codes = load_palette("perler").codes[:6]
     res = _run(str(SAMPLE), "--palette", "perler", "--owned", ",".join(codes), "--size", "1x1boards",
                "--mode", "dominant", "--fit", "pad", "--out", str(out))

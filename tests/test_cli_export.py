@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from engine.color import nearest_palette_index, srgb8_to_lab
-from engine.palette import load_palette
-from engine.pattern import Pattern
-from exporters.brick_mosaic import PIECE_PARTS
+from engine.core.color import nearest_palette_index, srgb8_to_lab
+from engine.core.palette_io import load_palette
+from engine.core.pattern import Pattern
+from exporters.bricks.mosaic import PIECE_PARTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from tiny_models import build_cached
 
-from engine.pattern import Pattern
+from engine.core.pattern import Pattern
 from main import main
 
 

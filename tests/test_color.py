@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import color
+from engine.core import color
 
 DATA = Path(__file__).parent / "data" / "sharma2005_ciede2000.csv"
 

@@ -1,4 +1,4 @@
-"""engine.convert and engine.dither: downsampling, fitting, empty cells, modes, dithering, API contract."""
+"""The converter pipeline and dither: downsampling, fitting, empty cells, modes, dithering, API contract."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.color import srgb8_to_lab, srgb_to_linear
-from engine.convert import (
+from engine.convert.dither import bayer_matrix, dither
+from engine.convert.pipeline import (
     ConvertConfig,
     ConvertError,
     area_weights,
@@ -16,11 +16,12 @@ from engine.convert import (
     downsample_area,
     parse_size,
 )
-from engine.dither import bayer_matrix, dither
-from engine.image_io import ImageLoadError
-from engine.palette import Palette, PaletteColor, load_palette
-from engine.pattern import Pattern
-from engine.progress import Cancelled, CancelToken
+from engine.core.color import srgb8_to_lab, srgb_to_linear
+from engine.core.image_io import ImageLoadError
+from engine.core.palette import Palette, PaletteColor
+from engine.core.palette_io import load_palette
+from engine.core.pattern import Pattern
+from engine.core.progress import Cancelled, CancelToken
 
 
 def _bw_palette() -> Palette:
@@ -57,7 +58,7 @@ def test_sample_photo_converts_with_metadata(sample_image_path, perler):
     assert steps == sorted(steps) and reports[-1].pattern is pat and reports[-1].fraction == 1.0
     assert reports[-1].preview.shape == (20, 30, 3)
     # a picture loaded first (as the GUI does) keeps its name; a bare array has none
-    from engine.image_io import load_image
+    from engine.core.image_io import load_image
 
     assert convert_image(load_image(sample_image_path), perler, ConvertConfig(6, 4)).metadata["source"] == "chelsea.jpg"
     assert "source" not in convert_image(np.zeros((8, 8, 3), np.uint8), perler, ConvertConfig(4, 4)).metadata
@@ -106,7 +107,7 @@ def test_dominant_mode_takes_the_majority_colour(perler):
 
 
 def test_dominant_votes_dense_and_sparse_agree(sample_image_path, perler, monkeypatch):
-    import engine.convert as conv
+    import engine.convert.pipeline as conv
 
     rgba = np.asarray(Image.open(sample_image_path).convert("RGBA").resize((90, 60)))
     fallback = np.zeros((12, 18), dtype=np.int64)

@@ -1,4 +1,4 @@
-"""engine.dither error diffusion: the fast path against a plain per-cell reference, and the bounds it relies on."""
+"""Converter error diffusion: the fast path against a plain per-cell reference, and the bounds it relies on."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import dither as D
-from engine.color import ciede2000, srgb8_to_lab
-from engine.palette import load_palette
+from engine.convert import dither as D
+from engine.core.color import ciede2000, srgb8_to_lab
+from engine.core.palette_io import load_palette
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 

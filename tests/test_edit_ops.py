@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.edit_ops import adopt_palette, flood_fill_cells
+from engine.core.edit import adopt_palette, flood_fill_cells
 
 
 def test_fill_stays_inside_four_connected_region():
@@ -54,7 +54,7 @@ def test_adopt_palette_maps_subset_indices_back_to_full_palette(small_pattern, p
     sub = perler.subset([0, 5, 9, 20])  # subsets keep palette order
     remap = {0: 0, 5: 1, 9: 2, 20: 3}  # full index -> subset index
     index = np.vectorize(remap.get)(small_pattern.index).astype(np.uint16)
-    from engine.pattern import Pattern
+    from engine.core.pattern import Pattern
 
     converted = Pattern(index, sub, small_pattern.empty.copy(), metadata={"source": "x"})
     adopted = adopt_palette(converted, perler)

@@ -10,13 +10,15 @@ import pyembroidery as pe
 import pytest
 from PIL import Image
 
-from engine.color import ciede2000
-from engine.medium import THREAD
-from engine.palette import Palette, PaletteColor, load_palette
-from engine.pattern import Pattern
-from engine.progress import Cancelled, CancelToken
-from exporters import embroidery as emb
-from exporters.embroidery import (
+from engine.core.color import ciede2000
+from engine.core.medium import THREAD
+from engine.core.palette import Palette, PaletteColor
+from engine.core.palette_io import load_palette
+from engine.core.pattern import Pattern
+from engine.core.progress import Cancelled, CancelToken
+from exporters.common.errors import ExportError
+from exporters.embroidery import export as emb
+from exporters.embroidery.export import (
     FORMAT_MAX_STEP,
     MACHINE_FORMATS,
     EmbroideryOptions,
@@ -25,8 +27,7 @@ from exporters.embroidery import (
     plan_embroidery,
     render_stitch_preview,
 )
-from exporters.errors import ExportError
-from exporters.hoops import HOOPS, parse_hoop, smallest_fitting_hoop
+from exporters.embroidery.hoops import HOOPS, parse_hoop, smallest_fitting_hoop
 
 CELL = 2.0
 

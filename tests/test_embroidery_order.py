@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pyembroidery as pe
 
-from exporters import stitch_fill as sf
-from exporters import stitch_order as so
-from exporters.dst_fast import dst_bytes
+from exporters.embroidery import fill as sf
+from exporters.embroidery import order as so
+from exporters.embroidery.dst import dst_bytes
 
 
 def _path_cost(entry, exit_, comp, start, start_comp, trim, order, variants):

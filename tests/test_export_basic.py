@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.atomic import OutputPathError
-from engine.palette_io import parse_gpl
-from exporters.basic import export_counts_csv, export_gpl, export_png
-from exporters.errors import ExportError
+from engine.core.atomic import OutputPathError
+from engine.core.palette_io import parse_gpl
+from exporters.common.basic import export_counts_csv, export_gpl, export_png
+from exporters.common.errors import ExportError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.color import nearest_palette_index, srgb_to_lab
-from engine.generator import (
+from engine.core.color import nearest_palette_index, srgb_to_lab
+from engine.core.pattern import Pattern
+from engine.sdpixl.generator import (
     PaletteGenerator,
     TauSchedule,
     letterbox_array,
@@ -18,7 +19,6 @@ from engine.generator import (
     render_size,
     upsample_for_model,
 )
-from engine.pattern import Pattern
 
 
 @pytest.fixture

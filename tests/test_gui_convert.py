@@ -78,7 +78,7 @@ def test_convert_edit_undo_save_reopen_and_screenshot(window, qtbot, tmp_path, s
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     shot = docs / "screenshot.png"
-    from engine.atomic import atomic_path
+    from engine.core.atomic import atomic_path
 
     with atomic_path(shot) as tmp:
         assert window.grab().save(str(tmp), "PNG")

@@ -72,7 +72,7 @@ def test_fill_eyedropper_replace_and_eraser(window, small_pattern, tmp_path, qtb
     _click(qtbot, canvas, 5, 5)
     assert window.edit.color == p.get_cell(5, 5)
     # flood fill paints exactly the 4-connected region of the clicked colour
-    from engine.edit_ops import flood_fill_cells
+    from engine.core.edit import flood_fill_cells
 
     target = pal.index_of(small_pattern.palette[40].code)
     window.edit.set_color(target)
@@ -142,12 +142,12 @@ def test_save_and_reopen_round_trip(window, small_pattern, tmp_path, qtbot):
     out = tmp_path / "edited.pixl"
     assert window.save_to(out)
     assert not window.doc.modified and "edited.pixl" in window.windowTitle()
-    from engine.pattern import Pattern
+    from engine.core.pattern import Pattern
 
     again = Pattern.load(out)
     assert again.palette[again.get_cell(1, 1)].code == small_pattern.palette[50].code
     np.testing.assert_array_equal(again.empty_mask, small_pattern.empty_mask)
-    assert str(out.resolve()) in __import__("app.settings", fromlist=["x"]).recent_files()
+    assert str(out.resolve()) in __import__("app.gui.settings", fromlist=["x"]).recent_files()
 
 
 def test_close_with_unsaved_changes_asks(qtbot, monkeypatch, small_pattern, tmp_path):
@@ -160,7 +160,7 @@ def test_close_with_unsaved_changes_asks(qtbot, monkeypatch, small_pattern, tmp_
     assert not w.close() and w.isVisible() and dialogs.save_questions == 1
     dialogs.save_answer = QMessageBox.StandardButton.Save
     assert w.close()
-    from engine.pattern import Pattern
+    from engine.core.pattern import Pattern
 
     assert Pattern.load(tmp_path / "start.pixl").get_cell(2, 2) == 1  # saved before closing
 
@@ -215,7 +215,7 @@ def test_bad_image_shows_error_and_keeps_pattern(window, small_pattern, tmp_path
 
 
 def test_autosave_and_crash_recovery(qtbot, monkeypatch, small_pattern, tmp_path):
-    from app.autosave import autosave_path
+    from app.gui.autosave import autosave_path
 
     w, _ = make_window(qtbot, monkeypatch)
     path = _open_pattern(w, small_pattern, tmp_path)

@@ -9,7 +9,7 @@ from tests.gui_support import make_window
 
 
 def _run(qtbot, job):
-    from app.workers import JobRunner
+    from app.gui.workers import JobRunner
 
     runner = JobRunner()
     seen = {"progress": [], "finished": [], "cancelled": [], "failed": []}
@@ -21,7 +21,7 @@ def _run(qtbot, job):
 
 
 def test_worker_throttles_progress_but_delivers_the_last(qtbot):
-    from engine.progress import Progress
+    from engine.core.progress import Progress
 
     def job(progress, cancel):
         for i in range(1, 2001):
@@ -38,7 +38,7 @@ def test_worker_throttles_progress_but_delivers_the_last(qtbot):
 def test_worker_outcomes_cancel_and_failure(qtbot):
     import threading
 
-    from engine.progress import Progress
+    from engine.core.progress import Progress
 
     started = threading.Event()
 
@@ -49,7 +49,7 @@ def test_worker_outcomes_cancel_and_failure(qtbot):
             progress(Progress(i, 10**6))
             threading.Event().wait(0.001)
 
-    from app.workers import JobRunner
+    from app.gui.workers import JobRunner
 
     runner = JobRunner()
     cancelled = []
@@ -71,13 +71,13 @@ def test_worker_outcomes_cancel_and_failure(qtbot):
 
 
 def test_describe_error_names_the_problem():
-    from app.workers import describe_error
-    from engine.image_io import ImageLoadError
+    from app.gui.workers import describe_error
+    from engine.core.image_io import ImageLoadError
 
     assert describe_error(ImageLoadError("cat.png is not a picture")) == "cat.png is not a picture"
     assert describe_error(ValueError("bad")) == "ValueError: bad"
     try:
-        from engine.guidance.loading import ModelLoadError
+        from engine.sdpixl.guidance.loading import ModelLoadError
     except ImportError:
         return
     msg = describe_error(ModelLoadError("model folder /x not found"))
@@ -85,9 +85,9 @@ def test_describe_error_names_the_problem():
 
 
 def test_export_dialog_lists_formats_and_builds_paths(qtbot, tmp_path):
-    from app.export_dialog import ExportDialog, default_options, export_formats, suffix_for
-    from exporters.errors import ExportError
-    from exporters.registry import all_formats
+    from app.gui.export_dialog import ExportDialog, default_options, export_formats, suffix_for
+    from exporters.common.errors import ExportError
+    from exporters.common.registry import all_formats
 
     dlg = ExportDialog(None, tmp_path, "cat")
     qtbot.addWidget(dlg)
@@ -107,7 +107,7 @@ def test_export_dialog_lists_formats_and_builds_paths(qtbot, tmp_path):
 
 
 def test_preferences_are_saved_and_shown(qtbot, monkeypatch):
-    from app.preferences import Preferences
+    from app.gui.preferences import Preferences
 
     w, _ = make_window(qtbot, monkeypatch)
     w.apply_preferences(Preferences(model_source="/models/sdxl", device="cpu", autosave_seconds=30))
@@ -118,7 +118,7 @@ def test_preferences_are_saved_and_shown(qtbot, monkeypatch):
 
 
 def test_autosave_timer_writes_when_modified(qtbot, monkeypatch, small_pattern, tmp_path):
-    from app.autosave import autosave_path
+    from app.gui.autosave import autosave_path
 
     w, _ = make_window(qtbot, monkeypatch)
     small_pattern.save(tmp_path / "p.pixl")
@@ -129,7 +129,7 @@ def test_autosave_timer_writes_when_modified(qtbot, monkeypatch, small_pattern, 
     w.edit.press(0, 1)
     w.edit.release()
     qtbot.waitUntil(autosave_path().is_file, timeout=5000)
-    from engine.pattern import Pattern
+    from engine.core.pattern import Pattern
 
     assert Pattern.load(autosave_path()).get_cell(0, 1) == 2
     w.close()  # a clean exit removes the autosave
@@ -158,10 +158,10 @@ def test_process_job_result_errors_and_forced_stop(perler, sample_image_path):
     import multiprocessing as mp
     import threading
 
-    from app.process_jobs import convert_in_process, run_in_process
-    from engine.convert import ConvertConfig, ConvertError
-    from engine.image_io import load_image
-    from engine.progress import Cancelled, CancelToken
+    from app.gui.process_jobs import convert_in_process, run_in_process
+    from engine.convert.pipeline import ConvertConfig, ConvertError
+    from engine.core.image_io import load_image
+    from engine.core.progress import Cancelled, CancelToken
 
     image = load_image(sample_image_path)
     reports = []

@@ -10,11 +10,11 @@ import pytest
 import torch
 from tiny_models import build_cached
 
-from engine.guidance.augment import AugmentConfig, AugmentParams, apply, homography, joint_augment, perspective
-from engine.guidance.controls import canny, normalise_depth, to_condition
-from engine.guidance.loading import ModelLoadError, load_pipeline, resolve_source
-from engine.guidance.sds import cfg, reference_grad, sample_timestep, sds_grad, sds_loss, sds_weight, t_max_at
-from engine.guidance.sdxl import ControlNetSpec, SDXLGuidance, SDXLGuidanceConfig
+from engine.sdpixl.guidance.augment import AugmentConfig, AugmentParams, apply, homography, joint_augment, perspective
+from engine.sdpixl.guidance.controls import canny, normalise_depth, to_condition
+from engine.sdpixl.guidance.loading import ModelLoadError, load_pipeline, resolve_source
+from engine.sdpixl.guidance.sds import cfg, reference_grad, sample_timestep, sds_grad, sds_loss, sds_weight, t_max_at
+from engine.sdpixl.guidance.sdxl import ControlNetSpec, SDXLGuidance, SDXLGuidanceConfig
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""engine.image_io: loading every common picture kind, EXIF orientation, bomb guard, fit layouts."""
+"""engine.core.image_io: loading every common picture kind, EXIF orientation, bomb guard, fit layouts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.image_io import MAX_PIXELS, ImageLoadError, fit_layout, load_image
+from engine.core.image_io import MAX_PIXELS, ImageLoadError, fit_layout, load_image
 
 
 def test_loads_sample_jpeg_as_rgba(sample_image_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.losses import fft_smoothness_loss, fidelity_loss, gaussian_blur, high_frequency_mask
+from engine.sdpixl.losses import fft_smoothness_loss, fidelity_loss, gaussian_blur, high_frequency_mask
 
 
 def _mask_count(h: int, w: int) -> int:

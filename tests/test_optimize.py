@@ -9,9 +9,11 @@ import pytest
 import torch
 from tiny_models import build_cached
 
-from engine.guidance.loading import ModelLoadError
-from engine.guidance.sdxl import ControlNetSpec, SDXLGuidanceConfig
-from engine.optimize import (
+from engine.core.pattern import Pattern
+from engine.core.progress import CancelToken
+from engine.sdpixl.guidance.loading import ModelLoadError
+from engine.sdpixl.guidance.sdxl import ControlNetSpec, SDXLGuidanceConfig
+from engine.sdpixl.optimize import (
     PRESETS,
     OptimizeError,
     RunConfig,
@@ -21,8 +23,6 @@ from engine.optimize import (
     make_config,
     run_optimization,
 )
-from engine.pattern import Pattern
-from engine.progress import CancelToken
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_sdxl_with_controlnets_and_user_depth(config, tiny_root, tmp_path):
 
 
 def test_converter_init_when_available(config, guidance):
-    pytest.importorskip("engine.convert")
+    pytest.importorskip("engine.convert.pipeline")
     pattern = run_optimization(replace(config, init="converter", steps=1), guidance=guidance)
     assert pattern.metadata["init"] == "converter" and pattern.shape == (10, 12)
 

@@ -6,9 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.color import srgb8_to_lab
-from engine.palette import PALETTE_DIR, Palette, PaletteError, list_palettes, load_palette
-from engine.palette_io import format_gpl, parse_csv, parse_gpl, parse_hex, read_palette_file, write_gpl
+from engine.core.color import srgb8_to_lab
+from engine.core.palette import Palette, PaletteError
+from engine.core.palette_io import (
+    PALETTE_DIR,
+    format_gpl,
+    list_palettes,
+    load_palette,
+    parse_csv,
+    parse_gpl,
+    parse_hex,
+    read_palette_file,
+    write_gpl,
+)
 
 
 def test_every_shipped_palette_loads_and_has_valid_colours():

@@ -1,4 +1,4 @@
-"""engine.palette_select: CIEDE2000 nearest matches and the best-k colour subset."""
+"""engine.core.palette_select: CIEDE2000 nearest matches and the best-k colour subset."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.color import ciede2000, srgb8_to_lab
-from engine.palette_select import (
+from engine.core.color import ciede2000, srgb8_to_lab
+from engine.core.palette_select import (
     color_histogram,
     mapping_error,
     most_frequent_nearest,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.pattern import SCHEMA_VERSION, Pattern, PatternError
+from engine.core.pattern import SCHEMA_VERSION, Pattern, PatternError
 
 
 def test_counts_exclude_empty_cells(small_pattern):
@@ -114,8 +114,7 @@ def test_failed_save_keeps_the_previous_file(small_pattern, tmp_path: Path, monk
 
 
 def test_invalid_construction():
-    from engine.palette import load_palette
-
+    from engine.core.palette_io import load_palette
     pal = load_palette("grayscale4")
     with pytest.raises(PatternError, match="palette has 4"):
         Pattern(np.full((2, 2), 4), pal)

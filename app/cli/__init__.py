@@ -7,16 +7,16 @@ import sys
 
 # Error classes whose message is meant for the user (printed as one line, exit code 2), by module.
 # They are looked up only in modules already imported: an error of a class can only exist once its
-# module is loaded, and importing e.g. engine.optimize here would make every command pay for torch.
+# module is loaded, and importing e.g. engine.sdpixl.optimize here would make every command pay for torch.
 _USER_ERRORS = (
-    ("engine.palette", "PaletteError"),
-    ("engine.pattern", "PatternError"),
-    ("engine.atomic", "OutputPathError"),
-    ("engine.image_io", "ImageLoadError"),
-    ("engine.convert", "ConvertError"),
-    ("exporters.errors", "ExportError"),
-    ("engine.optimize", "OptimizeError"),
-    ("engine.guidance.loading", "ModelLoadError"),
+    ("engine.core.palette", "PaletteError"),
+    ("engine.core.pattern", "PatternError"),
+    ("engine.core.atomic", "OutputPathError"),
+    ("engine.core.image_io", "ImageLoadError"),
+    ("engine.convert.pipeline", "ConvertError"),
+    ("exporters.common.errors", "ExportError"),
+    ("engine.sdpixl.optimize", "OptimizeError"),
+    ("engine.sdpixl.guidance.loading", "ModelLoadError"),
 )
 
 

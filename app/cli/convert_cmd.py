@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_path, check_writable_dir
-from engine.convert import ConvertConfig, ConvertError, convert_image, parse_size
-from engine.palette import load_palette
+from engine.convert.pipeline import ConvertConfig, ConvertError, convert_image, parse_size
+from engine.core.atomic import atomic_path, check_writable_dir
+from engine.core.palette_io import load_palette
 
 DITHER_CHOICES = {"none": "none", "fs": "floyd-steinberg", "floyd-steinberg": "floyd-steinberg",
                   "atkinson": "atkinson", "bayer": "bayer"}

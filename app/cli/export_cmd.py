@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.pattern import Pattern
-from exporters.errors import ExportError
-from exporters.registry import all_formats, exporter_modules
+from engine.core.pattern import Pattern
+from exporters.common.errors import ExportError
+from exporters.common.registry import all_formats, exporter_modules
 
 
 def register(sub) -> None:

@@ -18,16 +18,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from engine.atomic import atomic_path, check_writable_dir
-from engine.palette import load_palette
-from engine.progress import CancelToken, Progress
+from engine.core.atomic import atomic_path, check_writable_dir
+from engine.core.palette_io import load_palette
+from engine.core.progress import CancelToken, Progress
 
 
 def _optimize():
-    """engine.optimize, imported on use: it pulls in torch, which other subcommands must not pay for."""
-    import engine.optimize
+    """engine.sdpixl.optimize, imported on use: it pulls in torch, which other subcommands must not pay for."""
+    import engine.sdpixl.optimize
 
-    return engine.optimize
+    return engine.sdpixl.optimize
 
 
 def register(sub) -> None:
@@ -73,8 +73,8 @@ def register(sub) -> None:
 
 def parse_size(text: str, palette) -> tuple[int, int]:
     """--size in cells, boards or cm/mm of the palette's medium (the converter's parser) -> (w, h)."""
-    from engine.convert import ConvertError
-    from engine.convert import parse_size as parse_target_size
+    from engine.convert.pipeline import ConvertError
+    from engine.convert.pipeline import parse_size as parse_target_size
 
     try:
         return parse_target_size(text, palette.medium)
@@ -83,7 +83,7 @@ def parse_size(text: str, palette) -> tuple[int, int]:
 
 
 def _controlnets(args: argparse.Namespace):
-    from engine.guidance.sdxl import CONTROL_KINDS, ControlNetSpec
+    from engine.sdpixl.guidance.sdxl import CONTROL_KINDS, ControlNetSpec
 
     kinds = [k.strip().lower() for k in args.controlnet.split(",") if k.strip()]
     sources: dict[str, str] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.palette import list_palettes, load_palette
+from engine.core.palette_io import list_palettes, load_palette
 
 
 def register(sub) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine.medium import (  # noqa: E402
+from engine.core.medium import (  # noqa: E402
     BEAD_MAXI,
     BEAD_MIDI,
     BEAD_MINI,
@@ -26,8 +26,8 @@ from engine.medium import (  # noqa: E402
     THREAD,
     Medium,
 )
-from engine.palette import Palette, PaletteColor, parse_hex_color  # noqa: E402
-from engine.palette_io import write_json  # noqa: E402
+from engine.core.palette import Palette, PaletteColor, parse_hex_color  # noqa: E402
+from engine.core.palette_io import write_json  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 BEADCOLORS = "beadcolors by maxcleme (MIT), community-measured RGB"

@@ -1,0 +1,301 @@
+"""The pattern canvas: paints the cells as a scaled QImage with zoom, pan, grid, board lines and hover."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from engine.core.pattern import Pattern
+
+MIN_SCALE, MAX_SCALE = 0.25, 96.0
+_EMPTY_BACKGROUND = QColor(236, 236, 236)  # shows through empty cells
+
+
+def array_to_qimage(rgb: np.ndarray) -> QImage:
+    """H x W x 3 or x 4 uint8 array -> a QImage that owns its pixels."""
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, c = arr.shape
+    fmt = QImage.Format.Format_RGBA8888 if c == 4 else QImage.Format.Format_RGB888
+    return QImage(arr.data, w, h, w * c, fmt).copy()
+
+
+class PatternCanvas(QWidget):
+    """Shows a Pattern (or a live preview) cell by cell.
+
+    Mouse: wheel zooms around the cursor, middle button (or left in pan mode) pans, left button
+    emits ``cellPressed``/``cellDragged``/``cellReleased`` for the edit tools; moving emits
+    ``hoveredCell(y, x)`` ((-1, -1) when outside).
+    """
+
+    cellPressed = Signal(int, int)
+    cellDragged = Signal(int, int)
+    cellReleased = Signal()
+    hoveredCell = Signal(int, int)
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setMinimumSize(240, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._pattern: Pattern | None = None
+        self._image: QImage | None = None  # one pixel per cell
+        self._input: QImage | None = None
+        self._size = (0, 0)  # cells (w, h)
+        self.scale = 8.0
+        self.offset = QPointF(0, 0)
+        self.show_grid = True
+        self.show_boards = True
+        self.show_input = False
+        self.pan_mode = False
+        self.highlight: int | None = None
+        self._pan_from: QPointF | None = None
+        self._drawing = False
+        self._last_cell = (-1, -1)
+        self._fitted = True
+
+    # ------------------------------------------------------------ content
+    @property
+    def cells_size(self) -> tuple[int, int]:
+        return self._size
+
+    def set_pattern(self, pattern: Pattern | None, refit: bool = False) -> None:
+        """Show a pattern (re-rendered from its cells); refits the view when its size changed."""
+        self._pattern = pattern
+        new_size = (0, 0) if pattern is None else (pattern.width, pattern.height)
+        self._image = None if pattern is None else self._render(pattern)
+        changed = new_size != self._size
+        self._size = new_size
+        if changed or refit or self._fitted:
+            self.fit()
+        self.update()
+
+    def _render(self, pattern: Pattern) -> QImage:
+        rgba = pattern.to_rgba()
+        if self.highlight is not None:
+            other = (pattern.index != self.highlight) | pattern.empty_mask
+            rgba[other, :3] = (rgba[other, :3] * 0.25 + 190).astype(np.uint8)
+        return array_to_qimage(rgba)
+
+    def refresh(self) -> None:
+        """Re-render the current pattern after its cells changed."""
+        if self._pattern is not None:
+            self._image = self._render(self._pattern)
+        self.update()
+
+    def set_preview(self, rgb: np.ndarray) -> None:
+        """Show a live preview image (H x W x 3 uint8 cells) during a run."""
+        h, w = rgb.shape[:2]
+        self._image = array_to_qimage(rgb)
+        if (w, h) != self._size:
+            self._size = (w, h)
+            self.fit()
+        self.update()
+
+    def set_input_image(self, image: QImage | None) -> None:
+        """The source picture drawn beside the pattern when ``show_input`` is on."""
+        self._input = image
+        self.update()
+
+    def set_show_input(self, on: bool) -> None:
+        self.show_input = on
+        if self._fitted:
+            self.fit()
+        self.update()
+
+    def set_highlight(self, color_index: int | None) -> None:
+        """Dim every cell that is not ``color_index`` (None shows all)."""
+        self.highlight = color_index
+        self.refresh()
+
+    def set_grid(self, on: bool) -> None:
+        self.show_grid = on
+        self.update()
+
+    def set_boards(self, on: bool) -> None:
+        self.show_boards = on
+        self.update()
+
+    def grab_pixels(self) -> np.ndarray | None:
+        """The cell image currently shown (H x W x 4 RGBA) - for tests and checks."""
+        if self._image is None:
+            return None
+        img = self._image.convertToFormat(QImage.Format.Format_RGBA8888)
+        ptr = img.constBits()
+        arr = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+        return arr[:, : img.width() * 4].reshape(img.height(), img.width(), 4).copy()
+
+    # ------------------------------------------------------------ view transform
+    def _content_width(self) -> float:
+        w, h = self._size
+        if self.show_input and self._input is not None and h:
+            return w + 1 + h * self._input.width() / max(1, self._input.height())
+        return w
+
+    def fit(self) -> None:
+        """Zoom so the whole pattern (and the input beside it, if shown) fits the widget."""
+        w, h = self._content_width(), self._size[1]
+        if not w or not h:
+            return
+        margin = 12
+        s = min((self.width() - 2 * margin) / w, (self.height() - 2 * margin) / h)
+        self.scale = float(min(MAX_SCALE, max(MIN_SCALE, s)))
+        self.offset = QPointF((self.width() - w * self.scale) / 2, (self.height() - h * self.scale) / 2)
+        self._fitted = True
+        self.zoomChanged.emit(self.scale)
+        self.update()
+
+    def actual_size(self) -> None:
+        """1:1 - one cell drawn at its physical size on screen (medium pitch at the screen's DPI)."""
+        pitch = 5.0
+        if self._pattern is not None and self._pattern.medium is not None:
+            pitch = self._pattern.medium.pitch_mm
+        self.set_scale(pitch * self.logicalDpiX() / 25.4, QPointF(self.width() / 2, self.height() / 2))
+
+    def set_scale(self, scale: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``scale`` screen pixels per cell keeping ``anchor`` (widget coords) fixed."""
+        scale = float(min(MAX_SCALE, max(MIN_SCALE, scale)))
+        anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
+        cell = (anchor - self.offset) / self.scale
+        self.scale = scale
+        self.offset = anchor - cell * scale
+        self._fitted = False
+        self.zoomChanged.emit(self.scale)
+        self.update()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        self.set_scale(self.scale * factor, anchor)
+
+    def cell_at(self, pos: QPointF) -> tuple[int, int]:
+        """(y, x) of the cell under widget position ``pos``, or (-1, -1)."""
+        p = (pos - self.offset) / self.scale
+        x, y = int(np.floor(p.x())), int(np.floor(p.y()))
+        w, h = self._size
+        if 0 <= x < w and 0 <= y < h:
+            return y, x
+        return -1, -1
+
+    def cell_center(self, y: int, x: int) -> QPointF:
+        """Widget coordinates of the centre of cell (y, x) (used by tests to click cells)."""
+        return self.offset + QPointF((x + 0.5) * self.scale, (y + 0.5) * self.scale)
+
+    # ------------------------------------------------------------ painting
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().window())
+        w, h = self._size
+        if self._image is None or not w:
+            p.setPen(self.palette().text().color())
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                       "Open or drop a picture, pick a palette, then press Start")
+            return
+        target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
+        self._paint_empty_background(p, target)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        p.drawImage(target, self._image)
+        if self.show_grid and self.scale >= 8:
+            self._paint_grid(p, target)
+        if self.show_boards:
+            self._paint_boards(p, target)
+        if self.show_input and self._input is not None:
+            iw = h * self.scale * self._input.width() / max(1, self._input.height())
+            src = QRectF(target.right() + self.scale, target.top(), iw, target.height())
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            p.drawImage(src, self._input)
+        p.end()
+
+    def _paint_empty_background(self, p: QPainter, target: QRectF) -> None:
+        if self._pattern is None or self._pattern.empty is None:
+            return
+        p.fillRect(target, _EMPTY_BACKGROUND)
+
+    def _visible_cells(self, target: QRectF) -> tuple[int, int, int, int]:
+        w, h = self._size
+        x0 = max(0, int((0 - target.left()) / self.scale))
+        y0 = max(0, int((0 - target.top()) / self.scale))
+        x1 = min(w, int((self.width() - target.left()) / self.scale) + 1)
+        y1 = min(h, int((self.height() - target.top()) / self.scale) + 1)
+        return x0, y0, x1, y1
+
+    def _paint_grid(self, p: QPainter, target: QRectF) -> None:
+        x0, y0, x1, y1 = self._visible_cells(target)
+        thin = QPen(QColor(0, 0, 0, 50), 0)
+        bold = QPen(QColor(0, 0, 0, 120), 0)
+        for x in range(x0, x1 + 1):
+            p.setPen(bold if x % 10 == 0 else thin)
+            xx = target.left() + x * self.scale
+            p.drawLine(QPointF(xx, max(target.top(), 0)), QPointF(xx, min(target.bottom(), self.height())))
+        for y in range(y0, y1 + 1):
+            p.setPen(bold if y % 10 == 0 else thin)
+            yy = target.top() + y * self.scale
+            p.drawLine(QPointF(max(target.left(), 0), yy), QPointF(min(target.right(), self.width()), yy))
+
+    def _paint_boards(self, p: QPainter, target: QRectF) -> None:
+        board = None if self._pattern is None or self._pattern.medium is None else self._pattern.medium.default_board
+        if board is None:
+            return
+        w, h = self._size
+        p.setPen(QPen(QColor(220, 40, 40, 200), 2))
+        for x in range(board.width, w, board.width):
+            xx = target.left() + x * self.scale
+            p.drawLine(QPointF(xx, target.top()), QPointF(xx, target.bottom()))
+        for y in range(board.height, h, board.height):
+            yy = target.top() + y * self.scale
+            p.drawLine(QPointF(target.left(), yy), QPointF(target.right(), yy))
+
+    # ------------------------------------------------------------ input events
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.25 ** steps, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        pos = event.position()
+        if event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self.pan_mode
+        ):
+            self._pan_from = pos
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._pattern is not None:
+            y, x = self.cell_at(pos)
+            if y >= 0:
+                self._drawing = True
+                self._last_cell = (y, x)
+                self.cellPressed.emit(y, x)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        pos = event.position()
+        if self._pan_from is not None:
+            self.offset += pos - self._pan_from
+            self._pan_from = pos
+            self._fitted = False
+            self.update()
+            return
+        y, x = self.cell_at(pos)
+        self.hoveredCell.emit(y, x)
+        if self._drawing and y >= 0 and (y, x) != self._last_cell:
+            self._last_cell = (y, x)
+            self.cellDragged.emit(y, x)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.unsetCursor()
+            return
+        if self._drawing:
+            self._drawing = False
+            self.cellReleased.emit()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.hoveredCell.emit(-1, -1)
+        super().leaveEvent(event)

@@ -1,0 +1,844 @@
+"""piXL Studio main window: input panel | pattern canvas | palette panel, menus, toolbar, status bar."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
+)
+
+from app.gui import settings
+from app.gui.autosave import Autosaver, load_recovery, pending_recovery
+from app.gui.canvas import PatternCanvas, array_to_qimage
+from app.gui.commands import SetPatternCommand
+from app.gui.crash import install_excepthook
+from app.gui.document import PatternDocument
+from app.gui.export_dialog import ExportDialog, export_pattern
+from app.gui.input_panel import IMAGE_FILTER, MODE_FAST, MODE_SDPIXL, InputPanel, JobSettings, describe_image_file
+from app.gui.palette_panel import PalettePanel
+from app.gui.preferences import Preferences, PreferencesDialog, resolve_device
+from app.gui.process_jobs import convert_in_process, warm_up
+from app.gui.tools import EditController
+from app.gui.workers import JobRunner, freeze_startup_objects, prefer_gui_thread
+from engine.core.edit import adopt_palette
+from engine.core.palette import Palette, PaletteError
+from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
+from engine.core.progress import Progress
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "piXL Studio"
+ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+PROJECT_FILTER = f"piXL project (*{FILE_SUFFIX});;All files (*)"
+PALETTE_FILTER = "Palettes (*.hex *.gpl *.csv *.json);;All files (*)"
+# The fast converter runs in a child process (see app.gui.process_jobs); False runs it in the worker thread
+# (the benchmark compares both).
+CONVERT_IN_PROCESS = True
+
+
+def icon(name: str) -> QIcon:
+    """One of our SVG icons (empty icon if missing)."""
+    path = ICON_DIR / f"{name}.svg"
+    return QIcon(str(path)) if path.is_file() else QIcon()
+
+
+class MainWindow(QMainWindow):
+    """The desktop app. ``runEnded(str)`` fires after a run was handled: finished, cancelled or failed."""
+
+    runEnded = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
+        self.prefs = Preferences.load()
+        self.doc = PatternDocument(self)
+        self.edit = EditController(self.doc, self)
+        self.runner = JobRunner(self)
+        self.autosaver = Autosaver(self.doc, self.prefs.autosave_seconds, self)
+        self.source_image = None  # PIL RGBA of the input picture
+        self.source_path: Path | None = None
+        self._run_mode = ""
+        self._stopping = False  # Stop was pressed; the run has not ended yet
+        self._run_palette: Palette | None = None  # full panel palette of the current run
+        self._run_device = "cpu"  # SD-πXL device of the current run
+        self._close_after_run = False
+
+        self.canvas = PatternCanvas()
+        self.setCentralWidget(self.canvas)
+        self.input_panel = InputPanel()
+        self.palette_panel = PalettePanel()
+        self.input_panel.setMinimumWidth(300)
+        self.input_dock = self._dock("Input", "inputDock", self.input_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.palette_dock = self._dock("Palette", "paletteDock", self.palette_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.palette_panel.setMinimumWidth(300)
+
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus_and_toolbars()
+        self._connect()
+        self._load_presets()
+
+        self.palette_panel.restore_last()
+        self.resize(1400, 860)
+        self._restore_window_state()
+        self._update_title()
+        self._update_device_label()
+        install_excepthook(lambda title, message: self.show_error(title, message))
+
+    # ================================================================== construction
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.hover_label = QLabel()
+        self.hover_label.setMinimumWidth(280)
+        self.run_label = QLabel()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.hide()
+        self.device_label = QLabel()
+        sb.addWidget(self.hover_label, 1)
+        sb.addPermanentWidget(self.run_label)
+        sb.addPermanentWidget(self.progress_bar)
+        sb.addPermanentWidget(self.device_label)
+
+    def _action(self, text: str, slot=None, shortcut=None, icon_name: str | None = None,
+                checkable: bool = False, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if icon_name:
+            act.setIcon(icon(icon_name))
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(tip)
+        act.setCheckable(checkable)
+        if slot is not None:
+            (act.toggled if checkable else act.triggered).connect(slot)
+        return act
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.act_new = self._action("&New", self.new_project, K.New, "new", tip="Start a new empty project")
+        self.act_open = self._action("&Open project…", self.open_project_dialog, K.Open, "open")
+        self.act_save = self._action("&Save", self.save, K.Save, "save")
+        self.act_save_as = self._action("Save &as…", self.save_as, K.SaveAs)
+        self.act_open_image = self._action("Open &picture…", self.open_image_dialog, "Ctrl+I", "input")
+        self.act_import_palette = self._action("&Import palette…", self.import_palette_dialog, None, "palette")
+        self.act_export = self._action("&Export…", self.export_dialog, "Ctrl+E", "export",
+                                       tip="Bead chart PDF, brick parts, embroidery files, PNG")
+        self.act_quit = self._action("&Quit", self.close, K.Quit)
+        self.act_undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence(K.Undo))
+        self.act_undo.setIcon(icon("undo"))
+        self.act_redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcut(QKeySequence(K.Redo))
+        self.act_redo.setIcon(icon("redo"))
+        self.act_prefs = self._action("&Preferences…", self.preferences_dialog, K.Preferences, "preferences")
+        self.act_about = self._action("&About piXL Studio", self.about)
+        self.act_zoom_in = self._action("Zoom &in", lambda: self.canvas.zoom_by(1.25), K.ZoomIn, "zoom-in")
+        self.act_zoom_out = self._action("Zoom &out", lambda: self.canvas.zoom_by(0.8), K.ZoomOut, "zoom-out")
+        self.act_fit = self._action("&Fit to window", self.canvas.fit, "Ctrl+0", "zoom-fit")
+        self.act_actual = self._action("Actual size (&1:1)", self.canvas.actual_size, "Ctrl+1", "zoom-1to1",
+                                       tip="Cells at their physical size on screen")
+        self.act_grid = self._action("&Grid", self.canvas.set_grid, "Ctrl+G", "grid", checkable=True)
+        self.act_grid.setChecked(True)
+        self.act_boards = self._action("&Board lines", self.canvas.set_boards, "Ctrl+B", "boards", checkable=True)
+        self.act_boards.setChecked(True)
+        self.act_show_input = self._action("Show &input beside", self.canvas.set_show_input, "Ctrl+T", "input",
+                                           checkable=True, tip="Show the input picture beside the pattern")
+        self.act_show_input.setIcon(icon("input"))
+        self.act_start = self._action("&Start", self.start_run, "F5", "start", tip="Run the chosen method")
+        self.act_stop = self._action("S&top", self.stop_run, "Esc", "stop", tip="Stop the run")
+        self.act_stop.setEnabled(False)
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
+        for name, text, key in (("pan", "Pan", "H"), ("pencil", "Pencil", "P"), ("eraser", "Eraser", "X"),
+                                ("fill", "Flood fill", "F"), ("eyedropper", "Eyedropper", "I"),
+                                ("replace", "Replace colour", "R")):
+            act = self._action(text, None, key, name, checkable=True, tip=f"{text} tool ({key})")
+            act.triggered.connect(lambda _c=False, n=name: self.set_tool(n))
+            self.tool_group.addAction(act)
+            self.tool_actions[name] = act
+        self.tool_actions["pencil"].setChecked(True)
+
+    def _build_menus_and_toolbars(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        for a in (self.act_new, self.act_open):
+            m.addAction(a)
+        self.recent_menu = QMenu("Open &recent", self)
+        m.addMenu(self.recent_menu)
+        self._fill_recent_menu()
+        for a in (self.act_save, self.act_save_as, None, self.act_open_image, self.act_import_palette,
+                  self.act_export, None, self.act_quit):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&Edit")
+        for a in (self.act_undo, self.act_redo, None, *self.tool_actions.values(), None, self.act_prefs):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&View")
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual, None, self.act_grid,
+                  self.act_boards, self.act_show_input, None, self.input_dock.toggleViewAction(),
+                  self.palette_dock.toggleViewAction()):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&Run")
+        m.addAction(self.act_start)
+        m.addAction(self.act_stop)
+        mb.addMenu("&Help").addAction(self.act_about)
+
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        for a in (self.act_new, self.act_open, self.act_save, self.act_export, None, self.act_undo, self.act_redo,
+                  None, self.act_start, self.act_stop):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        tb2 = self.addToolBar("Tools")
+        tb2.setObjectName("toolsToolbar")
+        for a in self.tool_actions.values():
+            tb2.addAction(a)
+        tb2.addSeparator()
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual, self.act_grid,
+                  self.act_boards, self.act_show_input):
+            tb2.addAction(a)
+
+    def _connect(self) -> None:
+        ip, pp, c = self.input_panel, self.palette_panel, self.canvas
+        ip.openRequested.connect(self.open_image_dialog)
+        ip.fileDropped.connect(self.load_image_file)
+        ip.clearImageRequested.connect(self.clear_image)
+        ip.startRequested.connect(self.start_run)
+        ip.stopRequested.connect(self.stop_run)
+        pp.paletteChanged.connect(self._on_palette_changed)
+        pp.highlightRequested.connect(self._on_highlight)
+        pp.colorActivated.connect(self._on_color_activated)
+        pp.replaceRequested.connect(self.replace_color)
+        pp.import_button.clicked.connect(self.import_palette_dialog)
+        c.cellPressed.connect(self._on_cell_pressed)
+        c.cellDragged.connect(self.edit.drag)
+        c.cellReleased.connect(self.edit.release)
+        c.hoveredCell.connect(self._on_hover)
+        self.edit.colorPicked.connect(self._on_color_picked)
+        self.doc.patternReplaced.connect(self._on_pattern_replaced)
+        self.doc.cellsChanged.connect(self._on_cells_changed)
+        self.doc.modifiedChanged.connect(lambda _m: self._update_title())
+        self.doc.pathChanged.connect(lambda _p: self._update_title())
+        self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_run_finished)
+        self.runner.cancelled.connect(self._on_run_cancelled)
+        self.runner.failed.connect(self._on_run_failed)
+        self.runner.stopped.connect(self._on_run_stopped)
+
+    def _load_presets(self) -> None:
+        # Import the engine now, not in the middle of the first run: loading compiled extension modules
+        # holds the GIL and would freeze the GUI for a moment while a worker thread imports them.
+        import engine.convert.pipeline  # noqa: F401
+        import engine.core.image_io  # noqa: F401
+
+        warm_up()  # the converter runs in a child process; start its server now
+
+        try:
+            from engine.sdpixl.optimize import PRESETS
+
+            names = list(PRESETS)
+        except ImportError:
+            names = []
+        self.input_panel.set_presets(names)
+        if "fast" in names:
+            self.input_panel.preset.setCurrentText("fast")
+        self.input_panel.model.setText(self.prefs.model_source)
+
+    # ================================================================== dialogs (tests monkeypatch these)
+    def show_error(self, title: str, message: str) -> None:
+        """Tell the user something failed (a modal box); tests replace this method."""
+        log.warning("%s: %s", title, message)
+        QMessageBox.critical(self, title, message)
+
+    def show_info(self, title: str, message: str) -> None:
+        QMessageBox.information(self, title, message)
+
+    def ask_save_changes(self) -> QMessageBox.StandardButton:
+        """Save / Discard / Cancel for unsaved changes."""
+        buttons = (QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                   | QMessageBox.StandardButton.Cancel)
+        return QMessageBox.question(self, APP_TITLE, "The pattern has unsaved changes. Save them?", buttons,
+                                    QMessageBox.StandardButton.Save)
+
+    def ask_restore(self, path: Path) -> bool:
+        """Offer the autosave left by a session that did not close cleanly."""
+        answer = QMessageBox.question(
+            self, APP_TITLE, "piXL Studio did not close properly last time. Restore the autosaved pattern?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_save_path(self) -> str:
+        start = str(self.doc.path or (self._last_dir() / f"pattern{FILE_SUFFIX}"))
+        name, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        if name and not name.lower().endswith(FILE_SUFFIX):
+            name += FILE_SUFFIX
+        return name
+
+    def _last_dir(self) -> Path:
+        d = settings.value("lastDir", "")
+        return Path(d) if d and Path(d).is_dir() else Path.home()
+
+    # ================================================================== project files
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current project (saved, discarded, or nothing to lose)."""
+        if not self.doc.modified or self.doc.pattern is None:
+            return True
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_project(self) -> None:
+        if self.runner.is_running() or not self.maybe_save():
+            return
+        self.doc.reset(None)
+        self.autosaver.discard()
+
+    def open_project_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        name, _ = QFileDialog.getOpenFileName(self, "Open project", str(self._last_dir()), PROJECT_FILTER)
+        if name:
+            self.open_project(name, ask=False)
+
+    def open_project(self, path: str | Path, ask: bool = True) -> bool:
+        """Load a .pixl project; errors go to ``show_error`` and the current project stays."""
+        if self.runner.is_running() or (ask and not self.maybe_save()):
+            return False
+        try:
+            pattern = Pattern.load(path)
+        except (PatternError, OSError) as exc:
+            self.show_error("Cannot open project", str(exc))
+            return False
+        pattern = self._match_panel_palette(pattern)
+        self.doc.reset(pattern, path)
+        self._remember(path)
+        return True
+
+    def _match_panel_palette(self, pattern: Pattern) -> Pattern:
+        """Show the project's palette in the panel: the shipped one when it matches, else the project's own."""
+        key = pattern.palette.key
+        if key and self.palette_panel.select_palette(key):
+            adopted = adopt_palette(pattern, self.palette_panel.palette())
+            if adopted is not pattern:
+                return adopted
+        self.palette_panel.show_project_palette(pattern.palette)
+        return pattern
+
+    def save(self) -> bool:
+        if self.doc.pattern is None:
+            return False
+        if self.doc.path is None:
+            return self.save_as()
+        return self.save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        if self.doc.pattern is None:
+            return False
+        name = self.ask_save_path()
+        return bool(name) and self.save_to(name)
+
+    def save_to(self, path: str | Path) -> bool:
+        """Write the project atomically; marks it saved and removes the autosave."""
+        try:
+            self.doc.pattern.save(path)
+        except (PatternError, OSError) as exc:
+            self.show_error("Cannot save project", str(exc))
+            return False
+        self.doc.mark_saved(path)
+        self.autosaver.discard()
+        self._remember(path)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def _remember(self, path: str | Path) -> None:
+        settings.add_recent_file(path)
+        settings.set_value("lastDir", str(Path(path).resolve().parent))
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = settings.recent_files()
+        for f in files:
+            act = self.recent_menu.addAction(Path(f).name)
+            act.setToolTip(f)
+            act.triggered.connect(lambda _c=False, p=f: self.open_project(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    def check_recovery(self) -> bool:
+        """At start-up: offer to restore an autosave left by a crash. Returns True if restored."""
+        path = pending_recovery()
+        if path is None:
+            return False
+        if not self.ask_restore(path):
+            self.autosaver.discard()
+            return False
+        try:
+            pattern, original = load_recovery(path)
+        except (PatternError, OSError) as exc:
+            self.show_error("Cannot restore autosave", str(exc))
+            self.autosaver.discard()
+            return False
+        pattern = self._match_panel_palette(pattern)
+        self.doc.reset(pattern, original, modified=True)
+        return True
+
+    # ================================================================== drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_dropped_file(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    def open_dropped_file(self, path: str | Path) -> bool:
+        """A file dropped on the window: a project opens, a palette is imported, anything else is a picture."""
+        suffix = Path(path).suffix.lower()
+        if suffix == FILE_SUFFIX:
+            return self.open_project(path)
+        if suffix in (".hex", ".gpl", ".csv"):
+            return self.import_palette(path)
+        return self.load_image_file(path)
+
+    # ================================================================== input picture and palettes
+    def open_image_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open picture", str(self._last_dir()), IMAGE_FILTER)
+        if name:
+            self.load_image_file(name)
+
+    def load_image_file(self, path: str | Path) -> bool:
+        """Use a picture as input; a bad file shows an error and leaves everything as it was."""
+        from engine.core.image_io import ImageLoadError, load_image
+
+        try:
+            image = load_image(path)
+        except (ImageLoadError, OSError, ValueError) as exc:
+            self.show_error("Cannot open picture", str(exc))
+            return False
+        self.source_image, self.source_path = image, Path(path)
+        qimg = array_to_qimage(np.asarray(image.convert("RGBA")))
+        self.input_panel.set_image(qimg, describe_image_file(path, image.width, image.height))
+        self.canvas.set_input_image(qimg)
+        settings.set_value("lastDir", str(Path(path).resolve().parent))
+        return True
+
+    def clear_image(self) -> None:
+        self.source_image, self.source_path = None, None
+        self.input_panel.set_image(None)
+        self.canvas.set_input_image(None)
+
+    def import_palette_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import palette", str(self._last_dir()), PALETTE_FILTER)
+        if name:
+            self.import_palette(name)
+
+    def import_palette(self, path: str | Path) -> bool:
+        try:
+            self.palette_panel.import_file(path)
+        except (PaletteError, OSError, ValueError) as exc:
+            self.show_error("Cannot import palette", str(exc))
+            return False
+        return True
+
+    def _on_palette_changed(self) -> None:
+        palette = self.palette_panel.palette()
+        if palette is not None:
+            self.input_panel.set_medium(palette.medium)
+        self.palette_panel.set_counts(self.doc.pattern)
+
+    # ================================================================== editing
+    def set_tool(self, name: str) -> None:
+        self.edit.set_tool(name)
+        self.tool_actions[name].setChecked(True)
+        self.canvas.pan_mode = name == "pan"
+
+    def _on_cell_pressed(self, y: int, x: int) -> None:
+        if not self.runner.is_running():
+            self.edit.press(y, x)
+
+    def _panel_to_pattern_index(self, i: int) -> int | None:
+        pal, p = self.palette_panel.palette(), self.doc.pattern
+        if pal is None or p is None or not 0 <= i < len(pal):
+            return None
+        try:
+            return p.palette.index_of(pal[i].code)
+        except PaletteError:
+            return None
+
+    def _on_color_activated(self, i: int) -> None:
+        j = self._panel_to_pattern_index(i)
+        if j is not None:
+            self.edit.set_color(j)
+            if self.edit.tool in ("pan", "eyedropper"):
+                self.set_tool("pencil")
+
+    def _on_color_picked(self, j: int) -> None:
+        p, pal = self.doc.pattern, self.palette_panel.palette()
+        if p is None or pal is None:
+            return
+        code = p.palette[j].code
+        self.statusBar().showMessage(f"Drawing colour: {code} {p.palette[j].name}", 3000)
+        if code in pal.codes:
+            self.palette_panel.tree.blockSignals(True)
+            self.palette_panel.select_color(pal.index_of(code))
+            self.palette_panel.tree.blockSignals(False)
+
+    def _on_highlight(self, i: int) -> None:
+        j = self._panel_to_pattern_index(i) if i >= 0 else None
+        self.canvas.set_highlight(j)
+        if j is not None:
+            self.edit.color = j
+
+    def replace_color(self, old_panel: int, new_panel: int) -> int:
+        """Replace panel colour ``old_panel`` with ``new_panel`` everywhere (one undo step)."""
+        old, new = self._panel_to_pattern_index(old_panel), self._panel_to_pattern_index(new_panel)
+        if old is None or new is None:
+            self.show_error("Cannot replace colour", "Both colours must belong to the pattern's palette.")
+            return 0
+        return self.edit.replace_color(old, new)
+
+    def _on_pattern_replaced(self) -> None:
+        p = self.doc.pattern
+        self.canvas.set_pattern(p)
+        self.palette_panel.set_counts(p)
+        if p is not None:
+            self.input_panel.set_medium(p.medium or p.palette.medium)
+            if not 0 <= self.edit.color < len(p.palette):
+                self.edit.color = 0
+        self._update_title()
+
+    def _on_cells_changed(self) -> None:
+        self.canvas.refresh()
+        self.palette_panel.set_counts(self.doc.pattern)
+
+    def _on_hover(self, y: int, x: int) -> None:
+        p = self.doc.pattern
+        if p is None or y < 0 or self.runner.is_running() or (p.width, p.height) != self.canvas.cells_size:
+            self.hover_label.setText("")
+            return
+        v = p.get_cell(y, x)
+        if v is None:
+            text = f"column {x + 1}, row {y + 1}: empty"
+        else:
+            c = p.palette[v]
+            text = f"column {x + 1}, row {y + 1}: {c.code} {c.name} {c.hex}"
+        self.hover_label.setText(text)
+        self.canvas.setToolTip(text)
+
+    # ================================================================== runs
+    def start_run(self) -> bool:
+        """Start the chosen method in the worker thread; returns False (with a message) when it cannot."""
+        if self.runner.is_running():
+            return False
+        js = self.input_panel.job_settings()
+        palette = self.palette_panel.owned_palette()
+        if palette is None:
+            self.show_error("No colours", "Tick at least one colour you own in the palette list.")
+            return False
+        try:
+            job = self._fast_job(js, palette) if js.mode == MODE_FAST else self._sdpixl_job(js, palette)
+        except (ImportError, ValueError, TypeError, KeyError) as exc:
+            self.show_error("Cannot start", str(exc))
+            return False
+        if job is None:
+            return False
+        self._run_mode = js.mode
+        self._stopping = False
+        self._run_palette = self.palette_panel.palette()
+        self.runner.start(job)
+        self._set_running(True)
+        return True
+
+    def _fast_job(self, js: JobSettings, palette: Palette):
+        if self.source_image is None:
+            self.show_error("No picture", "Open or drop a picture first: the fast converter needs one.")
+            return None
+        image = self.source_image  # never modified in place; the worker only reads it
+        source = str(self.source_path) if self.source_path else ""
+        max_colors = self.palette_panel.max_colors_value()
+
+        def job(progress, cancel):
+            from engine.convert.pipeline import ConvertConfig
+
+            config = ConvertConfig(width=js.width, height=js.height, max_colors=max_colors, **js.fast)
+            if CONVERT_IN_PROCESS:
+                pattern = convert_in_process(image, palette, config, progress=progress, cancel=cancel)
+            else:
+                from engine.convert.pipeline import convert_image
+
+                pattern = convert_image(image, palette, config, progress=progress, cancel=cancel)
+            pattern.metadata.setdefault("source", source)
+            return pattern
+
+        return job
+
+    def _sdpixl_job(self, js: JobSettings, palette: Palette):
+        if not js.prompt and self.source_image is None:
+            self.show_error("Nothing to start from", "Type a prompt or open a picture for SD-πXL.")
+            return None
+        device = resolve_device(self.prefs.device)
+        image = str(self.source_path) if self.source_image is not None and self.source_path else None
+        model = js.sdpixl.get("model") or self.prefs.model_source
+        self._run_device = device
+        max_colors = self.palette_panel.max_colors_value()
+        picture = self.source_image
+
+        def job(progress, cancel):
+            from engine.sdpixl.optimize import run_optimization  # torch and diffusers load off the GUI thread
+
+            run_palette = palette
+            if max_colors and picture is not None and max_colors < len(palette):
+                run_palette = best_colours_for(picture, palette, max_colors, js.width, js.height)
+            config = build_run_config(js, run_palette, image, model, device)
+            return run_optimization(config, progress=progress, cancel=cancel)
+
+        return job
+
+    def stop_run(self) -> None:
+        """Ask the running job to stop (it ends at its next step)."""
+        if self.runner.is_running():
+            self.runner.cancel()
+            self._stopping = True
+            self.run_label.setText("Stopping…")
+
+    def _set_running(self, running: bool) -> None:
+        self.input_panel.set_running(running)
+        self.act_start.setEnabled(not running)
+        self.act_stop.setEnabled(running)
+        for a in (self.act_new, self.act_open, self.act_undo, self.act_redo):
+            a.setEnabled(not running)
+        self.progress_bar.setVisible(running)
+        if running:
+            self.progress_bar.setRange(0, 0)
+            self.run_label.setText("Starting…")
+        else:
+            self.act_undo.setEnabled(self.doc.undo_stack.canUndo())
+            self.act_redo.setEnabled(self.doc.undo_stack.canRedo())
+        self._update_device_label()
+
+    def _on_progress(self, report: Progress) -> None:
+        if report.total > 0:
+            self.progress_bar.setRange(0, report.total)
+            self.progress_bar.setValue(min(report.step, report.total))
+            self.progress_bar.setFormat(f"{report.step}/{report.total}")
+        if self._stopping:
+            return  # keep "Stopping…" and the current picture until the run ends
+        parts = [report.message] if report.message else []
+        if report.eta is not None:
+            parts.append(f"ETA {format_seconds(report.eta)}")
+        if report.losses:
+            name = "total" if "total" in report.losses else next(iter(report.losses))
+            parts.append(f"loss {report.losses[name]:.4g}")
+        self.run_label.setText(" · ".join(parts))
+        if report.preview is not None:
+            self.canvas.set_preview(np.asarray(report.preview))
+
+    def _accept_result(self, pattern: Pattern, text: str) -> None:
+        pattern = adopt_palette(pattern, self._run_palette)
+        if self.source_path is not None:
+            pattern.metadata.setdefault("source_image", self.source_path.name)
+        self.doc.undo_stack.push(SetPatternCommand(self.doc, pattern, text))
+
+    def _on_run_finished(self, result: object) -> None:
+        if isinstance(result, Pattern):
+            self._accept_result(result, "Convert" if self._run_mode == MODE_FAST else "SD-πXL")
+            self.statusBar().showMessage(f"Done: {result.width} × {result.height} cells", 5000)
+        self.runEnded.emit("finished")
+
+    def _on_run_cancelled(self, result: object) -> None:
+        if isinstance(result, Pattern):
+            self._accept_result(result, "SD-πXL (stopped)")
+        else:
+            self.canvas.set_pattern(self.doc.pattern)
+        self.statusBar().showMessage("Stopped", 4000)
+        self.runEnded.emit("cancelled")
+
+    def _on_run_failed(self, message: str) -> None:
+        self.canvas.set_pattern(self.doc.pattern)  # drop any preview: the current pattern is kept
+        if not self._close_after_run:
+            self.show_error("The run failed", message)
+        self.runEnded.emit("failed")
+
+    def _on_run_stopped(self) -> None:
+        self._stopping = False
+        self._set_running(False)
+        self.run_label.setText("")
+
+    def _update_device_label(self) -> None:
+        if self.runner.is_running() and self._run_mode == MODE_SDPIXL:
+            device = self._run_device
+        elif self.runner.is_running():
+            device = "cpu (fast converter)"
+        else:
+            device = resolve_device(self.prefs.device)
+        self.device_label.setText(f"Device: {device}")
+
+    # ================================================================== export, preferences, about
+    def export_dialog(self) -> None:
+        if self.doc.pattern is None:
+            self.show_error("Nothing to export", "Make or open a pattern first.")
+            return
+        base = self.doc.path.stem if self.doc.path else "pattern"
+        try:
+            dlg = ExportDialog(self, self._last_dir(), base)
+        except ImportError as exc:
+            self.show_error("Export unavailable", str(exc))
+            return
+        if dlg.exec() and dlg.path.text():
+            self.export_to(dlg.selected_format(), dlg.path.text(), **dlg.options())
+
+    def export_to(self, fmt: str, path: str | Path, **options) -> list[Path]:
+        """Export the current pattern; errors go to ``show_error``. Returns the files written."""
+        if self.doc.pattern is None:
+            return []
+        try:
+            files = export_pattern(self.doc.pattern, fmt, path, **options)
+        except Exception as exc:  # exporter errors of every kind are reported, never fatal
+            from app.gui.workers import describe_error
+
+            self.show_error("Export failed", describe_error(exc))
+            return []
+        self.statusBar().showMessage("Exported " + ", ".join(str(f) for f in files), 5000)
+        return files
+
+    def preferences_dialog(self) -> None:
+        dlg = PreferencesDialog(self, self.prefs)
+        if dlg.exec():
+            self.apply_preferences(dlg.result_preferences())
+
+    def apply_preferences(self, prefs: Preferences) -> None:
+        self.prefs = prefs
+        prefs.save()
+        self.autosaver.set_interval(prefs.autosave_seconds)
+        if not self.input_panel.model.text():
+            self.input_panel.model.setText(prefs.model_source)
+        self._update_device_label()
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About piXL Studio",
+                          "<b>piXL Studio</b><br>Pictures and prompts to fuse-bead patterns, brick mosaics "
+                          "and machine embroidery.<br>Fast palette converter and SD-πXL score-distillation "
+                          "optimisation (Binninger &amp; Sorkine-Hornung, SIGGRAPH Asia 2024).")
+
+    # ================================================================== window state
+    def _update_title(self) -> None:
+        name = self.doc.path.name if self.doc.path else ("Untitled" if self.doc.pattern is not None else "")
+        self.setWindowTitle(f"{name}[*] — {APP_TITLE}" if name else APP_TITLE)
+        self.setWindowModified(self.doc.modified)
+
+    def _restore_window_state(self) -> None:
+        s = settings.settings()
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def _save_window_state(self) -> None:
+        s = settings.settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if not self.maybe_save():
+            event.ignore()
+            return
+        if self.runner.is_running():
+            self._close_after_run = True
+            self.runner.cancel_and_wait(15000)
+        self._save_window_state()
+        self.autosaver.stop()
+        self.autosaver.discard()
+        event.accept()
+
+
+def build_run_config(js: JobSettings, palette: Palette, image: str | None, model: str, device: str):
+    """The SD-πXL RunConfig for the panel's settings: the chosen preset with prompt, size, palette, model..."""
+    from engine.sdpixl.optimize import PRESETS, make_config
+
+    preset = js.sdpixl.get("preset") or "fast"
+    if preset not in PRESETS:
+        preset = next(iter(PRESETS))
+    steps = int(js.sdpixl.get("steps") or 1)
+    config = make_config(preset, prompt=js.prompt, negative_prompt=js.negative_prompt, image=image,
+                         width=js.width, height=js.height, palette=palette, steps=steps, seed=js.seed,
+                         preview_every=1 if steps <= 500 else 2)
+    guidance = {"device": device}
+    if model:
+        guidance["model"] = model
+    return dataclasses.replace(config, guidance=dataclasses.replace(config.guidance, **guidance))
+
+
+def best_colours_for(picture, palette: Palette, k: int, width: int, height: int) -> Palette:
+    """The ``k`` palette colours the fast converter picks for ``picture`` (SD-πXL's "at most k colours")."""
+    from engine.convert.pipeline import ConvertConfig, convert_image
+
+    draft = convert_image(picture, palette, ConvertConfig(width=width, height=height, max_colors=k))
+    codes = [draft.palette[i].code for i in draft.used_indices()]
+    return palette.subset(codes, name=palette.name) if codes else palette
+
+
+def format_seconds(seconds: float) -> str:
+    """'42 s', '3 min 05 s', '1 h 02 min'."""
+    s = int(max(0, round(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def run_gui(argv: list[str]) -> int:
+    """Start the desktop app; returns the exit code."""
+    app = QApplication.instance() or QApplication(argv)
+    prefer_gui_thread()
+    app.setOrganizationName(settings.ORGANIZATION)
+    app.setApplicationName(settings.APPLICATION)
+    window = MainWindow()
+    freeze_startup_objects()
+    window.show()
+    window.check_recovery()
+    for arg in argv[1:]:
+        if arg.lower().endswith(FILE_SUFFIX):
+            window.open_project(arg)
+        elif Path(arg).is_file():
+            window.load_image_file(arg)
+    code = app.exec()
+    if sys.excepthook is not sys.__excepthook__:
+        from app.gui.crash import uninstall_excepthook
+
+        uninstall_excepthook()
+    return code

@@ -1,0 +1,184 @@
+"""Palettes of physical colours (beads, bricks, threads): the Palette and PaletteColor types."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from engine.core.color import srgb8_to_lab
+from engine.core.medium import PIXEL, Medium
+
+log = logging.getLogger(__name__)
+
+
+class PaletteError(ValueError):
+    """A palette could not be found, read or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class PaletteColor:
+    """One buyable colour: maker's code, name, 8-bit sRGB, chart symbol and ids in other catalogues."""
+
+    code: str
+    name: str
+    rgb: tuple[int, int, int]
+    symbol: str | None = None
+    ids: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    retired: bool = False
+
+    @property
+    def hex(self) -> str:
+        return "#{:02X}{:02X}{:02X}".format(*self.rgb)
+
+    def to_dict(self) -> dict:
+        d: dict = {"code": self.code, "name": self.name, "hex": self.hex}
+        if self.symbol:
+            d["symbol"] = self.symbol
+        if self.ids:
+            d["ids"] = dict(self.ids)
+        if self.retired:
+            d["retired"] = True
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PaletteColor":
+        return cls(
+            code=str(d["code"]),
+            name=str(d.get("name", d["code"])),
+            rgb=parse_hex_color(d["hex"]),
+            symbol=d.get("symbol") or None,
+            ids={str(k): str(v) for k, v in (d.get("ids") or {}).items()},
+            retired=bool(d.get("retired", False)),
+        )
+
+
+def parse_hex_color(text: str) -> tuple[int, int, int]:
+    """Parse ``#RRGGBB`` / ``RRGGBB`` (case-insensitive) into an 8-bit RGB tuple."""
+    s = str(text).strip().lstrip("#")
+    if len(s) != 6:
+        raise ValueError(f"expected a colour like #RRGGBB, got {text!r}")
+    try:
+        return (int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16))
+    except ValueError:
+        raise ValueError(f"expected a colour like #RRGGBB, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Palette:
+    """An ordered list of colours plus the medium they are made of and where the data came from."""
+
+    name: str
+    colors: tuple[PaletteColor, ...]
+    medium: Medium = PIXEL
+    key: str = ""
+    group: str = ""
+    source: str = ""
+    license: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.colors:
+            raise PaletteError(f"palette {self.name!r} has no colours")
+        codes = [c.code for c in self.colors]
+        if len(set(codes)) != len(codes):
+            dupes = sorted({c for c in codes if codes.count(c) > 1})
+            raise PaletteError(f"palette {self.name!r} has duplicate colour codes: {', '.join(dupes[:5])}")
+        object.__setattr__(self, "colors", tuple(self.colors))
+
+    def __len__(self) -> int:
+        return len(self.colors)
+
+    def __iter__(self):
+        return iter(self.colors)
+
+    def __getitem__(self, i: int) -> PaletteColor:
+        return self.colors[i]
+
+    @cached_property
+    def rgb8(self) -> np.ndarray:
+        """n x 3 uint8 sRGB."""
+        return np.array([c.rgb for c in self.colors], dtype=np.uint8)
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        """n x 3 float sRGB in [0, 1]."""
+        return self.rgb8.astype(np.float64) / 255.0
+
+    @cached_property
+    def lab(self) -> np.ndarray:
+        """n x 3 CIELAB (D65), computed from the sRGB values."""
+        return srgb8_to_lab(self.rgb8)
+
+    @property
+    def codes(self) -> list[str]:
+        return [c.code for c in self.colors]
+
+    def index_of(self, code: str) -> int:
+        """Position of the colour with this code (exact, then case-insensitive)."""
+        for i, c in enumerate(self.colors):
+            if c.code == code:
+                return i
+        low = code.lower()
+        for i, c in enumerate(self.colors):
+            if c.code.lower() == low:
+                return i
+        raise PaletteError(f"colour code {code!r} is not in palette {self.name!r}")
+
+    def subset(self, indices_or_codes, name: str | None = None) -> "Palette":
+        """A new palette with only the given colours (indices or codes), in palette order."""
+        idx = set()
+        for item in indices_or_codes:
+            idx.add(int(item) if isinstance(item, (int, np.integer)) else self.index_of(str(item)))
+        if not idx:
+            raise PaletteError("a palette subset needs at least one colour")
+        keep = [self.colors[i] for i in sorted(idx)]
+        return Palette(
+            name=name or f"{self.name} ({len(keep)} colours)",
+            colors=tuple(keep),
+            medium=self.medium,
+            key=self.key,
+            group=self.group,
+            source=self.source,
+            license=self.license,
+        )
+
+    def owned(self, codes) -> "Palette":
+        """The "colours I own" subset: codes may be a list or a comma-separated string."""
+        if isinstance(codes, str):
+            codes = [c.strip() for c in codes.split(",") if c.strip()]
+        return self.subset(list(codes), name=f"{self.name} (owned)")
+
+    def current(self) -> "Palette":
+        """Only colours still produced (drops ones flagged retired)."""
+        keep = [i for i, c in enumerate(self.colors) if not c.retired]
+        return self if len(keep) == len(self.colors) else self.subset(keep, name=self.name)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "key": self.key,
+            "group": self.group,
+            "medium": self.medium.to_dict(),
+            "source": self.source,
+            "license": self.license,
+            "colors": [c.to_dict() for c in self.colors],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Palette":
+        try:
+            return cls(
+                name=str(d["name"]),
+                colors=tuple(PaletteColor.from_dict(c) for c in d["colors"]),
+                medium=Medium.from_dict(d.get("medium") or {}),
+                key=str(d.get("key", "")),
+                group=str(d.get("group", "")),
+                source=str(d.get("source", "")),
+                license=str(d.get("license", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, PaletteError):
+                raise
+            raise PaletteError(f"palette data is damaged: {exc}") from exc

@@ -1,0 +1,15 @@
+"""SD-πXL: palette logits optimised by score distillation from a diffusion model (generator, losses, loop)."""
+
+from engine.core.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "RunConfig": "optimize",
+    "PRESETS": "optimize",
+    "make_config": "optimize",
+    "run_optimization": "optimize",
+    "OptimizeError": "optimize",
+    "PaletteGenerator": "generator",
+    "TauSchedule": "generator",
+    "fft_smoothness_loss": "losses",
+    "fidelity_loss": "losses",
+})

@@ -1,0 +1,12 @@
+"""Diffusion guidance objects (SDXL score distillation with ControlNets and LoRA) and model loading."""
+
+from engine.core.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "SDXLGuidance": "sdxl",
+    "SDXLGuidanceConfig": "sdxl",
+    "ControlNetSpec": "sdxl",
+    "ModelLoadError": "loading",
+    "load_pipeline": "loading",
+    "resolve_source": "loading",
+})

@@ -1,0 +1,635 @@
+"""LEGO-style brick mosaics: parts plan, parts CSV, BrickLink wanted-list XML and a vector build PDF."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from engine.core.atomic import atomic_write_text
+from engine.core.color import nearest_palette_match
+from engine.core.palette import Palette, PaletteError
+from engine.core.palette_io import load_palette
+from engine.core.pattern import Pattern
+from engine.core.progress import CancelToken, Progress, ProgressCallback
+from exporters.bricks.cover import CoverSettings, Rect, greedy_cover, optimal_cover
+from exporters.common.basic import int_option
+from exporters.common.errors import ExportError
+from exporters.common.pdf import (
+    FONT,
+    FONT_BOLD,
+    MM,
+    centered_symbols,
+    contrast_rgb,
+    fill_cells,
+    fit_text,
+    grid_label,
+    label_box,
+    paper_size,
+    pdf_canvas,
+    run_rects,
+    stroke_lines,
+)
+
+log = logging.getLogger(__name__)
+
+FORMATS = {
+    "parts-csv": "brick mosaic parts list CSV: part id, name, colour, BrickLink id, quantity (--piece, --section)",
+    "bricklink-xml": "BrickLink wanted-list XML to upload (--piece, --section)",
+    "build-pdf": "vector build instructions PDF: section map, one page per section with numbered studs",
+}
+
+STUD_MM = 8.0
+SECTION_SIZES = (8, 16, 32, 48)
+
+
+@dataclass(frozen=True)
+class PartType:
+    """A BrickLink part: id, catalogue name and size in studs (w <= h)."""
+
+    part_id: str
+    name: str
+    w: int
+    h: int
+
+
+def _pt(pid: str, name: str, w: int, h: int) -> PartType:
+    return PartType(pid, name, w, h)
+
+
+# Part ids (BrickLink) - data, from the fabrication facts.
+PLATES = (
+    _pt("3024", "Plate 1 x 1", 1, 1), _pt("3023", "Plate 1 x 2", 1, 2), _pt("3623", "Plate 1 x 3", 1, 3),
+    _pt("3710", "Plate 1 x 4", 1, 4), _pt("3666", "Plate 1 x 6", 1, 6), _pt("3460", "Plate 1 x 8", 1, 8),
+    _pt("3022", "Plate 2 x 2", 2, 2), _pt("3021", "Plate 2 x 3", 2, 3), _pt("3020", "Plate 2 x 4", 2, 4),
+    _pt("3795", "Plate 2 x 6", 2, 6), _pt("3034", "Plate 2 x 8", 2, 8), _pt("3031", "Plate 4 x 4", 4, 4),
+)
+TILES = (
+    _pt("3070b", "Tile 1 x 1 with Groove", 1, 1), _pt("3069b", "Tile 1 x 2 with Groove", 1, 2),
+    _pt("63864", "Tile 1 x 3", 1, 3), _pt("2431", "Tile 1 x 4", 1, 4), _pt("3068b", "Tile 2 x 2 with Groove", 2, 2),
+)
+PIECE_PARTS: dict[str, tuple[PartType, ...]] = {
+    "plate": PLATES[:1],
+    "tile": TILES[:1],
+    "round-plate": (_pt("4073", "Plate, Round 1 x 1", 1, 1),),
+    "round-tile": (_pt("98138", "Tile, Round 1 x 1", 1, 1),),
+    "brick": (_pt("3005", "Brick 1 x 1", 1, 1),),
+    "merged-plate": PLATES,
+    "merged-tile": TILES,
+}
+
+
+@dataclass
+class BrickOptions:
+    """Which pieces build the mosaic and how it is split into sections (baseplates)."""
+
+    piece: str = "plate"  # plate, tile, round-plate, round-tile, brick, merged-plate, merged-tile
+    section: int = 16  # 8, 16, 32 or 48 studs
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class BrickColor:
+    """A LEGO colour used by the mosaic (one legend entry)."""
+
+    bricklink_id: str
+    name: str
+    rgb: tuple[int, int, int]
+    palette_indices: tuple[int, ...]  # design colours built in this LEGO colour
+    delta_e: float = 0.0  # CIEDE2000 to the design colour when it was mapped from a non-LEGO palette
+
+
+@dataclass(frozen=True)
+class PlacedPart:
+    """One part on the mosaic: top-left stud (x, y), size w x h studs, part id, and colour (index into plan.colors)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    part_id: str
+    color: int
+
+    @property
+    def studs(self) -> int:
+        return self.w * self.h
+
+
+@dataclass(frozen=True)
+class PartTotal:
+    """One line of the parts list."""
+
+    part_id: str
+    part_name: str
+    color_name: str
+    bricklink_color: str
+    quantity: int
+    studs_each: int
+
+
+@dataclass
+class PartsPlan:
+    """Every placed part plus totals; ``stud_color`` is H x W (index into ``colors``, -1 = empty)."""
+
+    width: int
+    height: int
+    section: int
+    piece: str
+    parts: list[PlacedPart]
+    colors: list[BrickColor]
+    stud_color: np.ndarray
+    totals: list[PartTotal]
+    mapped: bool = False  # design colours were mapped to the nearest LEGO colours
+    greedy_count: int | None = None  # part count of the greedy largest-first cover (merged pieces only)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def part_count(self) -> int:
+        return len(self.parts)
+
+    @property
+    def stud_count(self) -> int:
+        return int((self.stud_color >= 0).sum())
+
+    @property
+    def saved_vs_1x1(self) -> int:
+        """Parts saved compared with one 1x1 piece per stud."""
+        return self.stud_count - self.part_count
+
+    def summary(self) -> str:
+        """One paragraph for the CLI/GUI: size, parts and savings."""
+        w_cm, h_cm = self.width * STUD_MM / 10, self.height * STUD_MM / 10
+        lines = [f"{self.width} x {self.height} studs ({w_cm:.1f} x {h_cm:.1f} cm), {len(self.colors)} colours, "
+                 f"{self.part_count:,} parts for {self.stud_count:,} studs"]
+        if self.piece.startswith("merged"):
+            lines.append(f"merging saves {self.saved_vs_1x1:,} parts vs all 1x1"
+                         + (f" ({self.greedy_count:,} with a greedy largest-first cover)"
+                            if self.greedy_count is not None else ""))
+        lines.extend(self.notes)
+        return "; ".join(lines)
+
+
+def _part_table(piece: str) -> tuple[PartType, ...]:
+    if piece not in PIECE_PARTS:
+        raise ExportError(f"unknown piece {piece!r}; choose one of: {', '.join(PIECE_PARTS)}")
+    return PIECE_PARTS[piece]
+
+
+def check_options(options: BrickOptions) -> None:
+    """Raise ExportError for an unknown piece or a section size LEGO does not make."""
+    _part_table(options.piece)
+    if options.section not in SECTION_SIZES:
+        raise ExportError(
+            f"section size {options.section!r} is not available; choose one of {', '.join(map(str, SECTION_SIZES))}"
+        )
+
+
+def _lego_palette() -> Palette:
+    try:
+        pal = load_palette("lego")
+    except PaletteError as exc:
+        raise ExportError(f"cannot map colours to LEGO colours: {exc}") from None
+    keep = [i for i, c in enumerate(pal.colors) if c.ids.get("bricklink")]
+    return pal.subset(keep, name=pal.name)
+
+
+def brick_colors(pattern: Pattern) -> tuple[list[BrickColor], np.ndarray, bool]:
+    """LEGO colours for the design: (legend entries most-used first, palette index -> entry, mapped?).
+
+    Palette colours with a BrickLink id are used as they are; others are mapped to the CIEDE2000-nearest
+    LEGO colour. Design colours that end up as the same BrickLink colour share one entry.
+    """
+    pal = pattern.palette
+    counts = pattern.counts()
+    used = pattern.used_indices()
+    if not used:
+        raise ExportError("the design has no filled cells; there is nothing to build")
+    lego = None
+    groups: dict[str, dict] = {}
+    mapped = False
+    for i in used:
+        c = pal[i]
+        bl = c.ids.get("bricklink")
+        de = 0.0
+        if bl:
+            name, rgb = c.name, c.rgb
+        else:
+            if lego is None:
+                lego = _lego_palette()
+            j, d = nearest_palette_match(pal.lab[i], lego.lab)
+            j = int(j)
+            bl, name, rgb, de = lego[j].ids["bricklink"], lego[j].name, lego[j].rgb, float(d)
+            mapped = True
+        g = groups.setdefault(bl, {"name": name, "rgb": rgb, "idx": [], "count": 0, "de": 0.0})
+        g["idx"].append(i)
+        g["count"] += int(counts[i])
+        g["de"] = max(g["de"], de)
+    order = sorted(groups.items(), key=lambda kv: (-kv[1]["count"], kv[0]))
+    colors = [BrickColor(bl, g["name"], tuple(g["rgb"]), tuple(g["idx"]), g["de"]) for bl, g in order]
+    lut = np.full(len(pal), -1, dtype=np.int64)
+    for k, bc in enumerate(colors):
+        lut[list(bc.palette_indices)] = k
+    return colors, lut, mapped
+
+
+def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: ProgressCallback | None = None,
+               cancel: CancelToken | None = None, with_baseline: bool = True) -> PartsPlan:
+    """Place parts on every stud: 1x1 pieces, or merged plates/tiles that never cross a section boundary."""
+    options = options or BrickOptions()
+    check_options(options)
+    table = _part_table(options.piece)
+    colors, lut, mapped = brick_colors(pattern)
+    stud = lut[pattern.index].astype(np.int64)
+    stud[pattern.empty_mask] = -1
+    by_size = {(p.w, p.h): p for p in table} | {(p.h, p.w): p for p in table}
+    sizes = [(p.w, p.h) for p in table]
+    sec = options.section
+    parts: list[PlacedPart] = []
+    greedy_total = 0
+    merged = len(table) > 1
+    t0 = time.perf_counter()
+    sections = [(sy, sx) for sy in range(0, pattern.height, sec) for sx in range(0, pattern.width, sec)]
+    settings = CoverSettings()
+    for n, (sy, sx) in enumerate(sections):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        block = stud[sy:sy + sec, sx:sx + sec]
+        for k in np.unique(block[block >= 0]):
+            mask = block == k
+            if merged:
+                rects = optimal_cover(mask, sizes, settings)
+                if with_baseline:
+                    greedy_total += len(greedy_cover(mask, sizes))
+            else:
+                rects = [Rect(int(x), int(y), 1, 1) for y, x in zip(*np.nonzero(mask))]
+            for r in rects:
+                parts.append(PlacedPart(sx + r.x, sy + r.y, r.w, r.h, by_size[(r.w, r.h)].part_id, int(k)))
+        if progress is not None:
+            progress(Progress(n + 1, len(sections), "planning parts", elapsed=time.perf_counter() - t0))
+    tally: dict[tuple[str, int], int] = {}
+    for p in parts:
+        tally[(p.part_id, p.color)] = tally.get((p.part_id, p.color), 0) + 1
+    part_of = {p.part_id: p for p in table}
+    totals = [PartTotal(pid, part_of[pid].name, colors[k].name, colors[k].bricklink_id, q,
+                        part_of[pid].w * part_of[pid].h)
+              for (pid, k), q in sorted(tally.items(), key=lambda kv: (kv[0][1], -part_of[kv[0][0]].w
+                                                                      * part_of[kv[0][0]].h, kv[0][0]))]
+    notes = []
+    if mapped:
+        worst = max(c.delta_e for c in colors)
+        notes.append(f"colours of palette {pattern.palette.name!r} were mapped to the nearest LEGO colours "
+                     f"(CIEDE2000, largest difference {worst:.1f})")
+    plan = PartsPlan(pattern.width, pattern.height, sec, options.piece, parts, colors, stud, totals, mapped,
+                     greedy_total if (merged and with_baseline) else None, notes)
+    if mapped:
+        log.warning("%s", notes[0])
+    log.info("parts plan: %s (%.2f s)", plan.summary(), time.perf_counter() - t0)
+    return plan
+
+
+# --------------------------------------------------------------------------- CSV / XML
+
+
+def parts_csv_text(plan: PartsPlan) -> str:
+    """The parts list as CSV text (a 'note' column is added when colours were mapped to LEGO colours)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header = ["part id", "part name", "colour name", "BrickLink colour id", "quantity"]
+    if plan.mapped:
+        header.append("note")
+    w.writerow(header)
+    by_bl = {c.bricklink_id: c for c in plan.colors}
+    for t in plan.totals:
+        row: list = [t.part_id, t.part_name, t.color_name, t.bricklink_color, t.quantity]
+        if plan.mapped:
+            c = by_bl[t.bricklink_color]
+            row.append(f"nearest LEGO colour (CIEDE2000 {c.delta_e:.1f})" if c.delta_e > 0 else "")
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def bricklink_xml_text(plan: PartsPlan) -> str:
+    """BrickLink wanted-list XML (no XML declaration, as BrickLink's upload requires)."""
+    root = ET.Element("INVENTORY")
+    for t in plan.totals:
+        item = ET.SubElement(root, "ITEM")
+        ET.SubElement(item, "ITEMTYPE").text = "P"
+        ET.SubElement(item, "ITEMID").text = t.part_id
+        ET.SubElement(item, "COLOR").text = t.bricklink_color
+        ET.SubElement(item, "MINQTY").text = str(t.quantity)
+    ET.indent(root, space=" ")
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _plan(pattern: Pattern, options: BrickOptions | None, plan: PartsPlan | None) -> PartsPlan:
+    return plan if plan is not None else plan_parts(pattern, options, with_baseline=False)
+
+
+def _write_plan_text(render, pattern: Pattern, path: str | Path, options: BrickOptions | None,
+                     plan: PartsPlan | None) -> Path:
+    """Plan the parts (unless a plan is given), render them as text and write it atomically."""
+    options = options or BrickOptions()
+    check_options(options)
+    atomic_write_text(Path(path), render(_plan(pattern, options, plan)))
+    return Path(path)
+
+
+def export_parts_csv(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
+                     plan: PartsPlan | None = None) -> Path:
+    """Write the parts list CSV: part id, part name, colour name, BrickLink colour id, quantity."""
+    return _write_plan_text(parts_csv_text, pattern, path, options, plan)
+
+
+def export_bricklink_xml(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
+                         plan: PartsPlan | None = None) -> Path:
+    """Write a BrickLink wanted-list XML for the parts plan."""
+    return _write_plan_text(bricklink_xml_text, pattern, path, options, plan)
+
+
+def export_build_pdf(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
+                     plan: PartsPlan | None = None, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None) -> Path:
+    """Write the vector build PDF: overview with the section map, one page per section, parts list."""
+    options = options or BrickOptions()
+    check_options(options)
+    plan = plan if plan is not None else plan_parts(pattern, options, progress=None, cancel=cancel)
+    _write_build_pdf(plan, Path(path), options.title or pattern.metadata.get("title") or "Brick mosaic",
+                    progress=progress, cancel=cancel)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- build PDF
+
+
+def _section_label(row: int, col: int) -> str:
+    return grid_label(row, col)
+
+
+def _stud_circles(c, rgb, centers: list[tuple[float, float]], r: float) -> None:
+    """Filled circles (four Bezier arcs each) in one path."""
+    if not centers:
+        return
+    k = 0.5523 * r
+    c.setFillColorRGB(*(v / 255 for v in rgb))
+    ops = []
+    for x, y in centers:
+        ops.append(
+            f"{x + r:.2f} {y:.2f} m {x + r:.2f} {y + k:.2f} {x + k:.2f} {y + r:.2f} {x:.2f} {y + r:.2f} c "
+            f"{x - k:.2f} {y + r:.2f} {x - r:.2f} {y + k:.2f} {x - r:.2f} {y:.2f} c "
+            f"{x - r:.2f} {y - k:.2f} {x - k:.2f} {y - r:.2f} {x:.2f} {y - r:.2f} c "
+            f"{x + k:.2f} {y - r:.2f} {x + r:.2f} {y - k:.2f} {x + r:.2f} {y:.2f} c"
+        )
+    ops.append("f")
+    c.addLiteral("\n".join(ops))
+
+
+def _draw_header(c, title: str, sub: str, page: tuple[float, float]) -> float:
+
+    pw, ph = page
+    m = 12 * MM
+    c.setFillGray(0)
+    c.setFont(FONT_BOLD, 15)
+    c.drawString(m, ph - m - 13, fit_text(title, FONT_BOLD, 15, pw - 2 * m))
+    c.setFont(FONT, 8.5)
+    y = ph - m - 27
+    for line in sub.split("\n"):
+        c.drawString(m, y, fit_text(line, FONT, 8.5, pw - 2 * m))
+        y -= 11
+    return y - 6
+
+
+def _draw_overview_page(c, plan: PartsPlan, title: str, page: tuple[float, float]) -> None:
+
+    pw, ph = page
+    m = 12 * MM
+    sec = plan.section
+    nsx, nsy = math.ceil(plan.width / sec), math.ceil(plan.height / sec)
+    kinds = {"plate": "1x1 plates", "tile": "1x1 tiles", "round-plate": "1x1 round plates",
+             "round-tile": "1x1 round tiles", "brick": "1x1 bricks", "merged-plate": "merged plates",
+             "merged-tile": "merged tiles"}
+    sub = [
+        f"Size: {plan.width} x {plan.height} studs = {plan.width * STUD_MM / 10:.1f} x "
+        f"{plan.height * STUD_MM / 10:.1f} cm (8 mm per stud)",
+        f"Sections: {nsx} x {nsy} of {sec} x {sec} studs ({sec * STUD_MM / 10:.1f} cm square)   "
+        f"Colours: {len(plan.colors)}",
+        f"Parts: {plan.part_count:,} {kinds.get(plan.piece, plan.piece)} for {plan.stud_count:,} studs",
+    ]
+    if plan.piece.startswith("merged"):
+        extra = f"Merging saves {plan.saved_vs_1x1:,} parts compared with all 1x1"
+        if plan.greedy_count is not None:
+            extra += f" (greedy largest-first cover: {plan.greedy_count:,} parts)"
+        sub.append(extra)
+    sub.extend(plan.notes)
+    top = _draw_header(c, title, "\n".join(sub), page)
+    lab = 16.0
+    aw, ah = pw - 2 * m - lab, top - m - lab
+    cell = min(aw / plan.width, ah / plan.height)
+    x0 = m + lab + (aw - cell * plan.width) / 2
+    y_top = top - lab
+    for k, col in enumerate(plan.colors):
+        fill_cells(c, col.rgb, run_rects(plan.stud_color == k, x0, y_top, cell))
+    segs = [(x0 + bx * cell, y_top, x0 + bx * cell, y_top - plan.height * cell)
+            for bx in list(range(0, plan.width, sec)) + [plan.width]]
+    segs += [(x0, y_top - by * cell, x0 + plan.width * cell, y_top - by * cell)
+             for by in list(range(0, plan.height, sec)) + [plan.height]]
+    stroke_lines(c, segs, 1.2, 0.1)
+    size = max(4.0, min(11.0, sec * cell * 0.28))
+    for sy in range(nsy):
+        for sx in range(nsx):
+            name = _section_label(sy, sx)
+            xm = x0 + (sx * sec + min(sec, plan.width - sx * sec) / 2) * cell
+            ym = y_top - (sy * sec + min(sec, plan.height - sy * sec) / 2) * cell
+            label_box(c, xm, ym, name, size)
+    c.showPage()
+
+
+def _draw_section_page(c, plan: PartsPlan, sx: int, sy: int, page: tuple[float, float]) -> None:
+
+    pw, ph = page
+    m = 12 * MM
+    sec = plan.section
+    gx0, gy0 = sx * sec, sy * sec
+    gx1, gy1 = min(plan.width, gx0 + sec), min(plan.height, gy0 + sec)
+    nx, ny = gx1 - gx0, gy1 - gy0
+    block = plan.stud_color[gy0:gy1, gx0:gx1]
+    used = [int(k) for k in np.unique(block[block >= 0])]
+    name = _section_label(sy, sx)
+    top = _draw_header(c, f"Section {name}",
+                       f"columns {gx0 + 1}-{gx1}, rows {gy0 + 1}-{gy1} of {plan.width} x {plan.height} studs; "
+                       f"{nx * STUD_MM / 10:.1f} x {ny * STUD_MM / 10:.1f} cm", page)
+    legend_rows = math.ceil(len(used) / 3)
+    legend_h = 16 + legend_rows * 11
+    lab = 16.0
+    aw, ah = pw - 2 * m - 2 * lab, top - m - 2 * lab - legend_h
+    cell = min(aw / sec, ah / sec)
+    x0 = m + lab
+    y_top = top - lab
+    round_piece = plan.piece.startswith("round")
+    texts: dict[tuple, list] = {}
+    for k in used:
+        ys, xs = np.nonzero(block == k)
+        col = plan.colors[k]
+        if round_piece:
+            _stud_circles(c, col.rgb, [(x0 + (x + 0.5) * cell, y_top - (y + 0.5) * cell) for y, x in zip(ys, xs)],
+                          cell * 0.46)
+        else:
+            fill_cells(c, col.rgb, [(x0 + x * cell, y_top - (y + 1) * cell, cell, cell) for y, x in zip(ys, xs)])
+        label = str(k + 1)
+        texts.setdefault(contrast_rgb(col.rgb) + (len(label),), []).extend(
+            (x0 + (x + 0.5) * cell, y_top - (y + 0.5) * cell, label) for y, x in zip(ys, xs))
+    for key, items in texts.items():
+        size = cell * (0.5 if key[3] == 1 else 0.42 if key[3] == 2 else 0.34)
+        centered_symbols(c, items, FONT_BOLD, size, key[:3])
+    right, bottom = x0 + nx * cell, y_top - ny * cell
+    thin = [(x0 + i * cell, y_top, x0 + i * cell, bottom) for i in range(nx + 1)]
+    thin += [(x0, y_top - j * cell, right, y_top - j * cell) for j in range(ny + 1)]
+    stroke_lines(c, thin, 0.3, 0.6)
+    if plan.piece.startswith("merged"):
+        outlines = [p for p in plan.parts if gx0 <= p.x < gx1 and gy0 <= p.y < gy1]
+        c.setLineWidth(1.3)
+        c.setStrokeGray(0.0)
+        ops = [f"{x0 + (p.x - gx0) * cell:.2f} {y_top - (p.y - gy0 + p.h) * cell:.2f} "
+               f"{p.w * cell:.2f} {p.h * cell:.2f} re" for p in outlines]
+        if ops:
+            c.addLiteral("\n".join(ops + ["S"]))
+    else:
+        stroke_lines(c, [(x0, y_top, right, y_top), (right, y_top, right, bottom), (right, bottom, x0, bottom),
+                         (x0, bottom, x0, y_top)], 1.3, 0.0)
+    num = min(7.0, max(4.0, cell * 0.4))
+    c.setFillGray(0)
+    c.setFont(FONT, num)
+    for i in range(nx):
+        c.drawCentredString(x0 + (i + 0.5) * cell, y_top + 3, str(gx0 + i + 1))
+    for j in range(ny):
+        c.drawRightString(x0 - 2.5, y_top - (j + 0.5) * cell - num * 0.35, str(gy0 + j + 1))
+    # section legend: number, swatch, colour, studs
+    counts = {k: int((block == k).sum()) for k in used}
+    y = bottom - 16
+    c.setFont(FONT_BOLD, 8)
+    c.drawString(m, y, f"Section {name}: {sum(counts.values())} studs, {len(used)} colours")
+    colw = (pw - 2 * m) / 3
+    for n, k in enumerate(sorted(used, key=lambda k: (-counts[k], k))):
+        col, row = divmod(n, legend_rows)
+        cx, cy = m + col * colw, y - 12 - row * 11
+        bc = plan.colors[k]
+        c.setFillColorRGB(*(v / 255 for v in bc.rgb))
+        c.setStrokeGray(0.4)
+        c.setLineWidth(0.3)
+        c.rect(cx, cy - 1.5, 14, 9, stroke=1, fill=1)
+        c.setFillColorRGB(*contrast_rgb(bc.rgb))
+        c.setFont(FONT_BOLD, 6.5)
+        c.drawCentredString(cx + 7, cy + 0.8, str(k + 1))
+        c.setFillGray(0)
+        c.setFont(FONT, 7.5)
+        c.drawString(cx + 17, cy, fit_text(f"{bc.name} (BL {bc.bricklink_id}) x{counts[k]}", FONT, 7.5, colw - 20))
+    c.showPage()
+
+
+def _draw_parts_pages(c, plan: PartsPlan, page: tuple[float, float]) -> None:
+
+    pw, ph = page
+    m = 12 * MM
+    xs = [m, m + 30, m + 150, m + 300, m + 360, pw - m - 60]
+    heads = ["No.", "Colour", "Part", "Part id", "BL colour", "Quantity"]
+    index_of = {bc.bricklink_id: k for k, bc in enumerate(plan.colors)}
+    y = 0.0
+    first = True
+    for t in plan.totals:
+        if first or y < m + 14:
+            if not first:
+                c.showPage()
+            c.setFillGray(0)
+            c.setFont(FONT_BOLD, 14)
+            c.drawString(m, ph - m - 12, "Parts list" + ("" if first else " (continued)"))
+            c.setFont(FONT_BOLD, 8)
+            y = ph - m - 36
+            for x, h in zip(xs, heads):
+                c.drawString(x, y, h)
+            y -= 14
+            first = False
+        k = index_of[t.bricklink_color]
+        bc = plan.colors[k]
+        c.setFillColorRGB(*(v / 255 for v in bc.rgb))
+        c.setStrokeGray(0.3)
+        c.setLineWidth(0.4)
+        c.rect(xs[0], y - 3, 18, 11, stroke=1, fill=1)
+        c.setFillColorRGB(*contrast_rgb(bc.rgb))
+        c.setFont(FONT_BOLD, 7)
+        c.drawCentredString(xs[0] + 9, y, str(k + 1))
+        c.setFillGray(0)
+        c.setFont(FONT, 9)
+        c.drawString(xs[1], y, fit_text(t.color_name, FONT, 9, xs[2] - xs[1] - 4))
+        c.drawString(xs[2], y, fit_text(t.part_name, FONT, 9, xs[3] - xs[2] - 4))
+        c.drawString(xs[3], y, t.part_id)
+        c.drawString(xs[4], y, t.bricklink_color)
+        c.drawString(xs[5], y, f"{t.quantity:,}")
+        y -= 14
+    c.setFont(FONT_BOLD, 9)
+    if y < m + 14:
+        c.showPage()
+        y = ph - m - 36
+    c.drawString(xs[2], y - 4, f"Total: {plan.part_count:,} parts covering {plan.stud_count:,} studs")
+    c.showPage()
+
+
+def _write_build_pdf(plan: PartsPlan, path: Path, title: str, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None) -> None:
+
+    page = paper_size("A4")
+    sec = plan.section
+    nsx, nsy = math.ceil(plan.width / sec), math.ceil(plan.height / sec)
+    t0 = time.perf_counter()
+    with pdf_canvas(path, title, page) as c:
+        _draw_overview_page(c, plan, title, page)
+        total = nsx * nsy
+        for n in range(total):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            sy, sx = divmod(n, nsx)
+            if (plan.stud_color[sy * sec:(sy + 1) * sec, sx * sec:(sx + 1) * sec] >= 0).any():
+                _draw_section_page(c, plan, sx, sy, page)
+            if progress is not None:
+                progress(Progress(n + 1, total, "build PDF", elapsed=time.perf_counter() - t0))
+        _draw_parts_pages(c, plan, page)
+
+
+# --------------------------------------------------------------------------- CLI protocol
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options for the brick formats (--title is shared with bead-pdf)."""
+    g = parser.add_argument_group("parts-csv / bricklink-xml / build-pdf")
+    g.add_argument("--piece", default="plate", choices=list(PIECE_PARTS),
+                   help="brick: piece type; merged-* covers same-colour areas with larger parts (default plate)")
+    g.add_argument("--section", type=int, default=16, help="brick: section (baseplate) size 8, 16, 32 or 48")
+
+
+def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) -> list[Path]:
+    """Write ``fmt`` for the CLI."""
+    opts = BrickOptions(piece=args.piece, section=int_option(args.section, "section size"),
+                        title=getattr(args, "title", "") or "")
+    check_options(opts)
+    plan = plan_parts(pattern, opts, with_baseline=opts.piece.startswith("merged"))
+    log.info("%s", plan.summary())
+    if fmt == "parts-csv":
+        return [export_parts_csv(pattern, out, opts, plan)]
+    if fmt == "bricklink-xml":
+        return [export_bricklink_xml(pattern, out, opts, plan)]
+    if fmt == "build-pdf":
+        return [export_build_pdf(pattern, out, opts, plan)]
+    raise ExportError(f"the brick exporter does not write {fmt!r}")
+
+
+__all__ = [
+    "FORMATS", "BrickOptions", "PartsPlan", "PlacedPart", "PartTotal", "BrickColor", "PartType", "PIECE_PARTS",
+    "plan_parts", "brick_colors", "export_parts_csv", "export_bricklink_xml", "export_build_pdf",
+    "parts_csv_text", "bricklink_xml_text", "add_cli_arguments", "export_cli", "check_options",
+]

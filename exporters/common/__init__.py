@@ -1,0 +1,13 @@
+"""What every medium shares: the format registry, export errors, PDF helpers, chart symbols, PNG/GPL/counts."""
+
+from engine.core.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "all_formats": "registry",
+    "exporter_modules": "registry",
+    "ExportError": "errors",
+    "export_png": "basic",
+    "export_gpl": "basic",
+    "export_counts_csv": "basic",
+    "symbols_for": "symbols",
+})

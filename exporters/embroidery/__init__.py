@@ -1,0 +1,12 @@
+"""Machine-embroidery output: tatami fills and cross stitch, stitch order, DST/PES/JEF/EXP/VP3, previews."""
+
+from engine.core.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "EmbroideryOptions": "export",
+    "export_embroidery": "export",
+    "render_stitch_preview": "export",
+    "HOOPS": "hoops",
+    "parse_hoop": "hoops",
+    "assign_threads": "threads",
+})
