@@ -28,6 +28,9 @@ class PaletteColor:
     symbol: str | None = None
     ids: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     retired: bool = False
+    finish: str = "solid"  # solid, clear, translucent, glow, neon, pearl, glitter, metallic, striped...
+    parts: tuple[str, ...] = ()  # brick colours: the piece kinds this colour is made in (empty: not recorded)
+    note: str = ""  # where a value came from or why it differs from a second source
 
     @property
     def hex(self) -> str:
@@ -41,6 +44,12 @@ class PaletteColor:
             d["ids"] = dict(self.ids)
         if self.retired:
             d["retired"] = True
+        if self.finish != "solid":
+            d["finish"] = self.finish
+        if self.parts:
+            d["parts"] = list(self.parts)
+        if self.note:
+            d["note"] = self.note
         return d
 
     @classmethod
@@ -52,6 +61,9 @@ class PaletteColor:
             symbol=d.get("symbol") or None,
             ids={str(k): str(v) for k, v in (d.get("ids") or {}).items()},
             retired=bool(d.get("retired", False)),
+            finish=str(d.get("finish", "solid")),
+            parts=tuple(str(p) for p in d.get("parts") or ()),
+            note=str(d.get("note", "")),
         )
 
 
