@@ -177,10 +177,14 @@ class PartsPlan:
         return "; ".join(lines)
 
 
-def _part_table(piece: str) -> tuple[PartType, ...]:
+def _check_piece(piece: str) -> str:
     if piece not in PIECE_PARTS:
         raise ExportError(f"unknown piece {piece!r}; choose one of: {', '.join(PIECE_PARTS)}")
-    return PIECE_PARTS[piece]
+    return piece
+
+
+def _part_table(piece: str) -> tuple[PartType, ...]:
+    return PIECE_PARTS[_check_piece(piece)]
 
 
 def check_options(options: BrickOptions) -> None:
@@ -192,6 +196,12 @@ def check_options(options: BrickOptions) -> None:
         )
 
 
+# Which recorded piece kind (PaletteColor.parts) each piece choice needs.
+PIECE_KIND = {"plate": "plate", "brick": "plate", "merged-plate": "plate", "tile": "tile", "merged-tile": "tile",
+              "round-plate": "round", "round-tile": "round"}
+KIND_LABEL = {"plate": "1x1 plates", "tile": "1x1 tiles", "round": "1x1 round plates/tiles"}
+
+
 def _lego_palette() -> Palette:
     try:
         pal = load_palette("lego")
@@ -201,33 +211,53 @@ def _lego_palette() -> Palette:
     return pal.subset(keep, name=pal.name)
 
 
-def brick_colors(pattern: Pattern) -> tuple[list[BrickColor], np.ndarray, bool]:
+def lego_colors_for_piece(piece: str) -> Palette:
+    """The LEGO colours made in the piece kind ``piece`` needs (colours without recorded parts are kept)."""
+    kind = PIECE_KIND[_check_piece(piece)]
+    lego = _lego_palette()
+    keep = [i for i, c in enumerate(lego.colors) if not c.parts or kind in c.parts]
+    return lego.subset(keep, name=f"{lego.name} ({KIND_LABEL[kind]})")
+
+
+def brick_colors(pattern: Pattern, piece: str = "plate",
+                 notes: list[str] | None = None) -> tuple[list[BrickColor], np.ndarray, bool]:
     """LEGO colours for the design: (legend entries most-used first, palette index -> entry, mapped?).
 
-    Palette colours with a BrickLink id are used as they are; others are mapped to the CIEDE2000-nearest
-    LEGO colour. Design colours that end up as the same BrickLink colour share one entry.
+    Palette colours with a BrickLink id are used as they are, unless the shipped LEGO data says that colour is
+    not made in the chosen piece: then it is replaced by the CIEDE2000-nearest colour that is, and a line saying
+    so is appended to ``notes``. Other colours are mapped to the nearest LEGO colour made in the piece. Design
+    colours that end up as the same BrickLink colour share one entry (e.g. LEGO 22 and 221, both BrickLink 47).
     """
+    kind = PIECE_KIND[_check_piece(piece)]
     pal = pattern.palette
     counts = pattern.counts()
     used = pattern.used_indices()
     if not used:
         raise ExportError("the design has no filled cells; there is nothing to build")
-    lego = None
+    lego = _lego_palette()
+    by_bl = {c.ids["bricklink"]: c for c in lego}
+    avail = None
     groups: dict[str, dict] = {}
     mapped = False
     for i in used:
         c = pal[i]
         bl = c.ids.get("bricklink")
         de = 0.0
-        if bl:
-            name, rgb = c.name, c.rgb
+        known = by_bl.get(bl) if bl else None
+        parts = known.parts if known is not None else c.parts
+        if bl and (not parts or kind in parts):
+            name, rgb = (known.name, known.rgb) if known is not None else (c.name, c.rgb)
         else:
-            if lego is None:
-                lego = _lego_palette()
-            j, d = nearest_palette_match(pal.lab[i], lego.lab)
-            j = int(j)
-            bl, name, rgb, de = lego[j].ids["bricklink"], lego[j].name, lego[j].rgb, float(d)
-            mapped = True
+            if avail is None:
+                avail = lego_colors_for_piece(piece)
+            j, d = nearest_palette_match(pal.lab[i], avail.lab)
+            sub = avail[int(j)]
+            if bl and notes is not None:
+                notes.append(f"{c.name} (BrickLink {bl}) is not made as {KIND_LABEL[kind]}: its "
+                             f"{int(counts[i]):,} studs use {sub.name} (BrickLink {sub.ids['bricklink']}, "
+                             f"CIEDE2000 {float(d):.1f}) instead")
+            mapped = mapped or not bl
+            bl, name, rgb, de = sub.ids["bricklink"], sub.name, sub.rgb, float(d)
         g = groups.setdefault(bl, {"name": name, "rgb": rgb, "idx": [], "count": 0, "de": 0.0})
         g["idx"].append(i)
         g["count"] += int(counts[i])
@@ -246,7 +276,8 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
     options = options or BrickOptions()
     check_options(options)
     table = _part_table(options.piece)
-    colors, lut, mapped = brick_colors(pattern)
+    notes: list[str] = []
+    colors, lut, mapped = brick_colors(pattern, options.piece, notes)
     stud = lut[pattern.index].astype(np.int64)
     stud[pattern.empty_mask] = -1
     by_size = {(p.w, p.h): p for p in table} | {(p.h, p.w): p for p in table}
@@ -282,15 +313,14 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
                         part_of[pid].w * part_of[pid].h)
               for (pid, k), q in sorted(tally.items(), key=lambda kv: (kv[0][1], -part_of[kv[0][0]].w
                                                                       * part_of[kv[0][0]].h, kv[0][0]))]
-    notes = []
     if mapped:
         worst = max(c.delta_e for c in colors)
-        notes.append(f"colours of palette {pattern.palette.name!r} were mapped to the nearest LEGO colours "
+        notes.insert(0, f"colours of palette {pattern.palette.name!r} were mapped to the nearest LEGO colours "
                      f"(CIEDE2000, largest difference {worst:.1f})")
     plan = PartsPlan(pattern.width, pattern.height, sec, options.piece, parts, colors, stud, totals, mapped,
                      greedy_total if (merged and with_baseline) else None, notes)
-    if mapped:
-        log.warning("%s", notes[0])
+    for note in notes:
+        log.warning("%s", note)
     log.info("parts plan: %s (%.2f s)", plan.summary(), time.perf_counter() - t0)
     return plan
 
