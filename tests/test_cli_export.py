@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from engine.core.color import nearest_palette_index, srgb8_to_lab
 from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
+from exporters.beads.chart import chart_png_layout
 from exporters.bricks.mosaic import PIECE_PARTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +87,7 @@ def test_cli_chart_png_and_unwritable_output(lego_project, tmp_path):
     out = tmp_path / "chart.png"
     r = cli(project, "-f", "chart-png", "--cell-px", "10", "-o", out)
     assert r.returncode == 0, r.stderr
-    assert Image.open(out).size == (24 * 10 + 40, 16 * 10 + 40)
+    lay = chart_png_layout(p, 10)  # the grid (24 x 16 cells of 10 px, 20 px margins), then the legend under it
+    assert Image.open(out).size == (lay.width, lay.height) and lay.legend_top > 16 * 10 + 20
     r = cli(project, "-f", "chart-png", "-o", tmp_path / "missing" / "c.png")
     assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
