@@ -45,8 +45,10 @@ def test_cli_bricklink_xml_merged(lego_project, tmp_path):
     assert "wrote" in r.stdout
     root = ET.parse(out).getroot()
     studs = {pt.part_id: pt.w * pt.h for pt in PIECE_PARTS["merged-plate"]}
-    total = sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in root.iter("ITEM"))
+    total = sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in root.iter("ITEM")
+                if it.findtext("ITEMID") != "91405")  # 8-stud sections: the bases are 16x16 plates
     assert total == p.filled_cells == 383
+    assert [it.findtext("MINQTY") for it in root.iter("ITEM") if it.findtext("ITEMID") == "91405"] == ["2"]
     assert not out.read_text(encoding="utf-8").startswith("<?xml")
 
 
@@ -56,6 +58,8 @@ def test_cli_parts_csv_and_build_pdf(lego_project, tmp_path):
     r = cli(project, "-f", "parts-csv", "--piece", "round-tile", "-o", out)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(row["part id"], row["quantity"]) for row in rows if row["use"] == "base"] == [("3867", "2")]
+    rows = [row for row in rows if row["use"] == "mosaic"]
     assert {row["part id"] for row in rows} == {"98138"}
     assert sum(int(row["quantity"]) for row in rows) == p.filled_cells
     pdf = tmp_path / "build.pdf"
