@@ -346,3 +346,26 @@ def test_chart_png_legend_rows_decoded(tmp_path):
     x = lay.margin + 10 * 16
     col = img[lay.margin + 5:lay.margin + 20 * 16 - 5, x]
     assert (np.abs(col - (215, 25, 32)).sum(axis=1) < 10).all()
+
+
+def test_describe_export_and_cli_options(tmp_path):
+    import argparse
+
+    from exporters.beads import chart
+    from exporters.common import basic
+
+    parser = argparse.ArgumentParser()
+    basic.add_cli_arguments(parser)
+    chart.add_cli_arguments(parser)
+    args = parser.parse_args(["--calibrate", "50:140.6", "--board", "mini 50x50 (Artkal)", "--spares", "10",
+                              "--spares-min", "5", "--bag-size", "1000"])
+    p = photo_pattern("artkal_a", 50, 50)
+    out = chart.export_cli(p, "bead-pdf", tmp_path / "c.pdf", args)
+    text = "\n".join(chart.describe_export(p, "bead-pdf", out, args))
+    assert f"{len(PdfReader(out[0]).pages)} pages" in text and "1 x 1 boards of mini 50x50 (Artkal)" in text
+    assert "true scale: 2.812 mm per peg (calibrated)" in text
+    legend = PdfReader(out[0]).pages[-1].extract_text()
+    assert "Spares" in legend and "To buy" in legend and "Bags of 1000" in legend
+    rows = chart.legend_rows(p, chart.options_from_args(args))
+    assert all(ln.spares == max(5, -(-ln.needed // 10)) for _, _, ln in rows)
+    assert f"{sum(ln.total for _, _, ln in rows):,} beads to buy" in text

@@ -104,3 +104,12 @@ def test_colour_not_made_in_the_piece_is_replaced_and_said():
     assert "Lavender" in plan.summary()
     tiles = plan_parts(p, BrickOptions(piece="tile", section=8))
     assert [c.bricklink_id for c in tiles.colors] == ["154"] and not tiles.notes
+
+
+def test_design_made_with_the_old_lavender_is_flagged():
+    from engine.core.palette import Palette, PaletteColor
+
+    old = Palette("old lego", (PaletteColor("325", "Lavender", (0xF5, 0xF3, 0xD7), ids={"bricklink": "154"}),))
+    plan = plan_parts(Pattern(np.zeros((2, 2), dtype=int), old), BrickOptions(piece="plate", section=8))
+    assert plan.colors[0].rgb == parse_hex_color("#B18CBF")
+    assert any("#F5F3D7" in n and "convert the picture again" in n for n in plan.notes)

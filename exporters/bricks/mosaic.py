@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from engine.core.atomic import atomic_write_text
-from engine.core.color import nearest_palette_match
+from engine.core.color import ciede2000, nearest_palette_match, srgb8_to_lab
 from engine.core.palette import Palette, PaletteColor, PaletteError
 from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
@@ -255,6 +255,7 @@ def plan_bases(width: int, height: int, options: BrickOptions) -> list[PartTotal
 # Which recorded piece kind (PaletteColor.parts) each piece choice needs.
 PIECE_KIND = {"plate": "plate", "brick": "plate", "merged-plate": "plate", "tile": "tile", "merged-tile": "tile",
               "round-plate": "round", "round-tile": "round"}
+STALE_DE = 10.0  # a design colour this far from the shipped value of its BrickLink colour was made with old data
 KIND_LABEL = {"plate": "1x1 plates", "tile": "1x1 tiles", "round": "1x1 round plates/tiles"}
 
 
@@ -303,6 +304,12 @@ def brick_colors(pattern: Pattern, piece: str = "plate",
         parts = known.parts if known is not None else c.parts
         if bl and (not parts or kind in parts):
             name, rgb = (known.name, known.rgb) if known is not None else (c.name, c.rgb)
+            if known is not None and notes is not None:
+                stale = float(ciede2000(pal.lab[i], srgb8_to_lab(np.array([known.rgb], dtype=np.uint8))[0]))
+                if stale > STALE_DE:
+                    notes.append(f"{c.name} (BrickLink {bl}) was {c.hex} in the palette this design was made with; "
+                                 f"the corrected LEGO value is {known.hex} (CIEDE2000 {stale:.1f}): convert the "
+                                 "picture again for the right colours")
         else:
             if avail is None:
                 avail = lego_colors_for_piece(piece)
