@@ -322,14 +322,14 @@ def _draw_board_part(c, ctx: _Ctx, page: tuple[float, float], name: str, gx0: in
     c.drawString(MARGIN, ph - MARGIN - 12, pdf_text(head))
     c.setFont(FONT, 8)
     sub = (f"columns {gx0 + 1}-{gx1}, rows {gy0 + 1}-{gy1} of {p.width} x {p.height}; {ctx.board.name}"
-           + (f"; 1:1 at {ctx.pitch_mm:.3f} mm per peg - print at 100 %" if ctx.pitch_mm else ""))
+           + (f"; 1:1, {ctx.pitch_mm:.3f} mm per peg" if ctx.pitch_mm else ""))
     c.drawString(MARGIN, ph - MARGIN - 24, fit_text(sub, FONT, 8, pw - 2 * MARGIN - 70 * MM))
     if ctx.pitch_mm:  # a ruler to check the print was not scaled
         rx, ry = pw - MARGIN - 50 * MM, ph - MARGIN - 20
         stroke_lines(c, [(rx, ry, rx + 50 * MM, ry)] + [(rx + k * 10 * MM, ry, rx + k * 10 * MM, ry + 4)
                                                         for k in range(6)], 0.8, 0.0)
         c.setFont(FONT, 7)
-        c.drawCentredString(rx + 25 * MM, ry - 9, "this line must measure 50 mm")
+        c.drawCentredString(rx + 25 * MM, ry - 9, "print at 100 %: this line must measure 50 mm")
     nx, ny = gx1 - gx0, gy1 - gy0
     x0 = MARGIN + LABEL_W
     y_top = ph - MARGIN - HEADER_H - LABEL_W
