@@ -21,9 +21,11 @@ from exporters.common.shopping import (
     SpareRule,
     add_spare_arguments,
     check_pack_size,
+    coverage,
     packs_needed,
     shopping_list,
     spare_rule_from_args,
+    stash_from_args,
 )
 
 log = logging.getLogger(__name__)
@@ -92,23 +94,32 @@ def export_gpl(pattern: Pattern, path: str | Path) -> Path:
     return path
 
 
-def counts_csv_text(pattern: Pattern, bag_size: int | None = None, spares: SpareRule = NO_SPARES) -> str:
-    """The counts CSV as text: code column(s), name, hex, count [, spares, to buy] [, bags], most used first.
+def counts_csv_text(pattern: Pattern, bag_size: int | None = None, spares: SpareRule = NO_SPARES,
+                    stash: dict[str, int] | None = None) -> str:
+    """The counts CSV as text: code column(s), name, hex, count [, spares] [, owned] [, to buy] [, bags], most
+    used first. Bags cover what is still to buy.
 
-    Quantities come from exporters.common.shopping (the one place that adds spares and rounds to bags).
+    Quantities come from exporters.common.shopping (the one place that adds spares, subtracts the stash and
+    rounds to bags).
     """
     check_bag_size(bag_size)
     cols = code_columns(pattern.palette)
     rows = pattern.color_counts()
-    lines = shopping_list([(c.code, c.name, n) for _, c, n in rows], spares, bag_size)
+    lines = shopping_list([(c.code, c.name, n) for _, c, n in rows], spares, bag_size, stash)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([h for h, _ in cols] + ["name", "hex", "count"] + (["spares", "to buy"] if spares.active else [])
+    buy = spares.active or stash is not None
+    w.writerow([h for h, _ in cols] + ["name", "hex", "count"] + (["spares"] if spares.active else [])
+               + (["owned"] if stash is not None else []) + (["to buy"] if buy else [])
                + (["bags"] if bag_size else []))
     for (_, color, count), line in zip(rows, lines):
         row = [get(color) for _, get in cols] + [color.name, color.hex, count]
         if spares.active:
-            row += [line.spares, line.to_buy]
+            row.append(line.spares)
+        if stash is not None:
+            row.append(line.owned)
+        if buy:
+            row.append(line.to_buy)
         if bag_size:
             row.append(line.packs)
         w.writerow(row)
@@ -116,9 +127,9 @@ def counts_csv_text(pattern: Pattern, bag_size: int | None = None, spares: Spare
 
 
 def export_counts_csv(pattern: Pattern, path: str | Path, bag_size: int | None = None,
-                      spares: SpareRule = NO_SPARES) -> Path:
+                      spares: SpareRule = NO_SPARES, stash: dict[str, int] | None = None) -> Path:
     """Write the colour counts CSV (empty cells are not counted)."""
-    text = counts_csv_text(pattern, bag_size, spares)
+    text = counts_csv_text(pattern, bag_size, spares, stash)
     path = Path(path)
     atomic_write_text(path, text)
     log.info("wrote colour counts %s", path)
@@ -155,7 +166,7 @@ def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) 
         return [export_gpl(pattern, out)]
     if fmt == "counts-csv":
         return [export_counts_csv(pattern, out, bag_size=int_option(args.bag_size, "bag size"),
-                                  spares=spare_rule_from_args(args))]
+                                  spares=spare_rule_from_args(args), stash=stash_from_args(args))]
     raise ExportError(f"the basic exporter does not write {fmt!r}")
 
 
@@ -170,11 +181,14 @@ def describe_export(pattern: Pattern, fmt: str, paths: list[Path], args: argpars
     if fmt == "counts-csv":
         spares = spare_rule_from_args(args)
         bag = int_option(getattr(args, "bag_size", None), "bag size")
-        lines = shopping_list([(c.code, c.name, k) for _, c, k in pattern.color_counts()], spares, bag)
+        stash = stash_from_args(args)
+        lines = shopping_list([(c.code, c.name, k) for _, c, k in pattern.color_counts()], spares, bag, stash)
         out = [f"{n} colours, {pattern.filled_cells:,} pieces; code columns: "
                + ", ".join(h for h, _ in code_columns(pattern.palette))]
         if spares.active:
-            out.append(f"{spares.describe()}: {sum(ln.to_buy for ln in lines):,} to buy")
+            out.append(f"{spares.describe()}: {sum(ln.total for ln in lines):,} wanted")
+        if stash is not None:
+            out.append(coverage(lines).describe())
         if bag:
             out.append(f"{sum(ln.packs or 0 for ln in lines)} bags of {bag}")
         return out

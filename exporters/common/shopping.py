@@ -13,8 +13,10 @@ BrickLink/Rebrickable orders all call ``purchase`` / ``shopping_list``; the GUI 
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from exporters.common.errors import ExportError
@@ -133,6 +135,28 @@ def coverage(lines: Iterable[Purchase]) -> Coverage:
                     sum(p.to_buy for p in lines))
 
 
+def read_stash(path: str | Path) -> dict[str, int]:
+    """A stash file: CSV rows ``code,count`` (a header row is skipped; codes as in the palette)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ExportError(f"cannot read the stash file {path}: {exc.strerror or exc}") from None
+    stash: dict[str, int] = {}
+    for n, row in enumerate(csv.reader(text.splitlines()), start=1):
+        if not row or not row[0].strip() or row[0].startswith("#"):
+            continue
+        if len(row) < 2:
+            raise ExportError(f"stash file {path.name}, line {n}: expected 'code,count'")
+        try:
+            stash[row[0].strip()] = stash.get(row[0].strip(), 0) + int(row[1].strip())
+        except ValueError:
+            if n == 1:
+                continue  # header
+            raise ExportError(f"stash file {path.name}, line {n}: count {row[1]!r} is not a whole number") from None
+    return stash
+
+
 # --------------------------------------------------------------------------- CLI (shared by several exporters)
 
 
@@ -142,6 +166,14 @@ def add_spare_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGrou
                         help="counts-csv, bead-pdf, parts lists: extra pieces per colour/part in percent (0-100)")
     parser.add_argument("--spares-min", type=int, default=0,
                         help="counts-csv, bead-pdf, parts lists: at least this many extra pieces per colour/part")
+    parser.add_argument("--stash", default=None, metavar="CSV",
+                        help="counts-csv: CSV of 'code,count' you own; adds owned and to-buy columns")
+
+
+def stash_from_args(args: argparse.Namespace) -> dict[str, int] | None:
+    """The stash named by --stash, read (None when no file was given)."""
+    path = getattr(args, "stash", None)
+    return read_stash(path) if path and str(path).strip() else None
 
 
 def spare_rule_from_args(args: argparse.Namespace) -> SpareRule:
