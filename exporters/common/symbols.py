@@ -159,9 +159,31 @@ def shape_outline(symbol: str, x: float, y: float, radius: float, y_up: bool = T
     return [(x + px * radius, y + sign * py * radius) for px, py in _GEOMETRY[SHAPES[symbol][0]]]
 
 
+def _pdf_shape_forms(c) -> dict[str, str]:
+    """Shape symbol -> XObject name of a unit-size form drawing it (defined once per canvas, in the current colour).
+
+    Each chart cell then costs one short ``q s 0 0 s x y cm /Name Do Q`` instead of a whole polygon, which keeps
+    a 100-board chart as small as with text symbols.
+    """
+    forms = getattr(c, "_pixl_shape_forms", None)
+    if forms is None:
+        forms = {}
+        for sym, (geo, filled) in SHAPES.items():
+            key = f"pixl_{geo}_{'fill' if filled else 'open'}"
+            pts = _GEOMETRY[geo]
+            path = f"{pts[0][0]:.4f} {pts[0][1]:.4f} m " + " ".join(f"{x:.4f} {y:.4f} l" for x, y in pts[1:]) + " h"
+            c.beginForm(key, -1.4, -1.4, 1.4, 1.4)
+            c.addLiteral(path + (" f" if filled else " 0.26 w S"))
+            c.endForm()
+            forms[sym] = c._doc.getXObjectName(key)
+            forms["form:" + sym] = key
+        c._pixl_shape_forms = forms
+    return forms
+
+
 def draw_pdf_symbols(c, items: Sequence[tuple[float, float, str]], font: str, size: float,
                      rgb: tuple[float, float, float]) -> None:
-    """Draw chart symbols centred at (x, y): text in one text object, shapes as filled/stroked vector paths."""
+    """Draw chart symbols centred at (x, y): text in one text object, shapes as vector forms (filled or outlined)."""
     from exporters.common.pdf import centered_symbols  # local: pdf helpers import nothing from here
 
     text = [it for it in items if it[2] not in SHAPES]
@@ -169,19 +191,14 @@ def draw_pdf_symbols(c, items: Sequence[tuple[float, float, str]], font: str, si
     shapes = [it for it in items if it[2] in SHAPES]
     if not shapes:
         return
+    forms = _pdf_shape_forms(c)
     radius = size * 0.42
-    filled, stroked = [], []
-    for x, y, s in shapes:
-        pts = shape_outline(s, x, y, radius)
-        path = f"{pts[0][0]:.2f} {pts[0][1]:.2f} m " + " ".join(f"{px:.2f} {py:.2f} l" for px, py in pts[1:]) + " h"
-        (filled if SHAPES[s][1] else stroked).append(path)
-    if filled:
-        c.setFillColorRGB(*rgb)
-        c.addLiteral("\n".join(filled + ["f"]))
-    if stroked:
-        c.setStrokeColorRGB(*rgb)
-        c.setLineWidth(max(0.3, size * 0.11))
-        c.addLiteral("\n".join(stroked + ["S"]))
+    c.setFillColorRGB(*rgb)
+    c.setStrokeColorRGB(*rgb)
+    ops = [f"q {radius:.3f} 0 0 {radius:.3f} {x:.2f} {y:.2f} cm /{forms[sym]} Do Q" for x, y, sym in shapes]
+    c.addLiteral("\n".join(ops))
+    for sym in {sym for _, _, sym in shapes}:
+        c._formsinuse.append(forms["form:" + sym])
 
 
 def draw_png_symbol(draw, x: float, y: float, symbol: str, size: float, ink: tuple[int, int, int], font) -> None:
