@@ -1,4 +1,5 @@
-"""What every medium shares: the format registry, export errors, PDF helpers, chart symbols, PNG/GPL/counts."""
+"""What every medium shares: the format registry, export errors, PDF helpers, chart symbols, PNG/GPL/counts,
+purchase quantities (shopping)."""
 
 from engine.core.lazy import lazy_exports
 
@@ -10,4 +11,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "export_gpl": "basic",
     "export_counts_csv": "basic",
     "symbols_for": "symbols",
+    "SpareRule": "shopping",
+    "shopping_list": "shopping",
+    "coverage": "shopping",
 })
