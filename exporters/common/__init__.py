@@ -1,5 +1,4 @@
-"""What every medium shares: the format registry, export errors, PDF helpers, chart symbols, PNG/GPL/counts,
-purchase quantities (shopping)."""
+"""What every medium shares: format registry, export errors, PDF helpers, chart symbols, counts, shopping."""
 
 from engine.core.lazy import lazy_exports
 
