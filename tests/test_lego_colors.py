@@ -113,3 +113,14 @@ def test_design_made_with_the_old_lavender_is_flagged():
     plan = plan_parts(Pattern(np.zeros((2, 2), dtype=int), old), BrickOptions(piece="plate", section=8))
     assert plan.colors[0].rgb == parse_hex_color("#B18CBF")
     assert any("#F5F3D7" in n and "convert the picture again" in n for n in plan.notes)
+
+
+def test_parts_csv_says_which_colour_was_replaced(tmp_path):
+    from exporters.bricks.mosaic import export_parts_csv
+
+    lego = load_palette("lego")
+    p = Pattern(np.full((4, 4), lego.index_of("325")), lego)
+    out = export_parts_csv(p, tmp_path / "p.csv", BrickOptions(piece="round-tile", section=8, base="none"))
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 1 and rows[0]["part id"] == "98138" and rows[0]["BrickLink colour id"] != "154"
+    assert rows[0]["note"].startswith("replaces Lavender (BrickLink 154, not made as 1x1 round plates/tiles)")

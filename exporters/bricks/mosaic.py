@@ -120,6 +120,7 @@ class BrickColor:
     rgb: tuple[int, int, int]
     palette_indices: tuple[int, ...]  # design colours built in this LEGO colour
     delta_e: float = 0.0  # CIEDE2000 to the design colour when it was mapped from a non-LEGO palette
+    replaces: tuple[str, ...] = ()  # LEGO colours of the design not made in the chosen piece, built in this one
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ def brick_colors(pattern: Pattern, piece: str = "plate",
         bl = c.ids.get("bricklink")
         de = 0.0
         known = by_bl.get(bl) if bl else None
+        replaced = ""
         parts = known.parts if known is not None else c.parts
         if bl and (not parts or kind in parts):
             name, rgb = (known.name, known.rgb) if known is not None else (c.name, c.rgb)
@@ -320,13 +322,18 @@ def brick_colors(pattern: Pattern, piece: str = "plate",
                              f"{int(counts[i]):,} studs use {sub.name} (BrickLink {sub.ids['bricklink']}, "
                              f"CIEDE2000 {float(d):.1f}) instead")
             mapped = mapped or not bl
+            if bl:
+                replaced = f"{c.name} (BrickLink {bl}, not made as {KIND_LABEL[kind]})"
             bl, name, rgb, de = sub.ids["bricklink"], sub.name, sub.rgb, float(d)
-        g = groups.setdefault(bl, {"name": name, "rgb": rgb, "idx": [], "count": 0, "de": 0.0})
+        g = groups.setdefault(bl, {"name": name, "rgb": rgb, "idx": [], "count": 0, "de": 0.0, "rep": []})
+        if replaced:
+            g["rep"].append(replaced)
         g["idx"].append(i)
         g["count"] += int(counts[i])
         g["de"] = max(g["de"], de)
     order = sorted(groups.items(), key=lambda kv: (-kv[1]["count"], kv[0]))
-    colors = [BrickColor(bl, g["name"], tuple(g["rgb"]), tuple(g["idx"]), g["de"]) for bl, g in order]
+    colors = [BrickColor(bl, g["name"], tuple(g["rgb"]), tuple(g["idx"]), g["de"], tuple(g["rep"]))
+              for bl, g in order]
     lut = np.full(len(pal), -1, dtype=np.int64)
     for k, bc in enumerate(colors):
         lut[list(bc.palette_indices)] = k
@@ -420,7 +427,12 @@ def parts_csv_text(plan: PartsPlan) -> str:
                      t.use, t.needed, t.spares, t.quantity]
         if noted:
             c = by_bl.get(t.bricklink_color) if t.use == "mosaic" else None
-            row.append(f"nearest LEGO colour (CIEDE2000 {c.delta_e:.1f})" if c is not None and c.delta_e > 0 else "")
+            note = ""
+            if c is not None and c.replaces:
+                note = f"replaces {'; '.join(c.replaces)} (CIEDE2000 {c.delta_e:.1f})"
+            elif c is not None and c.delta_e > 0:
+                note = f"nearest LEGO colour (CIEDE2000 {c.delta_e:.1f})"
+            row.append(note)
         w.writerow(row)
     return buf.getvalue()
 
