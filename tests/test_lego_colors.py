@@ -124,3 +124,16 @@ def test_parts_csv_says_which_colour_was_replaced(tmp_path):
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == 1 and rows[0]["part id"] == "98138" and rows[0]["BrickLink colour id"] != "154"
     assert rows[0]["note"].startswith("replaces Lavender (BrickLink 154, not made as 1x1 round plates/tiles)")
+
+
+def test_old_design_with_both_dark_pinks_orders_one_line():
+    from engine.core.palette import Palette, PaletteColor
+
+    old = Palette("old lego", (PaletteColor("22", "Dark Pink", (0xD0, 0x50, 0x98), ids={"bricklink": "47"}),
+                               PaletteColor("221", "Dark Pink", (0xC8, 0x50, 0x9B), ids={"bricklink": "47"})))
+    idx = np.zeros((4, 8), dtype=int)
+    idx[:, 4:] = 1
+    plan = plan_parts(Pattern(idx, old), BrickOptions(piece="plate", section=8, base="none"))
+    assert [c.bricklink_id for c in plan.colors] == ["47"] and "1 colours" in plan.summary()
+    root = ET.fromstring(bricklink_xml_text(plan))
+    assert [(it.findtext("COLOR"), it.findtext("MINQTY")) for it in root.iter("ITEM")] == [("47", "32")]
