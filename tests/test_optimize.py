@@ -140,7 +140,8 @@ def test_checkpoint_and_resume_reproduce_an_uninterrupted_run(config, guidance, 
 
 
 def test_random_init_without_image_and_fidelity(config, guidance):
-    pattern = run_optimization(replace(config, image=None, steps=2), guidance=guidance)
+    # init_samples=0 skips the sample-and-select init of text-only runs: random logits, as before.
+    pattern = run_optimization(replace(config, image=None, steps=2, init_samples=0), guidance=guidance)
     assert pattern.metadata["init"] == "random" and pattern.metadata["source_image"] is None
     seen = []
     run_optimization(replace(config, steps=2, fidelity_weight=1.0, init="ciede2000"), guidance=guidance,
@@ -167,7 +168,7 @@ def test_validation_errors(config, tmp_path):
 
 
 def test_missing_model_is_a_model_load_error(config):
-    with pytest.raises(ModelLoadError, match="huggingface-cli download"):
+    with pytest.raises(ModelLoadError, match="hf download"):
         run_optimization(replace(config, guidance=SDXLGuidanceConfig(model="nobody/nothing-here")))
 
 
@@ -205,3 +206,59 @@ def test_crop_to_aspect():
     img = np.zeros((100, 300, 3), dtype=np.uint8)
     assert crop_to_aspect(img, 1, 1).shape == (100, 100, 3)
     assert crop_to_aspect(img, 4, 1).shape == (75, 300, 3)
+
+
+def test_checkpoint_carries_the_settings_and_refuses_a_mismatched_resume(config, guidance, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    run_optimization(replace(config, steps=2, checkpoint_path=str(ckpt)), guidance=guidance)
+    state = load_checkpoint(ckpt, replace(config, steps=2))
+    assert state["settings"]["prompt"] == "a cat" and state["settings"]["weights"]["fft"] == 20
+    assert state["settings"]["model"] == config.guidance.model
+    for change, needle in [({"prompt": "a dog"}, "prompt"), ({"negative_prompt": "blurry"}, "negative_prompt"),
+                           ({"fft_weight": 5.0}, "weights"),
+                           ({"guidance": replace(config.guidance, guidance_scale=7.5)}, "guidance_scale"),
+                           ({"guidance": replace(config.guidance, lora="style.safetensors")}, "lora")]:
+        with pytest.raises(OptimizeError, match=f"other settings.*{needle}"):
+            run_optimization(replace(config, steps=4, resume=str(ckpt), **change), guidance=guidance)
+    # the same settings (and more steps) resume fine
+    assert run_optimization(replace(config, steps=3, resume=str(ckpt)), guidance=guidance).metadata["steps"] == 3
+    old = torch.load(ckpt, weights_only=True)
+    old["version"] = 1
+    del old["settings"]
+    torch.save(old, tmp_path / "old.ckpt")
+    with pytest.raises(OptimizeError, match="start a new run"):
+        load_checkpoint(tmp_path / "old.ckpt", config)
+
+
+def test_sample_and_select_init_for_text_only_runs(config, guidance, tiny_root):
+    from engine.sdpixl.generator import PaletteGenerator
+    from engine.sdpixl.optimize import crop_to_aspect
+    from engine.sdpixl.select_init import SampleInitConfig, clip_scores, load_clip, sample_and_select, sample_candidates
+
+    clip_path = str(build_cached("clip", tiny_root))
+    cfg = replace(config, image=None, init_samples=3, steps=1, lr=1e-9,
+                  sample_init=SampleInitConfig(clip_model=clip_path, inference_steps=2))
+    candidates = sample_candidates(cfg, 3)
+    assert len(candidates) == 3 and all(c.dtype == np.uint8 and c.shape[2] == 3 for c in candidates)
+    assert not np.array_equal(candidates[0], candidates[1])  # really different samples
+    h, w = candidates[0].shape[:2]
+    assert w / h == pytest.approx(12 / 10, rel=0.25) and h % 8 == 0 and w % 8 == 0  # the pattern's aspect
+    scores = clip_scores(candidates, cfg.prompt, load_clip(clip_path))
+    best, scores2 = sample_and_select(cfg)
+    assert scores2 == pytest.approx(scores, abs=1e-5)  # seeded: the same candidates, the same ranking
+    assert np.array_equal(best, candidates[int(np.argmax(scores))])
+    assert len(set(np.round(scores, 6))) == 3  # a real ranking, not a tie
+    start = {}
+    pattern = run_optimization(cfg, guidance=guidance,
+                               callback_on_step_end=lambda i: start.setdefault("index", i.generator.index_map()))
+    assert pattern.metadata["init"] == "sample"
+    expected = PaletteGenerator.create(cfg.palette, 10, 12, "bilinear", image=crop_to_aspect(best, 12, 10))
+    assert np.mean(start["index"] == expected.index_map()) > 0.95  # one negligible step from the chosen image
+    assert "best of 3 candidates by CLIP" in pattern.metadata["init_note"]
+    # No CLIP on this computer: "auto" starts from random logits and says so; an explicit "sample" fails clearly.
+    fallback = run_optimization(replace(cfg, sample_init=SampleInitConfig()), guidance=guidance)
+    assert fallback.metadata["init"] == "random" and "no CLIP model" in fallback.metadata["init_note"]
+    with pytest.raises(ModelLoadError, match="hf download openai/clip"):
+        run_optimization(replace(cfg, init="sample", sample_init=SampleInitConfig()), guidance=guidance)
+    with pytest.raises(OptimizeError, match="init samples"):
+        run_optimization(replace(cfg, init_samples=-1), guidance=guidance)
