@@ -393,3 +393,41 @@ def test_without_taesd_offline_the_full_vae_runs_checkpointed_in_bf16(tiny_root,
     assert sdxl_mod.full_vae_dtype(torch.float32, torch.device("cuda")) == torch.bfloat16  # never fp32 on GPU
     out = g(torch.rand(1, 3, 8, 8, requires_grad=True), 0.1)
     assert torch.isfinite(out["loss_sds"])
+
+
+def test_compile_is_opt_in_and_wraps_unet_controlnets_and_encoder(tiny_root):
+    from engine.sdpixl.optimize import PRESETS
+
+    assert PRESETS["fast"].guidance.compile is False and PRESETS["reference"].guidance.tf32 is True
+    cn = str(build_cached("controlnet-sdxl", tiny_root))
+    cfg_ = SDXLGuidanceConfig(model=str(build_cached("sdxl", tiny_root)), prompt="a fox", seed=0, compile=True,
+                              controlnets=[ControlNetSpec("canny", cn)])
+    g = SDXLGuidance(cfg_, 12, 18)  # compiling happens lazily at the first call; only the wrapping is checked
+    compiled = torch._dynamo.eval_frame.OptimizedModule
+    assert isinstance(g._unet_call, compiled) and all(isinstance(c, compiled) for c in g._controlnet_calls)
+    assert isinstance(g.encoder.encoder, compiled)
+    assert g.time_ids.tolist() == [[*g.render_hw, 0, 0, *g.render_hw]]  # precomputed once per size
+
+
+def test_device_augmentation_matches_the_reference_distributions():
+    from engine.sdpixl.guidance.augment import DeviceAugment
+
+    aug = DeviceAugment(AugmentConfig(), 32, 48, "cpu")
+    g = torch.Generator().manual_seed(0)
+    draws = [aug.draw(g) for _ in range(2000)]
+    for key, p in (("gray", 0.2), ("persp", 0.5), ("flip", 0.5)):
+        rate = float(np.mean([bool(d[key]) for d in draws]))
+        assert abs(rate - p) < 0.04, (key, rate)
+    # perspective off: identity; on: the four corners move inwards by at most distortion * size / 2
+    x = torch.rand(1, 3, 32, 48)
+    off = {"gray": torch.tensor(False), "persp": torch.tensor(False), "flip": torch.tensor(False),
+           "grid": aug.identity_grid}
+    assert torch.equal(aug.apply(x, off), x)
+    d = next(d for d in draws if bool(d["persp"]))
+    corners = d["grid"][[0, 0, -1, -1], [0, -1, -1, 0]]  # where the output corners sample the input
+    px = (corners[:, 0] + 1) / 2 * 47
+    py = (corners[:, 1] + 1) / 2 * 31
+    assert bool(((px < -1e-3) | (px > 47 + 1e-3) | (py < -1e-3) | (py > 31 + 1e-3)).any())  # zoomed-out frame
+    # same draw on render and condition: they stay aligned
+    r, (c,) = aug(x, [x.clone()], torch.Generator().manual_seed(3))
+    assert torch.allclose(r, c)

@@ -262,3 +262,49 @@ def test_sample_and_select_init_for_text_only_runs(config, guidance, tiny_root):
         run_optimization(replace(cfg, init="sample", sample_init=SampleInitConfig()), guidance=guidance)
     with pytest.raises(OptimizeError, match="init samples"):
         run_optimization(replace(cfg, init_samples=-1), guidance=guidance)
+
+
+@pytest.mark.parametrize("kind", ["sd15", "sdxl+controlnets"])
+def test_a_step_reads_nothing_back_from_the_device_unless_a_report_is_due(config, guidance, monkeypatch, kind,
+                                                                           tiny_root):
+    """The hot loop must not sync: no .item()/.cpu()/.tolist()/float()/bool()/int() on tensors inside a step.
+    (The CPU stands in for the GPU here: any such call would be a device-to-host sync on CUDA.) AdamW's own
+    step counter is a CPU scalar by design and is ignored."""
+    import sys
+
+    calls: list[tuple[int, str, str]] = []
+    state = {"step": 0}
+
+    def counting(name, original):
+        def wrapper(self, *args, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            if "torch/optim" not in caller.replace("\\", "/"):
+                calls.append((state["step"], name, f"{caller}:{sys._getframe(1).f_lineno}"))
+            return original(self, *args, **kwargs)
+        return wrapper
+
+    if kind != "sd15":
+        cn = str(build_cached("controlnet-sdxl", tiny_root))
+        g = SDXLGuidanceConfig(model=str(build_cached("sdxl", tiny_root)),
+                               controlnets=[ControlNetSpec("canny", cn), ControlNetSpec("depth", cn)])
+        config = replace(config, width=16, height=9, guidance=g)
+        guidance = build_guidance(config)
+        from tiny_models import make_tiny_depth_image
+
+        config = replace(config, depth_image=str(make_tiny_depth_image(tiny_root / "depth-sync.png", (40, 30))))
+    for name in ("item", "cpu", "tolist", "numpy", "__float__", "__bool__", "__int__", "__index__"):
+        monkeypatch.setattr(torch.Tensor, name, counting(name, getattr(torch.Tensor, name)))
+
+    def on_step(info):
+        state["step"] = info.step
+
+    reports = []
+    cn_free = replace(config, steps=10, preview_every=5)
+    run_optimization(cn_free, progress=reports.append, guidance=guidance, callback_on_step_end=on_step)
+    monkeypatch.undo()
+    assert [r.step for r in reports] == [5, 10]
+    quiet = [c for c in calls if c[0] in (1, 2, 3, 6, 7, 8)]  # after these steps no report is due
+    assert quiet == [], quiet[:5]
+    assert any(c[0] == 5 for c in calls)  # the report itself reads the losses (one copy) and the preview
+    assert all(np.isfinite(v) for v in reports[0].losses.values())
+    assert set(reports[0].losses) >= {"sds", "fft", "total", "t", "grad_norm"}
