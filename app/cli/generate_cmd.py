@@ -69,6 +69,8 @@ def register(sub) -> None:
                                         "openai/clip-vit-base-patch32)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the UNet, ControlNets and encoder (GPU; the first steps are slow)")
+    p.add_argument("--compile-mode", choices=["default", "reduce-overhead", "max-autotune"], default="default",
+                   help="torch.compile mode with --compile; reduce-overhead adds CUDA graphs (default: default)")
     p.add_argument("--fft-weight", type=float, help="smoothness weight (default 20)")
     p.add_argument("--fidelity-weight", type=float, help="weight of closeness to --image (default 0)")
     p.add_argument("--seed", type=int, help="random seed for a repeatable run")
@@ -125,6 +127,7 @@ def build_config(args: argparse.Namespace):
                "lora": args.lora, "lora_scale": args.lora_scale, "model_config": args.model_config}
     if args.compile:
         changes["compile"] = True
+        changes["compile_mode"] = args.compile_mode
     for name, value in (("model", args.model), ("dtype", args.dtype), ("guidance_scale", args.guidance_scale),
                         ("depth_model", args.depth_model)):
         if value is not None:

@@ -127,9 +127,11 @@ class SDXLGuidance:
     def from_components(cls, config: SDXLGuidanceConfig, unet: Any, encoder: Any, alphas_cumprod: torch.Tensor,
                         embeddings: torch.Tensor, pooled: torch.Tensor | None = None, controlnets: list | None = None,
                         tiny: bool = True, vae_scale_factor: int = 8, height: int | None = None,
-                        width: int | None = None, prediction_type: str = "epsilon") -> "SDXLGuidance":
+                        width: int | None = None, prediction_type: str = "epsilon",
+                        encoder_dtype: torch.dtype | None = None) -> "SDXLGuidance":
         """Build from ready modules (no loading): ``embeddings`` / ``pooled`` are the [uncond, cond] text
-        encodings. For benchmarks and for callers that keep models in memory between runs."""
+        encodings; ``encoder_dtype`` defaults to the run's dtype (a full VAE: see ``full_vae_dtype``). For
+        benchmarks, tests and callers that keep models in memory between runs."""
         self = cls.__new__(cls)
         self._init_runtime(config)
         self.family = "sd15" if pooled is None else "sdxl"
@@ -137,7 +139,7 @@ class SDXLGuidance:
         self.embeddings = embeddings.to(self.device, self.dtype)
         self.pooled = None if pooled is None else pooled.to(self.device, self.dtype)
         nets = [_as_dtype(net, self.dtype) for net in controlnets or []]
-        self._setup(_as_dtype(unet, self.dtype), encoder, tiny, self.dtype, nets, alphas_cumprod,
+        self._setup(_as_dtype(unet, self.dtype), encoder, tiny, encoder_dtype or self.dtype, nets, alphas_cumprod,
                     len(alphas_cumprod), vae_scale_factor, height, width)
         return self
 
