@@ -222,6 +222,12 @@ def test_checkpoint_carries_the_settings_and_refuses_a_mismatched_resume(config,
             run_optimization(replace(config, steps=4, resume=str(ckpt), **change), guidance=guidance)
     # the same settings (and more steps) resume fine
     assert run_optimization(replace(config, steps=3, resume=str(ckpt)), guidance=guidance).metadata["steps"] == 3
+    other = torch.load(ckpt, weights_only=True)
+    assert other["device"] == "cpu"
+    other["device"] = "cuda"
+    torch.save(other, tmp_path / "gpu.ckpt")
+    with pytest.raises(OptimizeError, match="same kind of device"):
+        run_optimization(replace(config, steps=3, resume=str(tmp_path / "gpu.ckpt")), guidance=guidance)
     old = torch.load(ckpt, weights_only=True)
     old["version"] = 1
     del old["settings"]

@@ -215,6 +215,7 @@ def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.op
         "size": [config.height, config.width],
         "seed": config.seed,
         "settings": run_settings(config),
+        "device": gen.logits.device.type,  # the generator states belong to this device type
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -381,6 +382,9 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     start = 0
     if config.resume:
         state = load_checkpoint(config.resume, config)
+        if state.get("device", device.type) != device.type:
+            raise OptimizeError(f"checkpoint {Path(config.resume).name} was written on {state['device']}, this run "
+                                f"is on {device.type}: resume on the same kind of device (--device)")
         with torch.no_grad():
             gen.logits.copy_(state["logits"].to(device))
         optimizer.load_state_dict(state["optimizer"])
