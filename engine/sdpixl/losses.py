@@ -45,8 +45,20 @@ def fft_smoothness_loss(image: torch.Tensor) -> torch.Tensor:
     x = _channels_first(image).float()
     c, h, w = x.shape
     spectrum = torch.fft.fftshift(torch.fft.fft2(x), dim=(-2, -1))
-    mask = high_frequency_mask(h, w, device=x.device)
-    return (mask * spectrum.abs()).sum() / _mask_denominator(h, w, c)
+    return (_cached_mask(h, w, x.device) * spectrum.abs()).sum() / _mask_denominator(h, w, c)
+
+
+_MASKS: dict[tuple[int, int, str], torch.Tensor] = {}
+
+
+def _cached_mask(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """The mask built once per size and device (the optimiser calls the loss every step)."""
+    key = (height, width, str(device))
+    if key not in _MASKS:
+        if len(_MASKS) > 16:
+            _MASKS.clear()
+        _MASKS[key] = high_frequency_mask(height, width, device=device)
+    return _MASKS[key]
 
 
 def _mask_denominator(height: int, width: int, channels: int) -> float:
