@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -35,7 +35,6 @@ from app.gui.preferences import Preferences, PreferencesDialog, resolve_device
 from app.gui.process_jobs import convert_in_process, warm_up
 from app.gui.tools import EditController
 from app.gui.workers import JobRunner, freeze_startup_objects, prefer_gui_thread
-from engine.core.edit import adopt_palette
 from engine.core.palette import Palette, PaletteError
 from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
 from engine.core.progress import Progress
@@ -254,23 +253,45 @@ class MainWindow(QMainWindow):
         self.runner.stopped.connect(self._on_run_stopped)
 
     def _load_presets(self) -> None:
-        # Import the engine now, not in the middle of the first run: loading compiled extension modules
-        # holds the GIL and would freeze the GUI for a moment while a worker thread imports them.
+        # Nothing heavy here: the window must show first. The converter engine loads just after the first
+        # paint (_warm_up_engine); SD-πXL (torch, diffusers) loads when its mode is first chosen.
+        self.input_panel.model.setText(self.prefs.model_source)
+        self.input_panel.mode.currentIndexChanged.connect(self._on_mode_changed)
+        QTimer.singleShot(0, self._warm_up_engine)
+
+    def _warm_up_engine(self) -> None:
+        """Import the converter now (after the window showed), not in the middle of the first run: loading
+        compiled extension modules holds the GIL and would freeze the GUI while a worker thread imports them."""
         import engine.convert.pipeline  # noqa: F401
         import engine.core.image_io  # noqa: F401
 
         warm_up()  # the converter runs in a child process; start its server now
 
+    def _on_mode_changed(self, *_args) -> None:
+        if self.input_panel.current_mode() == MODE_SDPIXL:
+            self.ensure_sdpixl_loaded()
+
+    def ensure_sdpixl_loaded(self) -> bool:
+        """Load SD-πXL (torch, diffusers) on first use and list its presets; False when it is not installed."""
+        if self.input_panel.preset.count():
+            return True
+        self.statusBar().showMessage("Loading SD-πXL…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             from engine.sdpixl.optimize import PRESETS
 
             names = list(PRESETS)
-        except ImportError:
+        except ImportError as exc:
+            log.warning("SD-πXL unavailable: %s", exc)
             names = []
+        finally:
+            QApplication.restoreOverrideCursor()
+            self.statusBar().clearMessage()
         self.input_panel.set_presets(names)
         if "fast" in names:
             self.input_panel.preset.setCurrentText("fast")
-        self.input_panel.model.setText(self.prefs.model_source)
+        self._update_device_label()
+        return bool(names)
 
     # ================================================================== dialogs (tests monkeypatch these)
     def show_error(self, title: str, message: str) -> None:
@@ -345,6 +366,8 @@ class MainWindow(QMainWindow):
 
     def _match_panel_palette(self, pattern: Pattern) -> Pattern:
         """Show the project's palette in the panel: the shipped one when it matches, else the project's own."""
+        from engine.core.edit import adopt_palette
+
         key = pattern.palette.key
         if key and self.palette_panel.select_palette(key):
             adopted = adopt_palette(pattern, self.palette_panel.palette())
@@ -608,6 +631,10 @@ class MainWindow(QMainWindow):
         if not js.prompt and self.source_image is None:
             self.show_error("Nothing to start from", "Type a prompt or open a picture for SD-πXL.")
             return None
+        if not self.ensure_sdpixl_loaded():
+            self.show_error("SD-πXL unavailable", "Install the diffusion extras: pip install -e \".[diffusion]\"")
+            return None
+        js = self.input_panel.job_settings()  # the preset list exists now
         device = resolve_device(self.prefs.device)
         image = str(self.source_path) if self.source_image is not None and self.source_path else None
         model = js.sdpixl.get("model") or self.prefs.model_source
@@ -666,6 +693,8 @@ class MainWindow(QMainWindow):
             self.canvas.set_preview(np.asarray(report.preview))
 
     def _accept_result(self, pattern: Pattern, text: str) -> None:
+        from engine.core.edit import adopt_palette
+
         pattern = adopt_palette(pattern, self._run_palette)
         if self.source_path is not None:
             pattern.metadata.setdefault("source_image", self.source_path.name)
@@ -701,8 +730,10 @@ class MainWindow(QMainWindow):
             device = self._run_device
         elif self.runner.is_running():
             device = "cpu (fast converter)"
-        else:
+        elif "torch" in sys.modules:
             device = resolve_device(self.prefs.device)
+        else:  # resolving "auto" needs torch: not worth loading it at start-up just for this label
+            device = self.prefs.device
         self.device_label.setText(f"Device: {device}")
 
     # ================================================================== export, preferences, about

@@ -7,7 +7,6 @@ from PySide6.QtCore import QObject, Signal
 
 from app.gui.commands import CellsCommand, new_stroke_id
 from app.gui.document import EMPTY, PatternDocument
-from engine.core.edit import flood_fill_cells
 
 TOOLS = ("pan", "pencil", "eraser", "fill", "eyedropper", "replace")
 
@@ -61,6 +60,8 @@ class EditController(QObject):
             self._stroke = new_stroke_id()
             self._paint(y, x)
         elif self.tool == "fill" and self._valid_color():
+            from engine.core.edit import flood_fill_cells  # scipy loads on the first fill, not at start-up
+
             mask = flood_fill_cells(p.index, p.empty, y, x, self.color)
             self._push_mask(mask, "Flood fill")
         elif self.tool == "replace" and self._valid_color():

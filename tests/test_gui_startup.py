@@ -1,0 +1,48 @@
+"""Start-up stays light: constructing the main window loads neither torch nor diffusers nor the converter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_PROBE = """
+import json, sys
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app.gui.main_window import MainWindow
+w = MainWindow()
+w.show()
+heavy = [m for m in ("torch", "diffusers", "scipy", "engine.sdpixl.optimize") if m in sys.modules]
+app.processEvents()  # the converter engine warms up after the first paint; SD-PiXL still waits
+later = [m for m in ("torch", "diffusers") if m in sys.modules]
+presets_before = w.input_panel.preset.count()
+print(json.dumps({"heavy": heavy, "later": later, "presets_before": presets_before}))
+"""
+
+
+def test_main_window_starts_without_torch(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path / "config"), PIXL_DATA_DIR=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["heavy"] == [], f"imported before the window showed: {result['heavy']}"
+    assert result["later"] == []
+    assert result["presets_before"] == 0  # SD-πXL presets load on first use
+
+
+def test_sdpixl_presets_load_on_first_use(window):
+    from app.gui.input_panel import MODE_SDPIXL
+
+    window.input_panel.set_mode(MODE_SDPIXL)
+    names = [window.input_panel.preset.itemText(i) for i in range(window.input_panel.preset.count())]
+    from engine.sdpixl.optimize import PRESETS
+
+    assert names == list(PRESETS)
+    assert window.input_panel.preset.currentText() == "fast"
