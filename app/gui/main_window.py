@@ -28,7 +28,6 @@ from app.gui.canvas import PatternCanvas, array_to_qimage
 from app.gui.commands import SetPatternCommand
 from app.gui.crash import install_excepthook
 from app.gui.document import PatternDocument
-from app.gui.export_dialog import ExportDialog, export_pattern
 from app.gui.input_panel import IMAGE_FILTER, MODE_FAST, MODE_SDPIXL, InputPanel, JobSettings, describe_image_file
 from app.gui.palette_panel import PalettePanel
 from app.gui.preferences import Preferences, PreferencesDialog, resolve_device
@@ -738,31 +737,67 @@ class MainWindow(QMainWindow):
 
     # ================================================================== export, preferences, about
     def export_dialog(self) -> None:
+        """The export dialog: formats of the pattern's medium first, options, then a summary of what was written."""
         if self.doc.pattern is None:
             self.show_error("Nothing to export", "Make or open a pattern first.")
             return
-        base = self.doc.path.stem if self.doc.path else "pattern"
+        dlg = self.make_export_dialog()
+        if dlg is not None and dlg.exec():
+            self.export_from_dialog(dlg)
+
+    def make_export_dialog(self):
+        """An ExportDialog set up for the current pattern (None, with a message, when exporters are missing)."""
+        from app.gui.export_dialog import ExportDialog
+
+        p = self.doc.pattern
+        base = self.doc.path.stem if self.doc.path else (Path(str(p.metadata.get("source_image", ""))).stem
+                                                         or "pattern")
+        medium = (p.medium or p.palette.medium).kind
         try:
-            dlg = ExportDialog(self, self._last_dir(), base)
+            return ExportDialog(self, None, base, medium)
         except ImportError as exc:
             self.show_error("Export unavailable", str(exc))
-            return
-        if dlg.exec() and dlg.path.text():
-            self.export_to(dlg.selected_format(), dlg.path.text(), **dlg.options())
+            return None
 
-    def export_to(self, fmt: str, path: str | Path, **options) -> list[Path]:
-        """Export the current pattern; errors go to ``show_error``. Returns the files written."""
+    def export_from_dialog(self, dlg) -> list[Path]:
+        """Export every format ticked in ``dlg`` with its options; shows the summary. Returns the files."""
+        from app.gui.export_dialog import ExportResult
+
+        total = ExportResult()
+        options = dlg.option_values()
+        for fmt, path in dlg.paths().items():
+            result = self.export_to(fmt, path, summary=True, **options)
+            if result is None:
+                break
+            total.files += result.files
+            total.lines += [f"{fmt}:"] + [f"  {line}" for line in result.lines]
+        self.last_export = total
+        if total.files:
+            self.show_export_summary(total)
+        return total.files
+
+    def show_export_summary(self, result) -> None:
+        """After an export: files, summary lines, Open file / Show in folder (tests replace this)."""
+        from app.gui.export_dialog import ExportSummaryDialog
+
+        ExportSummaryDialog(self, result).exec()
+
+    def export_to(self, fmt: str, path: str | Path, summary: bool = False, **options):
+        """Export the current pattern; errors go to ``show_error``. Returns the files written (with
+        ``summary=True`` an ExportResult, or None after an error)."""
+        from app.gui.export_dialog import export_with_summary
+
         if self.doc.pattern is None:
-            return []
+            return None if summary else []
         try:
-            files = export_pattern(self.doc.pattern, fmt, path, **options)
+            result = export_with_summary(self.doc.pattern, fmt, path, **options)
         except Exception as exc:  # exporter errors of every kind are reported, never fatal
             from app.gui.workers import describe_error
 
             self.show_error("Export failed", describe_error(exc))
-            return []
-        self.statusBar().showMessage("Exported " + ", ".join(str(f) for f in files), 5000)
-        return files
+            return None if summary else []
+        self.statusBar().showMessage("Exported " + ", ".join(str(f) for f in result.files), 5000)
+        return result if summary else result.files
 
     def preferences_dialog(self) -> None:
         dlg = PreferencesDialog(self, self.prefs)
