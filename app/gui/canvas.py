@@ -25,11 +25,13 @@ class PatternCanvas(QWidget):
     """Shows a Pattern (or a live preview) cell by cell.
 
     Mouse: wheel zooms around the cursor, middle button (or left in pan mode) pans, left button
-    emits ``cellPressed``/``cellDragged``/``cellReleased`` for the edit tools; moving emits
+    emits ``cellPressed``/``cellDragged``/``cellReleased`` for the edit tools, the right button
+    ``cellAltPressed`` (secondary colour) then the same drag/release; moving emits
     ``hoveredCell(y, x)`` ((-1, -1) when outside).
     """
 
     cellPressed = Signal(int, int)
+    cellAltPressed = Signal(int, int)
     cellDragged = Signal(int, int)
     cellReleased = Signal()
     hoveredCell = Signal(int, int)
@@ -266,12 +268,15 @@ class PatternCanvas(QWidget):
             self._pan_from = pos
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if event.button() == Qt.MouseButton.LeftButton and self._pattern is not None:
+        if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) and self._pattern is not None:
             y, x = self.cell_at(pos)
             if y >= 0:
                 self._drawing = True
                 self._last_cell = (y, x)
-                self.cellPressed.emit(y, x)
+                if event.button() == Qt.MouseButton.RightButton:
+                    self.cellAltPressed.emit(y, x)
+                else:
+                    self.cellPressed.emit(y, x)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         pos = event.position()

@@ -272,6 +272,11 @@ class InputPanel(QWidget):
         """Target pattern size in cells (width, height)."""
         return self._cells
 
+    def set_cells(self, width: int, height: int) -> None:
+        """Show this size (e.g. an opened pattern's) without emitting ``sizeChanged``."""
+        self._cells = (max(1, min(1024, int(width))), max(1, min(1024, int(height))))
+        self._show_size()
+
     def _unit_factor(self) -> tuple[float, float]:
         try:
             return self.medium.cells_per_unit(self.unit.currentText())

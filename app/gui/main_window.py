@@ -27,12 +27,13 @@ from app.gui.autosave import Autosaver, load_recovery, pending_recovery
 from app.gui.canvas import PatternCanvas, array_to_qimage
 from app.gui.commands import SetPatternCommand
 from app.gui.crash import install_excepthook
-from app.gui.document import PatternDocument
+from app.gui.document import EMPTY, PatternDocument
 from app.gui.input_panel import IMAGE_FILTER, MODE_FAST, MODE_SDPIXL, InputPanel, JobSettings, describe_image_file
 from app.gui.palette_panel import PalettePanel
 from app.gui.preferences import Preferences, PreferencesDialog, resolve_device
 from app.gui.process_jobs import convert_in_process, warm_up
-from app.gui.tools import EditController
+from app.gui.swatch import ColorSwatch
+from app.gui.tools import SWAP_KEY, TOOL_KEYS, EditController
 from app.gui.workers import JobRunner, freeze_startup_objects, prefer_gui_thread
 from engine.core.palette import Palette, PaletteError
 from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._run_palette: Palette | None = None  # full panel palette of the current run
         self._run_device = "cpu"  # SD-πXL device of the current run
         self._close_after_run = False
+        self._hover_cell = (-1, -1)
 
         self.canvas = PatternCanvas()
         self.setCentralWidget(self.canvas)
@@ -106,8 +108,10 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        # closable, or Qt greys out its View-menu toggle
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         return dock
 
@@ -121,7 +125,11 @@ class MainWindow(QMainWindow):
         self.progress_bar.setTextVisible(True)
         self.progress_bar.hide()
         self.device_label = QLabel()
+        self.count_label = QLabel()
+        self.count_label.setObjectName("colorCount")
+        self.count_label.setToolTip("Colours and filled cells in the pattern (updates as you edit)")
         sb.addWidget(self.hover_label, 1)
+        sb.addPermanentWidget(self.count_label)
         sb.addPermanentWidget(self.run_label)
         sb.addPermanentWidget(self.progress_bar)
         sb.addPermanentWidget(self.device_label)
@@ -177,14 +185,23 @@ class MainWindow(QMainWindow):
         self.act_stop.setEnabled(False)
         self.tool_group = QActionGroup(self)
         self.tool_actions: dict[str, QAction] = {}
-        for name, text, key in (("pan", "Pan", "H"), ("pencil", "Pencil", "P"), ("eraser", "Eraser", "X"),
-                                ("fill", "Flood fill", "F"), ("eyedropper", "Eyedropper", "I"),
-                                ("replace", "Replace colour", "R")):
-            act = self._action(text, None, key, name, checkable=True, tip=f"{text} tool ({key})")
+        tips = {"pencil": "left button: pen colour, right button: secondary colour",
+                "eraser": "empties cells", "fill": "fills the touching cells of one colour",
+                "eyedropper": "left click: pen colour, right click: secondary colour",
+                "replace": "every cell of the clicked colour becomes the pen colour",
+                "pan": "drag to move the view (the middle button pans in every tool)"}
+        for name in ("pan", "pencil", "eraser", "fill", "eyedropper", "replace"):
+            text, key = TOOL_KEYS[name]
+            act = self._action(text, None, key, name, checkable=True, tip=f"{text} ({key}): {tips[name]}")
             act.triggered.connect(lambda _c=False, n=name: self.set_tool(n))
             self.tool_group.addAction(act)
             self.tool_actions[name] = act
         self.tool_actions["pencil"].setChecked(True)
+        self.act_swap = self._action("S&wap colours", self.edit.swap_colors, SWAP_KEY,
+                                     tip=f"Swap pen and secondary colour ({SWAP_KEY})")
+        self.act_highlight = self._action("&Highlight pen colour", self._on_highlight_toggled, "Ctrl+H",
+                                          checkable=True,
+                                          tip="Dim every cell that is not the pen colour (Ctrl+H)")
 
     def _build_menus_and_toolbars(self) -> None:
         mb = self.menuBar()
@@ -198,11 +215,12 @@ class MainWindow(QMainWindow):
                   self.act_export, None, self.act_quit):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Edit")
-        for a in (self.act_undo, self.act_redo, None, *self.tool_actions.values(), None, self.act_prefs):
+        for a in (self.act_undo, self.act_redo, None, *self.tool_actions.values(), self.act_swap, None,
+                  self.act_prefs):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&View")
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual, None, self.act_grid,
-                  self.act_boards, self.act_show_input, None, self.input_dock.toggleViewAction(),
+                  self.act_boards, self.act_show_input, self.act_highlight, None, self.input_dock.toggleViewAction(),
                   self.palette_dock.toggleViewAction()):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Run")
@@ -219,9 +237,15 @@ class MainWindow(QMainWindow):
         tb2.setObjectName("toolsToolbar")
         for a in self.tool_actions.values():
             tb2.addAction(a)
+        self.swatch = ColorSwatch()
+        tb2.addWidget(self.swatch)
+        self.swatch_label = QLabel()
+        self.swatch_label.setObjectName("swatchLabel")
+        self.swatch_label.setMinimumWidth(150)
+        tb2.addWidget(self.swatch_label)
         tb2.addSeparator()
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual, self.act_grid,
-                  self.act_boards, self.act_show_input):
+                  self.act_boards, self.act_show_input, self.act_highlight):
             tb2.addAction(a)
 
     def _connect(self) -> None:
@@ -234,9 +258,14 @@ class MainWindow(QMainWindow):
         pp.paletteChanged.connect(self._on_palette_changed)
         pp.highlightRequested.connect(self._on_highlight)
         pp.colorActivated.connect(self._on_color_activated)
+        pp.secondaryRequested.connect(self._on_secondary_requested)
         pp.replaceRequested.connect(self.replace_color)
+        pp.replaceWithPenRequested.connect(lambda i: self.replace_with_pen(i))
         pp.import_button.clicked.connect(self.import_palette_dialog)
         c.cellPressed.connect(self._on_cell_pressed)
+        c.cellAltPressed.connect(self._on_cell_alt_pressed)
+        self.swatch.swapRequested.connect(self.edit.swap_colors)
+        self.edit.colorsChanged.connect(self._on_colors_changed)
         c.cellDragged.connect(self.edit.drag)
         c.cellReleased.connect(self.edit.release)
         c.hoveredCell.connect(self._on_hover)
@@ -502,6 +531,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== editing
     def set_tool(self, name: str) -> None:
+        """Choose an edit tool (pan, pencil, eraser, fill, eyedropper, replace)."""
         self.edit.set_tool(name)
         self.tool_actions[name].setChecked(True)
         self.canvas.pan_mode = name == "pan"
@@ -509,6 +539,10 @@ class MainWindow(QMainWindow):
     def _on_cell_pressed(self, y: int, x: int) -> None:
         if not self.runner.is_running():
             self.edit.press(y, x)
+
+    def _on_cell_alt_pressed(self, y: int, x: int) -> None:
+        if not self.runner.is_running():
+            self.edit.press(y, x, alt=True)
 
     def _panel_to_pattern_index(self, i: int) -> int | None:
         pal, p = self.palette_panel.palette(), self.doc.pattern
@@ -520,28 +554,61 @@ class MainWindow(QMainWindow):
             return None
 
     def _on_color_activated(self, i: int) -> None:
+        """A palette row was chosen: it becomes the pen colour (the canvas is not dimmed)."""
         j = self._panel_to_pattern_index(i)
         if j is not None:
             self.edit.set_color(j)
-            if self.edit.tool in ("pan", "eyedropper"):
+            if self.edit.tool in ("pan", "eyedropper", "eraser"):
                 self.set_tool("pencil")
+
+    def _on_secondary_requested(self, i: int) -> None:
+        j = self._panel_to_pattern_index(i)
+        if j is not None:
+            self.edit.set_secondary(j)
 
     def _on_color_picked(self, j: int) -> None:
         p, pal = self.doc.pattern, self.palette_panel.palette()
-        if p is None or pal is None:
+        if p is None or pal is None or not 0 <= j < len(p.palette):
             return
         code = p.palette[j].code
-        self.statusBar().showMessage(f"Drawing colour: {code} {p.palette[j].name}", 3000)
+        self.statusBar().showMessage(f"Pen colour: {code} {p.palette[j].name}", 3000)
         if code in pal.codes:
             self.palette_panel.tree.blockSignals(True)
             self.palette_panel.select_color(pal.index_of(code))
             self.palette_panel.tree.blockSignals(False)
 
+    def _describe_color(self, j: int) -> tuple[tuple[int, int, int] | None, str]:
+        p = self.doc.pattern
+        if j == EMPTY:
+            return None, "empty (erase)"
+        if p is None or not 0 <= j < len(p.palette):
+            return None, "—"
+        c = p.palette[j]
+        return c.rgb, f"{c.code} {c.name}"
+
+    def _on_colors_changed(self) -> None:
+        """Show the pen/secondary colours in the swatch; a highlight follows the pen colour."""
+        prim, prim_text = self._describe_color(self.edit.primary)
+        sec, sec_text = self._describe_color(self.edit.secondary)
+        tip = (f"Pen (left button): {prim_text}\nSecondary (right button): {sec_text}\n"
+               f"Click or press {SWAP_KEY} to swap")
+        self.swatch.set_colors(prim if self.doc.pattern is not None else None, sec, tip)
+        self.swatch_label.setText(prim_text if self.doc.pattern is not None else "")
+        self.swatch_label.setToolTip(tip)
+        if self.act_highlight.isChecked():
+            self.canvas.set_highlight(self.edit.primary if self.doc.pattern is not None else None)
+
+    def _on_highlight_toggled(self, on: bool) -> None:
+        self.canvas.set_highlight(self.edit.primary if on and self.doc.pattern is not None else None)
+
     def _on_highlight(self, i: int) -> None:
+        """Context menu "Highlight in the pattern": that colour becomes the pen colour and the highlight is on."""
         j = self._panel_to_pattern_index(i) if i >= 0 else None
-        self.canvas.set_highlight(j)
-        if j is not None:
-            self.edit.color = j
+        if j is None:
+            self.act_highlight.setChecked(False)
+            return
+        self.edit.set_color(j)
+        self.act_highlight.setChecked(True)
 
     def replace_color(self, old_panel: int, new_panel: int) -> int:
         """Replace panel colour ``old_panel`` with ``new_panel`` everywhere (one undo step)."""
@@ -551,21 +618,48 @@ class MainWindow(QMainWindow):
             return 0
         return self.edit.replace_color(old, new)
 
+    def replace_with_pen(self, old_panel: int) -> int:
+        """Replace panel colour ``old_panel`` with the pen colour everywhere (one undo step)."""
+        old = self._panel_to_pattern_index(old_panel)
+        if old is None:
+            self.show_error("Cannot replace colour", "The colour must belong to the pattern's palette.")
+            return 0
+        return self.edit.replace_color(old, self.edit.primary)
+
     def _on_pattern_replaced(self) -> None:
         p = self.doc.pattern
         self.canvas.set_pattern(p)
         self.palette_panel.set_counts(p)
         if p is not None:
             self.input_panel.set_medium(p.medium or p.palette.medium)
-            if not 0 <= self.edit.color < len(p.palette):
-                self.edit.color = 0
+            self.input_panel.set_cells(p.width, p.height)  # the size box shows the pattern's size
+        self.edit.validate()
+        self._update_counts()
+        self._refresh_hover()
         self._update_title()
 
     def _on_cells_changed(self) -> None:
         self.canvas.refresh()
         self.palette_panel.set_counts(self.doc.pattern)
+        self._update_counts()
+        self._refresh_hover()
+
+    def _update_counts(self) -> None:
+        """The live colour count in the status bar."""
+        p = self.doc.pattern
+        if p is None:
+            self.count_label.setText("")
+            return
+        used = len(p.used_indices())
+        self.count_label.setText(f"{used} colour{'s' if used != 1 else ''} · {p.filled_cells} cells")
+
+    def _refresh_hover(self) -> None:
+        """Re-describe the cell under the mouse after any change (an undo changes what it shows)."""
+        y, x = self._hover_cell
+        self._on_hover(y, x)
 
     def _on_hover(self, y: int, x: int) -> None:
+        self._hover_cell = (y, x)
         p = self.doc.pattern
         if p is None or y < 0 or self.runner.is_running() or (p.width, p.height) != self.canvas.cells_size:
             self.hover_label.setText("")
