@@ -32,6 +32,7 @@ class PatternCanvas(QWidget):
 
     cellPressed = Signal(int, int)
     cellAltPressed = Signal(int, int)
+    previewClicked = Signal()
     cellDragged = Signal(int, int)
     cellReleased = Signal()
     hoveredCell = Signal(int, int)
@@ -58,6 +59,8 @@ class PatternCanvas(QWidget):
         self._drawing = False
         self._last_cell = (-1, -1)
         self._fitted = True
+        self.showing_preview = False  # a preview (not the pattern) is on screen
+        self._preview_medium = None  # board lines of a preview
 
     # ------------------------------------------------------------ content
     @property
@@ -67,6 +70,7 @@ class PatternCanvas(QWidget):
     def set_pattern(self, pattern: Pattern | None, refit: bool = False) -> None:
         """Show a pattern (re-rendered from its cells); refits the view when its size changed."""
         self._pattern = pattern
+        self.showing_preview = False
         new_size = (0, 0) if pattern is None else (pattern.width, pattern.height)
         self._image = None if pattern is None else self._render(pattern)
         changed = new_size != self._size
@@ -86,11 +90,15 @@ class PatternCanvas(QWidget):
         """Re-render the current pattern after its cells changed."""
         if self._pattern is not None:
             self._image = self._render(self._pattern)
+            self.showing_preview = False
         self.update()
 
-    def set_preview(self, rgb: np.ndarray) -> None:
-        """Show a live preview image (H x W x 3 uint8 cells) during a run."""
+    def set_preview(self, rgb: np.ndarray, medium=None) -> None:
+        """Show a preview image (H x W x 3 or x 4 uint8 cells): live during a run, or before Start; ``medium``
+        gives its board lines."""
         h, w = rgb.shape[:2]
+        self.showing_preview = True
+        self._preview_medium = medium
         self._image = array_to_qimage(rgb)
         if (w, h) != self._size:
             self._size = (w, h)
@@ -210,7 +218,7 @@ class PatternCanvas(QWidget):
         p.end()
 
     def _paint_empty_background(self, p: QPainter, target: QRectF) -> None:
-        if self._pattern is None or self._pattern.empty is None:
+        if not self.showing_preview and (self._pattern is None or self._pattern.empty is None):
             return
         p.fillRect(target, _EMPTY_BACKGROUND)
 
@@ -236,7 +244,9 @@ class PatternCanvas(QWidget):
             p.drawLine(QPointF(max(target.left(), 0), yy), QPointF(min(target.right(), self.width()), yy))
 
     def _paint_boards(self, p: QPainter, target: QRectF) -> None:
-        board = None if self._pattern is None or self._pattern.medium is None else self._pattern.medium.default_board
+        medium = self._preview_medium if self.showing_preview and self._preview_medium is not None else (
+            None if self._pattern is None else self._pattern.medium)
+        board = None if medium is None else medium.default_board
         if board is None:
             return
         w, h = self._size
@@ -267,6 +277,9 @@ class PatternCanvas(QWidget):
         ):
             self._pan_from = pos
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if self.showing_preview and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self.previewClicked.emit()  # the window decides (e.g. back to the pattern); never an edit
             return
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) and self._pattern is not None:
             y, x = self.cell_at(pos)

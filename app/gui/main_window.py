@@ -31,6 +31,7 @@ from app.gui.document import EMPTY, PatternDocument
 from app.gui.input_panel import IMAGE_FILTER, MODE_FAST, MODE_SDPIXL, InputPanel, JobSettings, describe_image_file
 from app.gui.palette_panel import PalettePanel
 from app.gui.preferences import Preferences, PreferencesDialog, resolve_device
+from app.gui.preview import PreviewRunner
 from app.gui.process_jobs import convert_in_process, warm_up
 from app.gui.swatch import ColorSwatch
 from app.gui.tools import SWAP_KEY, TOOL_KEYS, EditController
@@ -48,6 +49,7 @@ PALETTE_FILTER = "Palettes (*.hex *.gpl *.csv *.json);;All files (*)"
 # The fast converter runs in a child process (see app.gui.process_jobs); False runs it in the worker thread
 # (the benchmark compares both).
 CONVERT_IN_PROCESS = True
+PREVIEW_DELAY_MS = 150  # the preview waits for the size/palette to settle (typing, spinning)
 
 
 def icon(name: str) -> QIcon:
@@ -70,6 +72,10 @@ class MainWindow(QMainWindow):
         self.doc = PatternDocument(self)
         self.edit = EditController(self.doc, self)
         self.runner = JobRunner(self)
+        self.previews = PreviewRunner(self)
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self.autosaver = Autosaver(self.doc, self.prefs.autosave_seconds, self)
         self.source_image = None  # PIL RGBA of the input picture
         self.source_path: Path | None = None
@@ -265,6 +271,11 @@ class MainWindow(QMainWindow):
         c.cellPressed.connect(self._on_cell_pressed)
         c.cellAltPressed.connect(self._on_cell_alt_pressed)
         self.swatch.swapRequested.connect(self.edit.swap_colors)
+        ip.previewSettingsChanged.connect(self.request_preview)
+        pp.ownedChanged.connect(self._on_owned_changed)
+        c.previewClicked.connect(self._on_preview_clicked)
+        self._preview_timer.timeout.connect(self._start_preview)
+        self.previews.ready.connect(self._show_preview)
         self.edit.colorsChanged.connect(self._on_colors_changed)
         c.cellDragged.connect(self.edit.drag)
         c.cellReleased.connect(self.edit.release)
@@ -503,12 +514,16 @@ class MainWindow(QMainWindow):
         self.input_panel.set_image(qimg, describe_image_file(path, image.width, image.height))
         self.canvas.set_input_image(qimg)
         settings.set_value("lastDir", str(Path(path).resolve().parent))
+        self.request_preview()
         return True
 
     def clear_image(self) -> None:
         self.source_image, self.source_path = None, None
         self.input_panel.set_image(None)
         self.canvas.set_input_image(None)
+        self.previews.invalidate()
+        if self.canvas.showing_preview and not self.runner.is_running():
+            self.canvas.set_pattern(self.doc.pattern)
 
     def import_palette_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import palette", str(self._last_dir()), PALETTE_FILTER)
@@ -528,6 +543,39 @@ class MainWindow(QMainWindow):
         if palette is not None:
             self.input_panel.set_medium(palette.medium)
         self.palette_panel.set_counts(self.doc.pattern)
+        if self.doc.pattern is None:  # with a pattern on screen, a palette switch (e.g. opening) keeps it shown
+            self.request_preview()
+
+    def _on_owned_changed(self) -> None:
+        if self.doc.pattern is None or self.canvas.showing_preview:
+            self.request_preview()
+
+    # ================================================================== preview before Start
+    def request_preview(self) -> None:
+        """Schedule a quick nearest-colour preview of the picture at the chosen size (debounced)."""
+        if self.source_image is not None and not self.runner.is_running():
+            self._preview_timer.start()
+
+    def _start_preview(self) -> None:
+        palette = self.palette_panel.owned_palette()
+        if self.source_image is None or palette is None or self.runner.is_running():
+            return
+        w, h = self.input_panel.cells()
+        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.currentText())
+
+    def _show_preview(self, rgba) -> None:
+        if self.runner.is_running() or self.source_image is None:
+            return
+        palette = self.palette_panel.palette()
+        self.canvas.set_preview(rgba, palette.medium if palette is not None else None)
+        h, w = rgba.shape[:2]
+        self.statusBar().showMessage(
+            f"Preview {w} × {h} (nearest colours) — press Start for the full conversion"
+            + ("; click the canvas to see the pattern again" if self.doc.pattern is not None else ""), 8000)
+
+    def _on_preview_clicked(self) -> None:
+        if self.doc.pattern is not None and not self.runner.is_running():
+            self.canvas.set_pattern(self.doc.pattern)
 
     # ================================================================== editing
     def set_tool(self, name: str) -> None:
@@ -693,6 +741,8 @@ class MainWindow(QMainWindow):
         self._run_mode = js.mode
         self._stopping = False
         self._run_palette = self.palette_panel.palette()
+        self._preview_timer.stop()
+        self.previews.invalidate()
         self.runner.start(job)
         self._set_running(True)
         return True
@@ -783,7 +833,8 @@ class MainWindow(QMainWindow):
             parts.append(f"loss {report.losses[name]:.4g}")
         self.run_label.setText(" · ".join(parts))
         if report.preview is not None:
-            self.canvas.set_preview(np.asarray(report.preview))
+            medium = self._run_palette.medium if self._run_palette is not None else None
+            self.canvas.set_preview(np.asarray(report.preview), medium)
 
     def _accept_result(self, pattern: Pattern, text: str) -> None:
         from engine.core.edit import adopt_palette
