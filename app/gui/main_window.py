@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.input_dock = self._dock("Input", "inputDock", self.input_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.palette_dock = self._dock("Palette", "paletteDock", self.palette_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
-        self.palette_panel.setMinimumWidth(300)
+        self.palette_panel.setMinimumWidth(340)  # room for long colour names (full names are in tooltips)
 
         self._build_status_bar()
         self._build_actions()
@@ -828,10 +828,14 @@ class MainWindow(QMainWindow):
         parts = [report.message] if report.message else []
         if report.eta is not None:
             parts.append(f"ETA {format_seconds(report.eta)}")
+        tip = ""
         if report.losses:
-            name = "total" if "total" in report.losses else next(iter(report.losses))
-            parts.append(f"loss {report.losses[name]:.4g}")
+            from app.gui.wording import describe_losses
+
+            line, tip = describe_losses(report.losses)
+            parts.append(line)
         self.run_label.setText(" · ".join(parts))
+        self.run_label.setToolTip(tip)
         if report.preview is not None:
             medium = self._run_palette.medium if self._run_palette is not None else None
             self.canvas.set_preview(np.asarray(report.preview), medium)

@@ -164,6 +164,8 @@ class PalettePanel(QWidget):
             self._add_header(GROUP_TITLES.get(group, group.title()))
             for info in groups[group]:
                 self.combo.addItem(f"  {info.name} ({info.count})", info.key)
+                self.combo.setItemData(self.combo.count() - 1, f"{info.name}: {info.count} colours",
+                                       Qt.ItemDataRole.ToolTipRole)
         imported = [p for p in settings.string_list("palette/imported") if Path(p).is_file()]
         if imported:
             self._add_header("Imported")
