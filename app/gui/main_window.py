@@ -50,6 +50,8 @@ PALETTE_FILTER = "Palettes (*.hex *.gpl *.csv *.json);;All files (*)"
 # (the benchmark compares both).
 CONVERT_IN_PROCESS = True
 PREVIEW_DELAY_MS = 150  # the preview waits for the size/palette to settle (typing, spinning)
+PARTIAL_REPAINT_CELLS = 4096  # edits touching at most this many cells repaint only those
+COUNTS_DURING_STROKE_MS = 120  # how often colour counts follow a pencil stroke
 
 
 def icon(name: str) -> QIcon:
@@ -76,6 +78,9 @@ class MainWindow(QMainWindow):
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(COUNTS_DURING_STROKE_MS)
         self.autosaver = Autosaver(self.doc, self.prefs.autosave_seconds, self)
         self.source_image = None  # PIL RGBA of the input picture
         self.source_path: Path | None = None
@@ -275,6 +280,8 @@ class MainWindow(QMainWindow):
         pp.ownedChanged.connect(self._on_owned_changed)
         c.previewClicked.connect(self._on_preview_clicked)
         self._preview_timer.timeout.connect(self._start_preview)
+        self._counts_timer.timeout.connect(self._flush_counts)
+        c.cellReleased.connect(self._flush_counts)
         self.previews.ready.connect(self._show_preview)
         self.edit.colorsChanged.connect(self._on_colors_changed)
         c.cellDragged.connect(self.edit.drag)
@@ -687,10 +694,21 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _on_cells_changed(self) -> None:
-        self.canvas.refresh()
+        cells = self.doc.last_cells
+        if cells is not None and len(cells[0]) <= PARTIAL_REPAINT_CELLS:
+            self.canvas.update_cells(*cells)  # a pencil dab: only those cells, only their screen area
+        else:
+            self.canvas.refresh()
+        if self.edit.drawing:
+            self._counts_timer.start()  # during a stroke the counts follow a few times a second
+        else:
+            self._flush_counts()
+        self._refresh_hover()
+
+    def _flush_counts(self) -> None:
+        self._counts_timer.stop()
         self.palette_panel.set_counts(self.doc.pattern)
         self._update_counts()
-        self._refresh_hover()
 
     def _update_counts(self) -> None:
         """The live colour count in the status bar."""

@@ -50,6 +50,11 @@ class EditController(QObject):
     def color(self, index: int) -> None:
         self.primary = int(index)
 
+    @property
+    def drawing(self) -> bool:
+        """A pencil/eraser stroke is in progress (the button is still down)."""
+        return self._stroke is not None
+
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}")
