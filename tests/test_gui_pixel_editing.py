@@ -149,5 +149,8 @@ def test_full_colour_names_are_in_tooltips(window):
     item = panel._items[longest]
     for col in range(3):
         assert pal[longest].name in item.toolTip(col) and pal[longest].code in item.toolTip(col)
+    # and visible: the name column is wide enough for the longest Perler name ("Toasted Marshmallow")
+    width = panel.tree.fontMetrics().horizontalAdvance(pal[longest].name)
+    assert panel.tree.columnWidth(panel.COL_NAME) >= width
     i = panel.combo.findData("perler")
     assert "colours" in panel.combo.itemData(i, Qt.ItemDataRole.ToolTipRole)

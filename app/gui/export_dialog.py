@@ -240,6 +240,9 @@ class ExportDialog(QDialog):
 
         self.format_list = QListWidget()
         self.format_list.setObjectName("exportFormats")
+        self.format_list.setWordWrap(True)  # whole descriptions, no sideways scrolling
+        self.format_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.format_list.setResizeMode(QListWidget.ResizeMode.Adjust)
         for title, names in (("For this pattern", fitting), ("Other formats", other)):
             if not names:
                 continue
@@ -310,9 +313,9 @@ class ExportDialog(QDialog):
         form.addRow("Files", self.files_label)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Formats"))
-        layout.addWidget(self.format_list, 2)
+        layout.addWidget(self.format_list, 3)
         layout.addLayout(form)
-        layout.addWidget(options_group, 3)
+        layout.addWidget(options_group, 2)
         layout.addWidget(buttons)
 
         self._restore(default_formats(self.medium))

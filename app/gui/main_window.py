@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         self.act_swap = self._action("S&wap colours", self.edit.swap_colors, SWAP_KEY,
                                      tip=f"Swap pen and secondary colour ({SWAP_KEY})")
         self.act_highlight = self._action("&Highlight pen colour", self._on_highlight_toggled, "Ctrl+H",
-                                          checkable=True,
+                                          "highlight", checkable=True,
                                           tip="Dim every cell that is not the pen colour (Ctrl+H)")
 
     def _build_menus_and_toolbars(self) -> None:

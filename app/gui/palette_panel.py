@@ -102,6 +102,7 @@ class PalettePanel(QWidget):
         header.setSectionResizeMode(self.COL_COLOR, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(self.COL_NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(self.COL_COUNT, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)  # the name column gets the spare width, not the counts
         self.tree.setSortingEnabled(False)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
