@@ -8,6 +8,7 @@ is the warm-up (file cache) and is not counted. Goal: window visible < 1.0 s war
 
     QT_QPA_PLATFORM=offscreen python benchmarks/startup_time.py [--repeats 5]
     QT_QPA_PLATFORM=xcb xvfb-run -a python benchmarks/startup_time.py      # a real X server
+    ... --compare /path/to/other/checkout    # also that checkout's start-up, in the same run
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ app.exec()
 """
 
 
-def _run(code: str, env: dict) -> tuple[float, dict]:
+def _run(code: str, env: dict, root: Path = ROOT) -> tuple[float, dict]:
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+    env = dict(env, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
                          timeout=120)
     t1 = time.time()
     if out.returncode != 0:
@@ -69,25 +71,30 @@ def _run(code: str, env: dict) -> tuple[float, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="another checkout (e.g. the main branch) whose start-up is measured in the same run")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="pixl-startup-")
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=os.path.join(tmp, "config"),
                PIXL_DATA_DIR=os.path.join(tmp, "data"))
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    kinds = {"python -c pass": "pass", "import PySide6.QtWidgets": "import PySide6.QtWidgets",
-             "piXL Studio first paint": _APP}
+    kinds = {"python -c pass": ("pass", ROOT), "import PySide6.QtWidgets": ("import PySide6.QtWidgets", ROOT),
+             "piXL Studio first paint": (_APP, ROOT)}
+    if args.compare is not None:
+        kinds[f"first paint, {args.compare.name}"] = (_APP, args.compare.resolve())
     times: dict[str, list[float]] = {k: [] for k in kinds}
     heavy: list[str] = []
     for _ in range(args.repeats + 1):  # interleaved, so load changes hit every kind alike
-        for name, code in kinds.items():
-            t, info = _run(code, env)
+        for name, (code, root) in kinds.items():
+            t, info = _run(code, env, root)
             times[name].append(t)
-            heavy = info.get("heavy", heavy)
+            if name == "piXL Studio first paint":
+                heavy = info.get("heavy", heavy)
     print(f"platform {env['QT_QPA_PLATFORM']}, {args.repeats} warm repeats (first run dropped), median / min s")
     base = statistics.median(times["python -c pass"][1:])
     for name, ts in times.items():
         warm = ts[1:]
-        print(f"  {name:28s} {statistics.median(warm):6.3f} / {min(warm):6.3f}   "
+        print(f"  {name:32s} {statistics.median(warm):6.3f} / {min(warm):6.3f}   "
               f"({statistics.median(warm) / base:5.1f}x python -c pass)")
     app = statistics.median(times["piXL Studio first paint"][1:])
     print(f"heavy modules loaded before the window showed: {heavy or 'none'}")

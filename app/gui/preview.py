@@ -61,7 +61,9 @@ class PreviewRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._signals = _Signals(self)
+        # no Qt parent: the pending jobs keep it alive, so a job that ends after the window closed emits into
+        # a live object (whose connection to this runner Qt has already removed)
+        self._signals = _Signals()
         self._signals.done.connect(self._on_done)
         self.generation = 0
         self.busy = 0
