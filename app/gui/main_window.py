@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -303,7 +303,15 @@ class MainWindow(QMainWindow):
         # paint (_warm_up_engine); SD-πXL (torch, diffusers) loads when its mode is first chosen.
         self.input_panel.model.setText(self.prefs.model_source)
         self.input_panel.mode.currentIndexChanged.connect(self._on_mode_changed)
-        QTimer.singleShot(0, self._warm_up_engine)
+        self._engine_warm = False
+        self.canvas.installEventFilter(self)  # the warm-up waits for the canvas's first paint
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if obj is self.canvas and event.type() == QEvent.Type.Paint and not self._engine_warm:
+            self._engine_warm = True
+            self.canvas.removeEventFilter(self)
+            QTimer.singleShot(0, self._warm_up_engine)
+        return super().eventFilter(obj, event)
 
     def _warm_up_engine(self) -> None:
         """Import the converter now (after the window showed), not in the middle of the first run: loading
