@@ -11,14 +11,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 _PROBE = """
-import json, sys
+import json, sys, time
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from app.gui.main_window import MainWindow
+HEAVY = ("torch", "diffusers", "scipy", "engine.sdpixl.optimize", "engine.convert.pipeline")
+at_paint = []
+
+class FirstPaint(QObject):
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.Paint and not at_paint:
+            at_paint.append([m for m in HEAVY if m in sys.modules])
+        return False
+
 w = MainWindow()
+f = FirstPaint()
+w.canvas.installEventFilter(f)
 w.show()
-heavy = [m for m in ("torch", "diffusers", "scipy", "engine.sdpixl.optimize") if m in sys.modules]
-app.processEvents()  # the converter engine warms up after the first paint; SD-PiXL still waits
+end = time.time() + 20
+while not at_paint and time.time() < end:
+    app.processEvents()
+heavy = at_paint[0] if at_paint else ["no paint"]
+for _ in range(20):
+    app.processEvents()  # the converter engine warms up after the first paint; SD-PiXL still waits
 later = [m for m in ("torch", "diffusers") if m in sys.modules]
 presets_before = w.input_panel.preset.count()
 print(json.dumps({"heavy": heavy, "later": later, "presets_before": presets_before}))
@@ -32,7 +48,7 @@ def test_main_window_starts_without_torch(tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["heavy"] == [], f"imported before the window showed: {result['heavy']}"
+    assert result["heavy"] == [], f"imported before the first paint: {result['heavy']}"
     assert result["later"] == []
     assert result["presets_before"] == 0  # SD-πXL presets load on first use
 
