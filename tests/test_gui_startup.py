@@ -62,3 +62,25 @@ def test_sdpixl_presets_load_on_first_use(window):
 
     assert names == list(PRESETS)
     assert window.input_panel.preset.currentText() == "fast"
+
+
+def test_broken_sdpixl_install_is_reported_not_fatal(window, monkeypatch, sample_image_path):
+    import builtins
+
+    from app.gui.input_panel import MODE_SDPIXL
+
+    real_import = builtins.__import__
+
+    def broken(name, *args, **kwargs):
+        if name == "engine.sdpixl.optimize":
+            raise OSError("libtorch_global_deps.so: cannot open shared object file")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken)
+    monkeypatch.delitem(__import__("sys").modules, "engine.sdpixl.optimize", raising=False)
+    window.input_panel.set_mode(MODE_SDPIXL)  # no exception escapes the mode switch
+    assert window.input_panel.preset.count() == 0
+    window.load_image_file(sample_image_path)
+    assert not window.start_run()
+    title, message = window.dialogs.errors[-1]
+    assert title == "SD-πXL unavailable" and "libtorch_global_deps" in message

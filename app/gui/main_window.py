@@ -335,8 +335,9 @@ class MainWindow(QMainWindow):
             from engine.sdpixl.optimize import PRESETS
 
             names = list(PRESETS)
-        except ImportError as exc:
+        except Exception as exc:  # not installed (ImportError) or a broken install (OSError, RuntimeError...)
             log.warning("SD-πXL unavailable: %s", exc)
+            self._sdpixl_error = f"{type(exc).__name__}: {exc}"
             names = []
         finally:
             QApplication.restoreOverrideCursor()
@@ -801,7 +802,8 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to start from", "Type a prompt or open a picture for SD-πXL.")
             return None
         if not self.ensure_sdpixl_loaded():
-            self.show_error("SD-πXL unavailable", "Install the diffusion extras: pip install -e \".[diffusion]\"")
+            self.show_error("SD-πXL unavailable", "Install the diffusion extras: pip install -e \".[diffusion]\""
+                            f"\n\nDetails: {getattr(self, '_sdpixl_error', 'no presets')}")
             return None
         js = self.input_panel.job_settings()  # the preset list exists now
         device = resolve_device(self.prefs.device)
