@@ -69,8 +69,8 @@ def test_convert_edit_undo_save_reopen_and_screenshot(window, qtbot, tmp_path, s
     assert window.open_project(out)
     np.testing.assert_array_equal(window.doc.pattern.index, p.index)
     assert window.doc.pattern.metadata.get("source_image") == "chelsea.jpg"
-    # screenshot for the README: pattern beside its input
-    window.act_show_input.setChecked(True)
+    # screenshot for the README: the converted pattern filling the canvas
+    window.act_show_input.setChecked(False)
     window.canvas.fit()
     window.statusBar().clearMessage()
     window.palette_panel.used_only.setChecked(True)
