@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 
-from app.cli import COMMAND_MODULES, is_user_error
+from app.cli import COMMAND_MODULES, is_user_error, user_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # never a traceback for the user; details with -v
         if is_user_error(exc):
-            print(f"error: {exc}", file=sys.stderr)
+            logging.getLogger("pixl").debug("user error", exc_info=True)
+            print(f"error: {user_message(exc)}", file=sys.stderr)
             return 2
         logging.getLogger("pixl").debug("unexpected error", exc_info=True)
         print(f"error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)

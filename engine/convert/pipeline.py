@@ -93,7 +93,7 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
     ``"48x48"`` or ``"48"`` (square) are cells; ``"2x2boards"`` counts ``medium``'s default board;
     ``"30x20cm"`` / ``"300x200mm"`` are physical sizes at the medium's pitch (rounded to whole cells).
     """
-    m = _SIZE_RE.match(str(text))
+    m = _SIZE_RE.match(str(text)) if len(str(text)) <= 40 else None  # hundreds of digits: refused, not overflowed
     if not m:
         raise ConvertError(
             f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards) or cm (e.g. 30x20cm)"
