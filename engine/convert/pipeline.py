@@ -300,16 +300,17 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     target_lab = linear_to_lab(target_lin)
     report("picture resampled")
 
+    all_clear = bool(empty.all())  # a fully transparent picture gives an empty pattern, not an error
     if config.remove_background:
         bg = background_mask(target_lab, ~empty, float(config.background_tolerance))
         log.info("background removal: %d cells", int(bg.sum()))
         empty |= bg
-    if empty.all():
+    if empty.all() and not all_clear:
         raise ConvertError("every cell came out empty (transparent picture or background removal took all); "
                            "turn off background removal or lower its tolerance")
 
     chosen: list[int] = list(range(len(palette)))
-    if config.max_colors is not None and config.max_colors < len(palette):
+    if config.max_colors is not None and config.max_colors < len(palette) and not all_clear:
         chosen = select_colors(target_lab[~empty], palette.lab, int(config.max_colors))
     work = palette if len(chosen) == len(palette) else palette.subset(chosen)
     report("colours chosen")
@@ -336,7 +337,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     report("cleanup done" if config.cleanup > 0 else "no cleanup")
 
     index = np.asarray(chosen, dtype=np.int64)[labels]
-    index[empty] = index[~empty][0]  # any used colour; empty.all() was refused above
+    index[empty] = index[~empty][0] if not all_clear else 0  # any used colour
     metadata = {
         "method": "convert",
         "convert": asdict(config),

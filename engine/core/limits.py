@@ -59,7 +59,7 @@ def _fmt(amount: float) -> str:
 MAX_CELLS = Limit("max_cells", 2048 * 2048, "cells", "cells in one pattern")
 MAX_SIDE = Limit("max_side", 2048, "cells", "cells along one side of a pattern")
 MAX_COLORS = Limit("max_colors", 65_536, "colours", "colours in one palette; indices are 16-bit")
-MAX_SELECT_MATRIX = Limit("max_select_matrix", 40_000_000, "entries",
+MAX_SELECT_MATRIX = Limit("max_select_matrix", 8_000_000, "entries",
                           "picture colours x palette colours compared when choosing --max-colors")
 MAX_OUTPUT_PIXELS = Limit("max_output_pixels", 268_435_456, "pixels", "pixels in one exported image (16384 x 16384)")
 MAX_STITCHES = Limit("max_stitches", 2_000_000, "stitches", "stitches in one embroidery file")
