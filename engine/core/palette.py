@@ -195,7 +195,7 @@ class Palette:
                 source=str(d.get("source", "")),
                 license=str(d.get("license", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, PaletteError):
                 raise
             raise PaletteError(f"palette data is damaged: {exc}") from exc

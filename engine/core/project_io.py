@@ -12,8 +12,10 @@ import json
 import math
 import os
 import stat
+import struct
 import unicodedata
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -199,7 +201,8 @@ def read_project(path: Path) -> tuple[np.ndarray, np.ndarray, Palette, Medium | 
         raise PatternError(f"{name} is damaged or not a piXL project (not a valid zip file)") from None
     except PaletteError as exc:
         raise _bad(name, str(exc)) from None
-    except (KeyError, ValueError, TypeError, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except (KeyError, ValueError, TypeError, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error,
+            struct.error, zipfile.LargeZipFile, MemoryError, OverflowError) as exc:
         raise _bad(name, f"{type(exc).__name__}: {str(exc)[:120]}") from None
     if index.size and (int(index.max()) >= len(palette)):
         raise _bad(name, f"the index map refers to colour {int(index.max())} but the palette has {len(palette)}")
