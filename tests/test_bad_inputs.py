@@ -693,3 +693,40 @@ def test_gui_refuses_bad_palette_and_picture_files_with_a_dialog(qtbot, monkeypa
     os.mkfifo(tmp_path / "pipe.png")
     assert not w.load_image_file(tmp_path / "pipe.png")
     assert dialogs.errors[-1][0] == "Cannot open picture" and "regular file" in dialogs.errors[-1][1]
+
+
+def test_long_titles_are_shortened_in_few_steps(monkeypatch):
+    """fit_text: the same result as trimming one character at a time, with a bounded number of measurements."""
+    from exporters.common import pdf
+
+    def naive(text, font, size, width):
+        text = pdf.pdf_text(text)
+        if pdf.stringWidth(text, font, size) <= width:
+            return text
+        while text and pdf.stringWidth(text + "...", font, size) > width:
+            text = text[:-1]
+        return text + "..."
+
+    for text in ("short", "A fairly long title for a bead chart", "iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii" * 3,
+                 "WWWWWWWWWWWWWWWWWWWWWWWWWWW", "Caf\u00e9 \u2603 snowman"):
+        assert pdf.fit_text(text, "Helvetica", 12, 120) == naive(text, "Helvetica", 12, 120)
+    calls = []
+    real = pdf.stringWidth
+    monkeypatch.setattr(pdf, "stringWidth", lambda *a: calls.append(1) or real(*a))
+    out = pdf.fit_text("T" * 300_000, "Helvetica-Bold", 18, 400)
+    assert out.endswith("...") and real(out, "Helvetica-Bold", 18) <= 400 and len(calls) < 40
+
+
+def test_owned_help_example_names_real_codes():
+    import re
+
+    import main
+    from engine.core.palette_io import load_palette
+
+    parser = main.build_parser()
+    convert = parser._subparsers._group_actions[0].choices["convert"]
+    text = next(a.help for a in convert._actions if "--owned" in a.option_strings)
+    m = re.search(r"e\.g\. (\S+) for (\w+)", text)
+    assert m, text
+    pal = load_palette(m.group(2))
+    assert len(pal.owned(m.group(1))) == len(m.group(1).split(","))

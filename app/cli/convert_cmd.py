@@ -22,7 +22,7 @@ def register(sub) -> None:
                        description="Convert a picture to a pattern in a palette of real colours.")
     p.add_argument("image", help="picture file (PNG, JPEG, TIFF, ... anything Pillow reads)")
     p.add_argument("--palette", required=True, help="palette key (see `palettes`) or a .hex/.gpl/.csv/.json file")
-    p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. P01,P02,P18")
+    p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. H01,H02,H18 for hama")
     p.add_argument("--max-colors", type=int, help="use at most K colours (best K for this picture)")
     p.add_argument("--size", required=True,
                    help="WIDTHxHEIGHT in cells (48x48), boards (2x2boards) or cm/mm at the bead pitch (30x20cm)")
