@@ -14,18 +14,14 @@ import numpy as np
 from engine.core.atomic import atomic_path
 from engine.core.medium import Medium
 from engine.core.palette import Palette, PaletteColor
+from engine.core.project_io import SCHEMA_VERSION, PatternError, read_project
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 FILE_SUFFIX = ".pixl"
 _MANIFEST = "manifest.json"
 _CELLS = "cells.npz"
 _PREVIEW = "preview.png"
-
-
-class PatternError(ValueError):
-    """A pattern operation or project file failed; the message says what was wrong and what to do."""
 
 
 @dataclass
@@ -227,7 +223,5 @@ class Pattern:
         Everything is checked before it is allocated (file and member sizes, declared cell counts, array
         headers), so a hostile file is refused quickly and in little memory; see engine.core.project_io.
         """
-        from engine.core.project_io import read_project
-
         index, empty, palette, medium, metadata = read_project(Path(path))
         return cls(index, palette, empty, medium, metadata)

@@ -23,7 +23,12 @@ import numpy as np
 from engine.core import limits
 from engine.core.medium import MEDIUM_KINDS, Medium
 from engine.core.palette import Palette, PaletteError
-from engine.core.pattern import SCHEMA_VERSION, PatternError
+
+SCHEMA_VERSION = 1  # the .pixl file version this code writes and reads (engine.core.pattern re-exports it)
+
+
+class PatternError(ValueError):
+    """A pattern operation or project file failed; the message says what was wrong and what to do."""
 
 _MANIFEST = "manifest.json"
 _CELLS = "cells.npz"
