@@ -154,23 +154,31 @@ def _open_reduced(path: Path, name: str, max_pixels: int, work_pixels: int) -> I
             img = Image.open(path)
         finally:
             Image.MAX_IMAGE_PIXELS = saved
-    with img:
+    try:
         width, height = img.size
         if width < 1 or height < 1:
             raise ImageLoadError(f"{name} has no pixels ({width}x{height})")
         _check_pixels(width, height, max_pixels, name)
         if width * height > work_pixels:
             factor = math.ceil(math.sqrt(width * height / work_pixels))
-            if img.format == "JPEG":
+            if img.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale: the full picture never exists
                 img.draft(img.mode, (math.ceil(width / factor), math.ceil(height / factor)))
             log.info("%s is %.0f MP: reading it reduced", name, width * height / 1e6)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.load()
         if img.width * img.height > work_pixels:
-            img = img.reduce(math.ceil(math.sqrt(img.width * img.height / work_pixels)))
-        upright = ImageOps.exif_transpose(img) or img
-        return to_rgba(upright)
+            small = img.reduce(math.ceil(math.sqrt(img.width * img.height / work_pixels)))
+            img.close()  # free the full-size pixels before converting
+            img = small
+        ImageOps.exif_transpose(img, in_place=True)
+        out = to_rgba(img)
+    except BaseException:
+        img.close()
+        raise
+    if out is not img:
+        img.close()
+    return out
 
 
 @dataclass(frozen=True)
