@@ -22,6 +22,7 @@ from scipy import ndimage, sparse
 
 from engine.convert.cleanup import cleanup as cleanup_labels
 from engine.convert.dither import DITHER_METHODS, dither
+from engine.core import limits
 from engine.core.color import ciede2000, linear_to_lab, linear_to_srgb, srgb8_to_lab, srgb_to_linear
 from engine.core.image_io import FIT_MODES, ImageLoadError, ImageSource, fit_layout, load_image
 from engine.core.medium import Medium
@@ -33,7 +34,7 @@ from engine.core.progress import CancelToken, Progress
 log = logging.getLogger(__name__)
 
 RESAMPLE_MODES = ("area", "dominant")
-MAX_SIDE = 2048  # cells per side
+MAX_SIDE = limits.MAX_SIDE.value  # cells per side (budget declared in engine.core.limits)
 _DENSE_VOTES = 20_000_000  # above this many (cell, colour) pairs, dominant votes are counted sparsely
 _LINEAR_LUT = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 
