@@ -755,3 +755,34 @@ def test_owned_help_example_names_real_codes():
     assert m, text
     pal = load_palette(m.group(2))
     assert len(pal.owned(m.group(1))) == len(m.group(1).split(","))
+
+
+def test_killed_saves_leave_a_loadable_project_and_the_next_save_cleans_up(tmp_path):
+    """kill -9 a process while it saves a project over and over; the project always loads, debris goes next save."""
+    import signal
+    import time
+
+    target = tmp_path / "p.pixl"
+    Pattern(np.zeros((8, 8), np.uint16), _palette4()).save(target)
+    code = textwrap.dedent(f"""
+        import numpy as np, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from engine.core.pattern import Pattern
+        from tests.test_bad_inputs import _palette4
+        rng = np.random.default_rng(0)
+        print("ready", flush=True)
+        while True:
+            Pattern(rng.integers(0, 4, (600, 600)), _palette4()).save({str(target)!r})
+    """)
+    for trial in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(0.3 + 0.37 * trial)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        loaded = Pattern.load(target)  # the old or a complete new version, never a torn one
+        assert loaded.shape in ((8, 8), (600, 600))
+    Pattern(np.ones((8, 8), np.uint16), _palette4()).save(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.pixl"]  # killed saves' .part files are gone
