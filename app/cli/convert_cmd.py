@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.convert.pipeline import ConvertConfig, ConvertError, convert_image, parse_size
+from engine.core import limits
 from engine.core.atomic import atomic_path, check_writable_dir
+from engine.core.outputs import check_outputs
 from engine.core.palette_io import load_palette
 
 DITHER_CHOICES = {"none": "none", "fs": "floyd-steinberg", "floyd-steinberg": "floyd-steinberg",
@@ -20,7 +22,7 @@ def register(sub) -> None:
                        description="Convert a picture to a pattern in a palette of real colours.")
     p.add_argument("image", help="picture file (PNG, JPEG, TIFF, ... anything Pillow reads)")
     p.add_argument("--palette", required=True, help="palette key (see `palettes`) or a .hex/.gpl/.csv/.json file")
-    p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. P01,P02,P18")
+    p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. H01,H02,H18 for hama")
     p.add_argument("--max-colors", type=int, help="use at most K colours (best K for this picture)")
     p.add_argument("--size", required=True,
                    help="WIDTHxHEIGHT in cells (48x48), boards (2x2boards) or cm/mm at the bead pitch (30x20cm)")
@@ -41,6 +43,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    check_outputs([args.image, args.palette if Path(args.palette).is_file() else None],
+                  [(out, "pixl"), (args.png, "png")])
     if out.suffix.lower() != ".pixl":
         raise ConvertError(f"--out must be a .pixl project file, got {out.name}")
     check_writable_dir(out)
@@ -52,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.owned:
         palette = palette.owned(args.owned)
     width, height = parse_size(args.size, palette.medium)
+    if args.png:
+        limits.check_output_pixels(width * args.scale, height * args.scale,
+                                   f"the --png preview at --scale {args.scale}")
     config = ConvertConfig(
         width=width, height=height, fit=args.fit, resample=args.mode, dither=DITHER_CHOICES[args.dither],
         dither_strength=args.dither_strength, cleanup=args.cleanup, alpha_to_empty=not args.keep_alpha,

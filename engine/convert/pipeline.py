@@ -22,6 +22,7 @@ from scipy import ndimage, sparse
 
 from engine.convert.cleanup import cleanup as cleanup_labels
 from engine.convert.dither import DITHER_METHODS, dither
+from engine.core import limits
 from engine.core.color import ciede2000, linear_to_lab, linear_to_srgb, srgb8_to_lab, srgb_to_linear
 from engine.core.image_io import FIT_MODES, ImageLoadError, ImageSource, fit_layout, load_image
 from engine.core.medium import Medium
@@ -33,7 +34,7 @@ from engine.core.progress import CancelToken, Progress
 log = logging.getLogger(__name__)
 
 RESAMPLE_MODES = ("area", "dominant")
-MAX_SIDE = 2048  # cells per side
+MAX_SIDE = limits.MAX_SIDE.value  # cells per side (budget declared in engine.core.limits)
 _DENSE_VOTES = 20_000_000  # above this many (cell, colour) pairs, dominant votes are counted sparsely
 _LINEAR_LUT = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 
@@ -93,7 +94,7 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
     ``"48x48"`` or ``"48"`` (square) are cells; ``"2x2boards"`` counts ``medium``'s default board;
     ``"30x20cm"`` / ``"300x200mm"`` are physical sizes at the medium's pitch (rounded to whole cells).
     """
-    m = _SIZE_RE.match(str(text))
+    m = _SIZE_RE.match(str(text)) if len(str(text)) <= 40 else None  # hundreds of digits: refused, not overflowed
     if not m:
         raise ConvertError(
             f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards) or cm (e.g. 30x20cm)"
@@ -300,16 +301,17 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     target_lab = linear_to_lab(target_lin)
     report("picture resampled")
 
+    all_clear = bool(empty.all())  # a fully transparent picture gives an empty pattern, not an error
     if config.remove_background:
         bg = background_mask(target_lab, ~empty, float(config.background_tolerance))
         log.info("background removal: %d cells", int(bg.sum()))
         empty |= bg
-    if empty.all():
+    if empty.all() and not all_clear:
         raise ConvertError("every cell came out empty (transparent picture or background removal took all); "
                            "turn off background removal or lower its tolerance")
 
     chosen: list[int] = list(range(len(palette)))
-    if config.max_colors is not None and config.max_colors < len(palette):
+    if config.max_colors is not None and config.max_colors < len(palette) and not all_clear:
         chosen = select_colors(target_lab[~empty], palette.lab, int(config.max_colors))
     work = palette if len(chosen) == len(palette) else palette.subset(chosen)
     report("colours chosen")
@@ -336,7 +338,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     report("cleanup done" if config.cleanup > 0 else "no cleanup")
 
     index = np.asarray(chosen, dtype=np.int64)[labels]
-    index[empty] = index[~empty][0]  # any used colour; empty.all() was refused above
+    index[empty] = index[~empty][0] if not all_clear else 0  # any used colour
     metadata = {
         "method": "convert",
         "convert": asdict(config),

@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 
 from engine.core.color import srgb8_to_lab
+from engine.core.limits import MAX_COLORS
 from engine.core.medium import PIXEL, Medium
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,10 @@ class Palette:
     def __post_init__(self) -> None:
         if not self.colors:
             raise PaletteError(f"palette {self.name!r} has no colours")
+        most = min(MAX_COLORS.value, 65_536)  # pattern indices are 16-bit: never let them wrap
+        if len(self.colors) > most:
+            raise PaletteError(f"palette {self.name[:60]!r} has {len(self.colors):,} colours, more than the limit "
+                               f"of {most:,}; use a smaller palette")
         codes = [c.code for c in self.colors]
         if len(set(codes)) != len(codes):
             dupes = sorted({c for c in codes if codes.count(c) > 1})
@@ -190,7 +195,7 @@ class Palette:
                 source=str(d.get("source", "")),
                 license=str(d.get("license", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, PaletteError):
                 raise
             raise PaletteError(f"palette data is damaged: {exc}") from exc
