@@ -1,0 +1,204 @@
+"""Intent modes: what kind of picture this is and the region rules that make a buildable pattern of it.
+
+- ``photo``: optical mixing where the source has texture or gradients, but no confetti: same-colour patches of
+  at most ``SMALL_PATCH`` cells are absorbed into a neighbouring colour unless the cell is a high-contrast
+  detail (its target differs strongly from every neighbour: a pupil, a star, a highlight); flat source regions
+  (neighbours within ``PHOTO_FLAT_DE``) take one colour each.
+- ``flat``: cartoons, logos, text. Each flat source region (cells joined while neighbours differ by less than
+  ``FLAT_DE``) becomes the one palette colour that best fits the whole region; edges stay where the source's are.
+- ``pixel-art``: sprites sampled on their own grid (engine.convert.grid, when present).
+- ``auto``: picks one from image statistics (``choose_intent``) and says why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse import csgraph
+
+from engine.core.color import ciede2000
+from engine.core.palette_select import nearest_candidates
+
+log = logging.getLogger(__name__)
+
+INTENTS = ("auto", "photo", "flat", "pixel-art")
+FLAT_DE = 6.0  # flat intent: neighbouring cells closer than this (CIE76 in Lab) belong to one region
+PHOTO_FLAT_DE = 1.2  # photo intent: only truly flat areas (sky, backdrop) are forced to one colour
+MIN_REGION = 4  # regions smaller than this are left to per-cell mapping
+SMALL_PATCH = 3  # photo: same-colour patches of at most this many cells count as "small"
+DETAIL_DE = 14.0  # a cell whose target differs from every 4-neighbour's by more than this is a detail
+AUTO_FLAT_SHARE = 0.55  # auto: at least this share of cells in flat regions ...
+AUTO_FLAT_COLOURS = 0.93  # ... and the 24 most common source colours cover this share of pixels -> flat
+
+
+def grid_available() -> bool:
+    """Whether pixel-art grid detection (engine.convert.grid) is installed."""
+    return importlib.util.find_spec("engine.convert.grid") is not None
+
+
+def _neighbour_de(target_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CIE76 between each cell and its right / lower neighbour."""
+    return (np.linalg.norm(target_lab[:, 1:] - target_lab[:, :-1], axis=-1),
+            np.linalg.norm(target_lab[1:] - target_lab[:-1], axis=-1))
+
+
+def flat_regions(target_lab: np.ndarray, threshold: float, empty: np.ndarray | None = None) -> np.ndarray:
+    """Region id per cell: 4-connected cells joined while neighbours differ by less than ``threshold`` (-1 empty)."""
+    h, w = target_lab.shape[:2]
+    filled = np.ones((h, w), dtype=bool) if empty is None else ~np.asarray(empty, dtype=bool)
+    idx = np.arange(h * w).reshape(h, w)
+    dx, dy = _neighbour_de(target_lab)
+    ex = (dx < threshold) & filled[:, 1:] & filled[:, :-1]
+    ey = (dy < threshold) & filled[1:] & filled[:-1]
+    rows = np.concatenate([idx[:, :-1][ex], idx[:-1][ey]])
+    cols = np.concatenate([idx[:, 1:][ex], idx[1:][ey]])
+    graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(h * w, h * w))
+    _, comp = csgraph.connected_components(graph, directed=False)
+    comp = comp.reshape(h, w)
+    comp[~filled] = -1
+    return comp
+
+
+def flatten_regions(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray, threshold: float,
+                    empty: np.ndarray | None = None, candidates: int = 4) -> np.ndarray:
+    """Give every flat source region of at least ``MIN_REGION`` cells the single colour that fits it best.
+
+    "Best" is the least summed CIEDE2000 over the region's cells among the ``candidates`` palette colours
+    nearest the region's mean colour.
+    """
+    comp = flat_regions(target_lab, threshold, empty)
+    flat = comp.ravel()
+    ok = flat >= 0
+    sizes = np.bincount(flat[ok])
+    big = np.flatnonzero(sizes >= MIN_REGION)
+    if not len(big):
+        return labels
+    lab = target_lab.reshape(-1, 3)
+    sums = np.stack([np.bincount(flat[ok], weights=lab[ok, c]) for c in range(3)], axis=1)
+    mean = sums / np.maximum(sizes, 1)[:, None]
+    cand, _ = nearest_candidates(mean[big], palette_lab, min(candidates, len(palette_lab)))
+    remap = np.full(len(sizes), -1)
+    remap[big] = np.arange(len(big))
+    cells = np.flatnonzero(ok & (remap[np.where(ok, flat, 0)] >= 0))
+    region = remap[flat[cells]]
+    cost = ciede2000(lab[cells][:, None, :], np.asarray(palette_lab)[cand[region]])  # cells x candidates
+    sums = np.stack([np.bincount(region, weights=cost[:, j], minlength=len(big)) for j in range(cand.shape[1])], 1)
+    best = cand[np.arange(len(big)), np.argmin(sums, axis=1)]
+    out = np.array(labels, copy=True).reshape(-1)
+    out[cells] = best[region]
+    return out.reshape(labels.shape)
+
+
+def detail_mask(target_lab: np.ndarray, threshold: float = DETAIL_DE) -> np.ndarray:
+    """Cells whose target differs from every existing 4-neighbour's by more than ``threshold`` (CIEDE2000)."""
+    h, w = target_lab.shape[:2]
+    least = np.full((h, w), np.inf)
+    de_x = ciede2000(target_lab[:, 1:], target_lab[:, :-1])
+    de_y = ciede2000(target_lab[1:], target_lab[:-1])
+    least[:, 1:] = np.minimum(least[:, 1:], de_x)
+    least[:, :-1] = np.minimum(least[:, :-1], de_x)
+    least[1:] = np.minimum(least[1:], de_y)
+    least[:-1] = np.minimum(least[:-1], de_y)
+    return np.isfinite(least) & (least > threshold)
+
+
+def small_patch_mask(labels: np.ndarray, empty: np.ndarray | None = None, size: int = SMALL_PATCH) -> np.ndarray:
+    """Filled cells in 4-connected same-colour components of at most ``size`` cells."""
+    labels = np.asarray(labels)
+    filled = np.ones(labels.shape, dtype=bool) if empty is None else ~np.asarray(empty, dtype=bool)
+    out = np.zeros(labels.shape, dtype=bool)
+    for c in np.unique(labels[filled]):
+        comp, n = ndimage.label((labels == c) & filled)
+        if n:
+            sizes = np.bincount(comp.ravel())
+            sizes[0] = size + 1
+            out |= sizes[comp] <= size
+    return out
+
+
+def small_patch_share(labels: np.ndarray, empty: np.ndarray | None = None, size: int = SMALL_PATCH) -> float:
+    """Share of filled cells in same-colour patches of at most ``size`` cells (the maze/confetti measure)."""
+    filled = np.ones(np.shape(labels), dtype=bool) if empty is None else ~np.asarray(empty, dtype=bool)
+    n = int(filled.sum())
+    return 0.0 if n == 0 else float(small_patch_mask(labels, empty, size).sum() / n)
+
+
+def absorb_small_patches(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray,
+                         empty: np.ndarray | None = None, passes: int = 3,
+                         keep: np.ndarray | None = None) -> np.ndarray:
+    """Merge same-colour patches of at most ``SMALL_PATCH`` cells into a neighbouring colour.
+
+    Each small patch takes the colour of an adjacent cell that gives the least summed CIEDE2000 over the patch;
+    cells in ``keep`` (high-contrast details) are left as they are. A few passes, since a merge can leave a
+    neighbour's patch small.
+    """
+    labels = np.array(labels, dtype=np.int64, copy=True)
+    h, w = labels.shape
+    filled = np.ones((h, w), dtype=bool) if empty is None else ~np.asarray(empty, dtype=bool)
+    pal = np.asarray(palette_lab, dtype=np.float64)
+    keep = np.zeros((h, w), dtype=bool) if keep is None else keep
+    for _ in range(passes):
+        small = small_patch_mask(labels, empty) & ~keep
+        if not small.any():
+            break
+        # candidate colours: the 4-neighbours' colours (other than the cell's own)
+        nbs = []
+        for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            nb = np.full((h, w), -1, dtype=np.int64)
+            ys = slice(max(dy, 0), h + min(dy, 0))
+            yd = slice(max(-dy, 0), h + min(-dy, 0))
+            xs = slice(max(dx, 0), w + min(dx, 0))
+            xd = slice(max(-dx, 0), w + min(-dx, 0))
+            nb[yd, xd] = np.where(filled[ys, xs], labels[ys, xs], -1)
+            nbs.append(nb)
+        nbs = np.stack(nbs, axis=-1)  # h x w x 4
+        ys, xs = np.nonzero(small)
+        cand = nbs[ys, xs]
+        valid = (cand >= 0) & (cand != labels[ys, xs][:, None])
+        cost = ciede2000(target_lab[ys, xs][:, None, :], pal[np.maximum(cand, 0)])
+        # prefer the colour most neighbours share: it closes the patch rather than making a new one
+        same = (cand[:, :, None] == cand[:, None, :]).sum(axis=2)
+        cost = cost - 2.0 * same
+        cost[~valid] = np.inf
+        j = np.argmin(cost, axis=1)
+        can = np.isfinite(cost[np.arange(len(ys)), j])
+        new = labels.copy()
+        new[ys[can], xs[can]] = cand[np.arange(len(ys)), j][can]
+        if (new == labels).all():
+            break
+        labels = new
+    return labels
+
+
+def choose_intent(rgb: np.ndarray | None, target_lab: np.ndarray, empty: np.ndarray | None = None) -> tuple[str, str]:
+    """``(intent, reason)`` for ``auto``: pixel-art if a pixel grid is found, flat for few-colour flat art, else photo.
+
+    ``rgb`` is the source picture (H x W x 3 uint8) or None; ``target_lab`` the area-averaged cells.
+    """
+    if rgb is not None and grid_available():
+        try:
+            from engine.convert.grid import detect_grid
+
+            grid = detect_grid(rgb)
+            if grid.confidence >= 0.8 and grid.cols >= 4 and grid.rows >= 4:
+                return "pixel-art", f"pixel grid {grid.cols}x{grid.rows} found (confidence {grid.confidence:.2f})"
+        except Exception as exc:  # noqa: BLE001 - a failed detection only means "not pixel art"
+            log.info("grid detection failed: %s", exc)
+    comp = flat_regions(target_lab, PHOTO_FLAT_DE * 2, empty)
+    ok = comp >= 0
+    sizes = np.bincount(comp[ok])
+    flat_share = float((sizes[comp[ok]] >= 8).mean()) if ok.any() else 0.0
+    coverage = 0.0
+    if rgb is not None:
+        q = (np.asarray(rgb)[..., :3] >> 3).astype(np.int64).reshape(-1, 3)
+        if len(q) > 200_000:
+            q = q[:: len(q) // 200_000]
+        keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
+        counts = np.sort(np.bincount(keys))[::-1]
+        coverage = float(counts[:24].sum() / counts.sum())
+    if flat_share >= AUTO_FLAT_SHARE and (rgb is None or coverage >= AUTO_FLAT_COLOURS):
+        return "flat", f"{flat_share:.0%} of cells in flat regions, 24 colours cover {coverage:.0%} of the picture"
+    return "photo", f"{flat_share:.0%} of cells in flat regions, 24 colours cover {coverage:.0%} of the picture"
