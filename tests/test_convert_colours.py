@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.convert.intent import choose_intent, small_patch_share
+from engine.convert.cleanup import small_patch_share
+from engine.convert.intent import choose_intent
 from engine.convert.pipeline import ConvertConfig, ConvertError, convert_image
 from engine.convert.stash import StashError, load_set, parse_stash, read_stash, set_palette
 from engine.core.palette import FINISHES, PaletteError, parse_finishes

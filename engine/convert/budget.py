@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.core.color import ciede2000
-from engine.core.palette_select import color_histogram, select_colors
+from engine.core.palette_select import color_histogram, select_from_distances
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +46,21 @@ class Merge:
         return f"{self.code}: {self.cells} cell(s) {why} -> {into}"
 
 
-def error_curve(lab: np.ndarray, palette_lab: np.ndarray, cap: int) -> np.ndarray:
-    """Mean CIEDE2000 of mapping ``lab`` to the best greedy 1..cap colours (index k-1 holds k colours)."""
+def _histogram_distances(lab: np.ndarray, palette_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     colors, w = color_histogram(lab, max_colors=HIST_BINS)
-    dist = ciede2000(colors[:, None, :], np.asarray(palette_lab, dtype=np.float64)[None, :, :])
-    best = np.full(len(colors), np.inf)
+    return ciede2000(colors[:, None, :], np.asarray(palette_lab, dtype=np.float64)[None, :, :]), w
+
+
+def error_curve(lab: np.ndarray, palette_lab: np.ndarray, cap: int,
+                dist: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Mean CIEDE2000 of mapping ``lab`` to the best greedy 1..cap colours (index k-1 holds k colours)."""
+    d, w = dist if dist is not None else _histogram_distances(lab, palette_lab)
+    best = np.full(len(d), np.inf)
     curve = []
-    for _ in range(min(cap, dist.shape[1])):
-        total = (w[:, None] * np.minimum(best[:, None], dist)).sum(axis=0)
+    for _ in range(min(cap, d.shape[1])):
+        total = (w[:, None] * np.minimum(best[:, None], d)).sum(axis=0)
         c = int(np.argmin(total))
-        best = np.minimum(best, dist[:, c])
+        best = np.minimum(best, d[:, c])
         curve.append(float(total[c] / w.sum()))
     return np.asarray(curve)
 
@@ -87,11 +92,14 @@ def choose_colors(lab: np.ndarray, palette_lab: np.ndarray, cap: int = DEFAULT_M
     Returns ``(indices in palette order, chosen count)``.
     """
     cap = max(1, min(int(cap), len(palette_lab)))
-    curve = error_curve(lab, palette_lab, cap)
+    dist = _histogram_distances(lab, palette_lab)
+    curve = error_curve(lab, palette_lab, cap, dist)
     k = knee(curve)
     log.info("colour budget: %d of at most %d colours (mean dE %.2f, %.2f at the cap)", k, cap, curve[k - 1],
              curve[-1])
-    return select_colors(lab, palette_lab, k), k
+    if k >= len(palette_lab):
+        return list(range(len(palette_lab))), k
+    return select_from_distances(dist[0], dist[1], k, max_swap_passes=4), k
 
 
 def fold_rare(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray, min_count: int,

@@ -16,9 +16,10 @@ import importlib.util
 import logging
 
 import numpy as np
-from scipy import ndimage, sparse
+from scipy import sparse
 from scipy.sparse import csgraph
 
+from engine.convert.cleanup import small_patch_mask
 from engine.core.color import ciede2000
 from engine.core.palette_select import nearest_candidates
 
@@ -103,27 +104,6 @@ def detail_mask(target_lab: np.ndarray, threshold: float = DETAIL_DE) -> np.ndar
     least[1:] = np.minimum(least[1:], de_y)
     least[:-1] = np.minimum(least[:-1], de_y)
     return np.isfinite(least) & (least > threshold)
-
-
-def small_patch_mask(labels: np.ndarray, empty: np.ndarray | None = None, size: int = SMALL_PATCH) -> np.ndarray:
-    """Filled cells in 4-connected same-colour components of at most ``size`` cells."""
-    labels = np.asarray(labels)
-    filled = np.ones(labels.shape, dtype=bool) if empty is None else ~np.asarray(empty, dtype=bool)
-    out = np.zeros(labels.shape, dtype=bool)
-    for c in np.unique(labels[filled]):
-        comp, n = ndimage.label((labels == c) & filled)
-        if n:
-            sizes = np.bincount(comp.ravel())
-            sizes[0] = size + 1
-            out |= sizes[comp] <= size
-    return out
-
-
-def small_patch_share(labels: np.ndarray, empty: np.ndarray | None = None, size: int = SMALL_PATCH) -> float:
-    """Share of filled cells in same-colour patches of at most ``size`` cells (the maze/confetti measure)."""
-    filled = np.ones(np.shape(labels), dtype=bool) if empty is None else ~np.asarray(empty, dtype=bool)
-    n = int(filled.sum())
-    return 0.0 if n == 0 else float(small_patch_mask(labels, empty, size).sum() / n)
 
 
 def absorb_small_patches(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray,

@@ -28,7 +28,6 @@ from engine.convert.intent import (
     FLAT_DE,
     INTENTS,
     PHOTO_FLAT_DE,
-    absorb_small_patches,
     choose_intent,
     detail_mask,
     flatten_regions,
@@ -52,6 +51,7 @@ _LINEAR_LUT = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 __all__ = ["ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError", "allowed_colors",
            "summary_lines", "DEFAULT_MAX_COLORS"]
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
+PATCH_PENALTY = 400.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
 
 class ConvertError(ValueError):
@@ -406,11 +406,12 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
         if intent == "flat" and config.resample == "area":
             labels = flatten_regions(labels, target_lab, work.lab, FLAT_DE, empty)
         if cleanup > 0 and intent != "pixel-art":
+            patches = intent == "photo" and config.resample == "area" and config.dither == "none"
             labels = cleanup_labels(labels, target_lin, work.rgb, float(cleanup), empty,
-                                    cancel=cancel, target_lab=target_lab, candidates=candidates)
+                                    cancel=cancel, target_lab=target_lab, candidates=candidates,
+                                    patch_penalty=PATCH_PENALTY * float(cleanup) if patches else 0.0,
+                                    keep=detail_mask(target_lab) if patches else None)
         if intent == "photo" and config.resample == "area":
-            if config.dither == "none":
-                labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=detail_mask(target_lab))
             labels = flatten_regions(labels, target_lab, work.lab, PHOTO_FLAT_DE, empty)
         return np.asarray(chosen, dtype=np.int64)[labels]
 
@@ -420,13 +421,6 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
 
     min_count = config.min_count if config.min_count is not None else (
         1 if config.all_colors else default_min_count(n_filled))
-    counts = np.bincount(index[~empty], minlength=len(palette))
-    rare = [c for c in chosen if 0 < counts[c] < min_count]
-    if rare and len(rare) < len(chosen):
-        chosen = [c for c in chosen if c not in rare]  # map again without them: their cells find the best others
-        if capacity is not None:
-            chosen = _cover_stock(chosen, allowed, capacity, n_filled)
-        index = map_cells(chosen)
     if capacity is not None:
         index, _ = enforce_capacity(index, target_lab, palette.lab, capacity, empty)
     index, _ = fold_rare(index, target_lab, palette.lab, min_count, empty, capacity)
