@@ -265,3 +265,16 @@ def test_cli_finishes_budget_and_set(tmp_path):
     res = _run(str(SAMPLES / "chelsea.jpg"), "--palette", "perler", "--stash", str(tmp_path / "none.csv"),
                "--size", "8x8", "--out", str(out))
     assert res.returncode == 2 and "cannot read stash" in res.stderr
+
+
+def test_pixel_art_intent_samples_each_sprite_cell():
+    """A sprite upscaled x8: pixel-art intent gives one exact palette colour per sprite pixel (grid detection when
+    engine.convert.grid is installed, else the per-cell average, which is exact for an aligned integer grid)."""
+    perler = load_palette("perler")
+    rng = np.random.default_rng(5)
+    sprite_idx = rng.integers(0, 6, (12, 16))
+    sprite = perler.rgb8[[0, 5, 17, 25, 40, 60]][sprite_idx]
+    big = np.repeat(np.repeat(sprite, 8, axis=0), 8, axis=1)
+    pat = convert_image(big, perler, ConvertConfig(16, 12, intent="pixel-art", all_colors=True, min_count=1))
+    assert pat.metadata["intent"] == "pixel-art"
+    np.testing.assert_array_equal(pat.to_rgb(), sprite)

@@ -31,8 +31,9 @@ PHOTO_FLAT_DE = 1.2  # photo intent: only truly flat areas (sky, backdrop) are f
 MIN_REGION = 4  # regions smaller than this are left to per-cell mapping
 SMALL_PATCH = 3  # photo: same-colour patches of at most this many cells count as "small"
 DETAIL_DE = 14.0  # a cell whose target differs from every 4-neighbour's by more than this is a detail
-AUTO_FLAT_SHARE = 0.55  # auto: at least this share of cells in flat regions ...
-AUTO_FLAT_COLOURS = 0.93  # ... and the 24 most common source colours cover this share of pixels -> flat
+AUTO_FLAT_PIXELS = 0.7  # auto: flat when at least this share of source pixels sit in flat fills,
+AUTO_FLAT_COLOURS = 0.85  # ... the 24 commonest source colours cover this share of the pixels
+AUTO_FLAT_SHARE = 0.5  # ... and at least this share of cells lie in flat regions
 
 
 def grid_available() -> bool:
@@ -170,15 +171,29 @@ def choose_intent(rgb: np.ndarray | None, target_lab: np.ndarray, empty: np.ndar
     comp = flat_regions(target_lab, PHOTO_FLAT_DE * 2, empty)
     ok = comp >= 0
     sizes = np.bincount(comp[ok])
-    flat_share = float((sizes[comp[ok]] >= 8).mean()) if ok.any() else 0.0
-    coverage = 0.0
-    if rgb is not None:
-        q = (np.asarray(rgb)[..., :3] >> 3).astype(np.int64).reshape(-1, 3)
-        if len(q) > 200_000:
-            q = q[:: len(q) // 200_000]
-        keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
-        counts = np.sort(np.bincount(keys))[::-1]
-        coverage = float(counts[:24].sum() / counts.sum())
-    if flat_share >= AUTO_FLAT_SHARE and (rgb is None or coverage >= AUTO_FLAT_COLOURS):
-        return "flat", f"{flat_share:.0%} of cells in flat regions, 24 colours cover {coverage:.0%} of the picture"
-    return "photo", f"{flat_share:.0%} of cells in flat regions, 24 colours cover {coverage:.0%} of the picture"
+    cell_flat = float((sizes[comp[ok]] >= 8).mean()) if ok.any() else 0.0
+    if rgb is None:
+        stats = f"{cell_flat:.0%} of cells in flat regions"
+        return ("flat" if cell_flat >= AUTO_FLAT_SHARE else "photo"), stats
+    pix_flat, coverage = _pixel_stats(np.asarray(rgb)[..., :3])
+    stats = (f"{pix_flat:.0%} of pixels in flat fills, 24 colours cover {coverage:.0%}, "
+             f"{cell_flat:.0%} of cells in flat regions")
+    if pix_flat >= AUTO_FLAT_PIXELS and coverage >= AUTO_FLAT_COLOURS and cell_flat >= AUTO_FLAT_SHARE:
+        return "flat", stats
+    return "photo", stats
+
+
+def _pixel_stats(rgb: np.ndarray) -> tuple[float, float]:
+    """(share of pixels equal to their right and lower neighbours within 3 levels, share of the 24 commonest
+    colours at 5 bits per channel), on a nearest-neighbour reduction to at most 512 px per side."""
+    h, w = rgb.shape[:2]
+    step = max(1, int(np.ceil(max(h, w) / 512)))
+    x = rgb[::step, ::step].astype(np.int16)
+    if x.shape[0] < 2 or x.shape[1] < 2:
+        return 0.0, 0.0
+    dx = np.abs(x[:-1, 1:] - x[:-1, :-1]).max(axis=-1)
+    dy = np.abs(x[1:, :-1] - x[:-1, :-1]).max(axis=-1)
+    flat = float(((dx <= 3) & (dy <= 3)).mean())
+    q = (x.reshape(-1, 3) >> 3).astype(np.int64)
+    counts = np.sort(np.bincount((q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]))[::-1]
+    return flat, float(counts[:24].sum() / counts.sum())
