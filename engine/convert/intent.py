@@ -30,6 +30,7 @@ FLAT_DE = 6.0  # flat intent: neighbouring cells closer than this (CIE76 in Lab)
 PHOTO_FLAT_DE = 1.2  # photo intent: only truly flat areas (sky, backdrop) are forced to one colour
 MIN_REGION = 4  # regions smaller than this are left to per-cell mapping
 SMALL_PATCH = 3  # photo: same-colour patches of at most this many cells count as "small"
+BLEND_DE = 6.0  # a cell this close (CIE76) to a mix of two neighbouring colours is an edge blend, not a detail
 DETAIL_DE = 14.0  # a cell whose target differs from every 4-neighbour's by more than this is a detail
 AUTO_FLAT_PIXELS = 0.7  # auto: flat when at least this share of source pixels sit in flat fills,
 AUTO_FLAT_COLOURS = 0.85  # ... the 24 commonest source colours cover this share of the pixels
@@ -104,17 +105,46 @@ def detail_mask(target_lab: np.ndarray, threshold: float = DETAIL_DE) -> np.ndar
     least[:, :-1] = np.minimum(least[:, :-1], de_x)
     least[1:] = np.minimum(least[1:], de_y)
     least[:-1] = np.minimum(least[:-1], de_y)
-    return np.isfinite(least) & (least > threshold)
+    out = np.isfinite(least) & (least > threshold)
+    ys, xs = np.nonzero(out)
+    if len(ys):
+        # an anti-aliased edge cell differs from all its neighbours too, but its colour is a mix of two of them
+        nb = np.full((len(ys), 4, 3), np.nan)
+        for j, (dy, dx) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
+            yy, xx = ys + dy, xs + dx
+            ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            nb[ok, j] = target_lab[yy[ok], xx[ok]]
+        out[ys, xs] = ~_near_mix(target_lab[ys, xs], nb)
+    return out
+
+
+def _near_mix(target: np.ndarray, colours: np.ndarray, tolerance: float = BLEND_DE) -> np.ndarray:
+    """Per row: whether ``target`` lies within ``tolerance`` (CIE76) of the segment between two of ``colours``
+    (n x k x 3, NaN rows absent)."""
+    out = np.zeros(len(target), dtype=bool)
+    k = colours.shape[1]
+    for a in range(k):
+        for b in range(a + 1, k):
+            pa, pb = colours[:, a], colours[:, b]
+            ok = ~(np.isnan(pa).any(1) | np.isnan(pb).any(1))
+            if not ok.any():
+                continue
+            pa, pb = np.nan_to_num(pa), np.nan_to_num(pb)
+            v = pb - pa
+            t = np.clip(((target - pa) * v).sum(1) / np.maximum((v * v).sum(1), 1e-9), 0.0, 1.0)
+            out |= ok & (np.linalg.norm(pa + t[:, None] * v - target, axis=1) < tolerance)
+    return out
 
 
 def absorb_small_patches(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray,
                          empty: np.ndarray | None = None, passes: int = 3,
-                         keep: np.ndarray | None = None) -> np.ndarray:
+                         keep: np.ndarray | None = None, max_de: float = DETAIL_DE) -> np.ndarray:
     """Merge same-colour patches of at most ``SMALL_PATCH`` cells into a neighbouring colour.
 
-    Each small patch takes the colour of an adjacent cell that gives the least summed CIEDE2000 over the patch;
-    cells in ``keep`` (high-contrast details) are left as they are. A few passes, since a merge can leave a
-    neighbour's patch small.
+    Each small-patch cell takes the adjacent colour closest to its target (preferring the colour most of its
+    neighbours share), but only if that colour is within ``max_de`` CIEDE2000 of the target: a patch unlike
+    everything around it is a detail, not noise. Cells in ``keep`` are left as they are. A few passes, since a
+    merge can leave a neighbour's patch small.
     """
     labels = np.array(labels, dtype=np.int64, copy=True)
     h, w = labels.shape
@@ -145,13 +175,23 @@ def absorb_small_patches(labels: np.ndarray, target_lab: np.ndarray, palette_lab
         cost = cost - 2.0 * same
         cost[~valid] = np.inf
         j = np.argmin(cost, axis=1)
-        can = np.isfinite(cost[np.arange(len(ys)), j])
+        rows = np.arange(len(ys))
+        # a patch far from every neighbouring colour is a detail (pupil, line, highlight): it stays, unless its
+        # target is a blend of two neighbouring colours (an anti-aliased edge cell)
+        close = cost[rows, j] + 2.0 * same[rows, j] < max_de
+        can = np.isfinite(cost[rows, j]) & (close | _is_blend(target_lab[ys, xs], pal, cand, cand >= 0))
         new = labels.copy()
         new[ys[can], xs[can]] = cand[np.arange(len(ys)), j][can]
         if (new == labels).all():
             break
         labels = new
     return labels
+
+
+def _is_blend(target: np.ndarray, pal: np.ndarray, cand: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per cell: whether its target lies near the segment between two of its neighbours' palette colours."""
+    colours = np.where(valid[..., None], pal[np.maximum(cand, 0)], np.nan)
+    return _near_mix(target, colours)
 
 
 def choose_intent(rgb: np.ndarray | None, target_lab: np.ndarray, empty: np.ndarray | None = None) -> tuple[str, str]:

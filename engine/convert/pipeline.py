@@ -28,6 +28,7 @@ from engine.convert.intent import (
     FLAT_DE,
     INTENTS,
     PHOTO_FLAT_DE,
+    absorb_small_patches,
     choose_intent,
     detail_mask,
     flatten_regions,
@@ -405,6 +406,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
             labels = dither(target_lab, work.lab, config.dither, float(config.dither_strength), empty)
         if intent == "flat" and config.resample == "area":
             labels = flatten_regions(labels, target_lab, work.lab, FLAT_DE, empty)
+            labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=detail_mask(target_lab))
         if cleanup > 0 and intent != "pixel-art":
             patches = intent == "photo" and config.resample == "area" and config.dither == "none"
             labels = cleanup_labels(labels, target_lin, work.rgb, float(cleanup), empty,
