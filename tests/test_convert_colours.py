@@ -278,3 +278,21 @@ def test_pixel_art_intent_samples_each_sprite_cell():
     pat = convert_image(big, perler, ConvertConfig(16, 12, intent="pixel-art", all_colors=True, min_count=1))
     assert pat.metadata["intent"] == "pixel-art"
     np.testing.assert_array_equal(pat.to_rgb(), sprite)
+
+
+def test_flat_art_keeps_a_pupil_smaller_than_a_cell():
+    """Contrast-aware targets in flat intent: a dark dot a quarter of a cell in size still gets a dark bead, and so
+    does a mouth drawn 2 px thick (a quarter of a cell) in the same dark colour."""
+    perler = load_palette("perler")
+    img = np.zeros((160, 160, 3), np.uint8)
+    img[:] = (250, 214, 170)  # a face
+    img[:, :40] = (120, 190, 235)
+    img[83:88, 83:88] = (20, 20, 30)  # the pupil: 5x5 px inside the 8x8 px cell (10, 10)
+    img[123:125, 72:120] = (20, 20, 30)  # the mouth: 2 px thick across cells (15, 9..14)
+    pat = convert_image(img, perler, ConvertConfig(20, 20))
+    assert pat.metadata["intent"] == "flat"
+    lab = perler.lab[pat.index]
+    assert lab[10, 10, 0] < 40 and np.median(lab[5:15, 8:18, 0]) > 75
+    assert (lab[15, 9:15, 0] < 40).all()
+    plain = convert_image(img, perler, ConvertConfig(20, 20, intent="photo", cleanup=0.0))
+    assert perler.lab[plain.index][10, 10, 0] > lab[10, 10, 0] + 20  # the area mean alone is much lighter

@@ -32,6 +32,7 @@ MIN_REGION = 4  # regions smaller than this are left to per-cell mapping
 SMALL_PATCH = 3  # photo: same-colour patches of at most this many cells count as "small"
 BLEND_DE = 6.0  # a cell this close (CIE76) to a mix of two neighbouring colours is an edge blend, not a detail
 DETAIL_DE = 14.0  # a cell whose target differs from every 4-neighbour's by more than this is a detail
+SUBCELL_DE = 20.0  # L* contrast of a sub-cell feature kept by flat intent
 AUTO_FLAT_PIXELS = 0.7  # auto: flat when at least this share of source pixels sit in flat fills,
 AUTO_FLAT_COLOURS = 0.85  # ... the 24 commonest source colours cover this share of the pixels
 AUTO_FLAT_SHARE = 0.5  # ... and at least this share of cells lie in flat regions
@@ -192,6 +193,34 @@ def _is_blend(target: np.ndarray, pal: np.ndarray, cand: np.ndarray, valid: np.n
     """Per cell: whether its target lies near the segment between two of its neighbours' palette colours."""
     colours = np.where(valid[..., None], pal[np.maximum(cand, 0)], np.nan)
     return _near_mix(target, colours)
+
+
+def keep_subcell_details(samples_lab: np.ndarray, target_lab: np.ndarray, contrast: float = SUBCELL_DE,
+                         min_share: float = 0.2) -> np.ndarray:
+    """Targets where a dark or light feature smaller than a cell (a pupil, an outline, a highlight) is kept.
+
+    ``samples_lab`` holds S sub-cell samples per cell (H x W x S x 3). A cell whose darkest (lightest) samples
+    make up at least ``min_share`` of it, differ from the cell's mean by more than ``contrast`` in L*, and are
+    darker (lighter) than every 4-neighbour's mean takes the mean of those samples as its target, as a
+    contrast-aware downscale does; everything else keeps the area mean.
+    """
+    out = np.array(target_lab, copy=True)
+    h, w = target_lab.shape[:2]
+    L = samples_lab[..., 0]
+    mean_l = target_lab[..., 0]
+    pad = np.pad(mean_l, 1, mode="edge")
+    nb = np.stack([pad[:-2, 1:-1], pad[2:, 1:-1], pad[1:-1, :-2], pad[1:-1, 2:]], axis=-1)
+    for sign in (1.0, -1.0):  # dark features, then light ones
+        extreme = (L * sign).min(axis=-1) * sign
+        near = np.abs(L - extreme[..., None]) < contrast / 3
+        share = near.mean(axis=-1)
+        isolated = (nb * sign > (extreme[..., None] + sign * contrast / 2) * sign).all(axis=-1)
+        pick = (share >= min_share) & (share <= 0.5) & ((mean_l - extreme) * sign > contrast) & isolated
+        if pick.any():
+            cnt = near[pick].sum(axis=-1, keepdims=True)
+            out[pick] = (samples_lab[pick] * near[pick][..., None]).sum(axis=1) / cnt
+    log.debug("sub-cell details kept in %d cells", int((out != target_lab).any(axis=-1).sum()))
+    return out
 
 
 def choose_intent(rgb: np.ndarray | None, target_lab: np.ndarray, empty: np.ndarray | None = None) -> tuple[str, str]:

@@ -33,8 +33,17 @@ from engine.convert.intent import (
     detail_mask,
     flatten_regions,
     grid_available,
+    keep_subcell_details,
 )
-from engine.core.color import ciede2000, linear_to_lab, linear_to_srgb, srgb8_to_lab, srgb_to_linear
+from engine.core.color import (
+    ciede2000,
+    lab_to_xyz,
+    linear_to_lab,
+    linear_to_srgb,
+    srgb8_to_lab,
+    srgb_to_linear,
+    xyz_to_linear,
+)
 from engine.core.image_io import FIT_MODES, ImageLoadError, ImageSource, fit_layout, load_image
 from engine.core.medium import Medium
 from engine.core.palette import DEFAULT_FINISHES, Palette, PaletteError, parse_finishes
@@ -353,6 +362,15 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
         intent, intent_reason = choose_intent(region[..., :3], target_lab, empty)
     if intent == "pixel-art":
         target_lab, target_lin = _pixel_art_target(region, layout, target_lab, target_lin, config)
+    elif intent == "flat" and config.resample == "area" and min(region.shape[0] // ch, region.shape[1] // cw) >= 4:
+        n = 8 if min(region.shape[0] // ch, region.shape[1] // cw) >= 8 else 4  # sub-samples per cell side
+        sp, sa = downsample_area(region, cw * n, ch * n)
+        sub = linear_to_lab(_unpremultiply(sp, sa, over_white)).reshape(ch, n, cw, n, 3)
+        sub = sub.transpose(0, 2, 1, 3, 4).reshape(ch, cw, n * n, 3)
+        sharp = target_lab.copy()
+        sharp[cy:cy + ch, cx:cx + cw] = keep_subcell_details(sub, target_lab[cy:cy + ch, cx:cx + cw])
+        target_lab = sharp
+        target_lin = xyz_to_linear(lab_to_xyz(target_lab))
     log.info("intent %s (%s)", intent, intent_reason)
 
     allowed = allowed_colors(palette, config)
