@@ -218,6 +218,8 @@ def test_lego_art_sets_rebuild_within_the_inventory():
         load_set("41935")  # square and round tile versions
     with pytest.raises(StashError, match="unknown set"):
         load_set("no such set")
+    with pytest.raises(StashError, match="brick palette"):
+        set_palette(iron, load_palette("perler"))
     pal, stash = set_palette(iron, load_palette("lego"))
     assert sum(stash.values()) == iron.total and len(pal) == len(stash)
     pat = convert_image(SAMPLES / "astronaut.jpg", pal, ConvertConfig(48, 48, stash=stash, finishes=("all",)))

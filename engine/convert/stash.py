@@ -112,6 +112,8 @@ def set_palette(lego_set: LegoSet, base: Palette) -> tuple[Palette, dict[str, in
     A colour is taken from ``base`` (matched by BrickLink id) so codes and catalogue ids are the palette's;
     a colour ``base`` lacks is made from the set's own hex and BrickLink id (code ``BL<id>``).
     """
+    if base.medium.kind != "brick":
+        raise StashError(f"a LEGO set needs a brick palette (e.g. --palette lego), not {base.name!r}")
     by_bl = {c.ids.get("bricklink"): c for c in base.colors if c.ids.get("bricklink")}
     colors: list[PaletteColor] = []
     stash: dict[str, int] = {}
