@@ -572,8 +572,10 @@ def summary_lines(pattern: Pattern) -> list[str]:
         lines.append(f"minimum {md['min_count']} cells per colour")
     for m in md.get("merged", []):
         into = ", ".join(f"{c} x{n}" for c, n in sorted(m["into"].items(), key=lambda kv: -kv[1]))
-        why = "used fewer than the minimum" if m["reason"] == "min-count" else "beyond the stock"
-        lines.append(f"merged {m['code']}: {m['cells']} cell(s) {why} -> {into}")
+        if m["reason"] == "min-count":
+            lines.append(f"merged {m['code']}: {m['cells']} cell(s), used fewer than the minimum -> {into}")
+        else:
+            lines.append(f"stock: {m['cells']} cell(s) of {m['code']} beyond the pieces owned -> {into}")
     return lines
 
 
