@@ -11,7 +11,6 @@ capacities (a stash).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,21 +28,6 @@ NEIGHBOUR_PENALTY = 25.0  # squared-dE units per 4-neighbour of another colour w
 def default_min_count(cells: int) -> int:
     """The default minimum number of cells per colour for a pattern of ``cells`` filled cells (3 to 10)."""
     return int(np.clip(round(cells / 300), 3, 10))
-
-
-@dataclass
-class Merge:
-    """Cells of a colour used too rarely (or beyond its stock) that were given other colours."""
-
-    code: str
-    cells: int
-    into: dict[str, int]  # code -> cells it received
-    reason: str = "min-count"
-
-    def describe(self) -> str:
-        into = ", ".join(f"{c} x{n}" for c, n in sorted(self.into.items(), key=lambda kv: -kv[1]))
-        why = "used fewer than the minimum" if self.reason == "min-count" else "beyond the stock"
-        return f"{self.code}: {self.cells} cell(s) {why} -> {into}"
 
 
 def _histogram_distances(lab: np.ndarray, palette_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
