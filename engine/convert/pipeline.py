@@ -61,7 +61,7 @@ _LINEAR_LUT = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 __all__ = ["ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError", "allowed_colors",
            "summary_lines", "DEFAULT_MAX_COLORS"]
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
-PATCH_PENALTY = 400.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
+PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
 
 class ConvertError(ValueError):
