@@ -15,6 +15,22 @@ from engine.core.medium import PIXEL, Medium
 log = logging.getLogger(__name__)
 
 
+# Bead finishes (PaletteColor.finish). Speciality finishes are left out of a conversion unless asked for.
+FINISHES = ("solid", "clear", "translucent", "glow", "neon", "pearl", "glitter", "metallic", "striped", "iridescent")
+DEFAULT_FINISHES = ("solid",)
+
+
+def parse_finishes(value) -> tuple[str, ...]:
+    """Finishes from ``"pearl,neon"``, ``"all"`` or a list; always includes ``solid``; unknown names are refused."""
+    items = [v.strip().lower() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
+    if "all" in items:
+        return FINISHES
+    bad = [v for v in items if v not in FINISHES]
+    if bad:
+        raise PaletteError(f"unknown finish {', '.join(bad)}; use some of {', '.join(FINISHES)} or 'all'")
+    return tuple(f for f in FINISHES if f == "solid" or f in items)
+
+
 class PaletteError(ValueError):
     """A palette could not be found, read or used; the message says what to do."""
 
@@ -170,6 +186,25 @@ class Palette:
     def current(self) -> "Palette":
         """Only colours still produced (drops ones flagged retired)."""
         keep = [i for i, c in enumerate(self.colors) if not c.retired]
+        return self if len(keep) == len(self.colors) else self.subset(keep, name=self.name)
+
+    @property
+    def finishes(self) -> tuple[str, ...]:
+        """The finishes present in this palette (known ones in FINISHES order, then any others)."""
+        present = {c.finish for c in self.colors}
+        return tuple(f for f in FINISHES if f in present) + tuple(sorted(present - set(FINISHES)))
+
+    def finish_indices(self, finishes=DEFAULT_FINISHES) -> list[int]:
+        """Positions of the colours whose finish is one of ``finishes`` (see ``parse_finishes``)."""
+        allowed = set(parse_finishes(finishes))
+        return [i for i, c in enumerate(self.colors) if c.finish in allowed]
+
+    def with_finishes(self, finishes=DEFAULT_FINISHES) -> "Palette":
+        """Only the colours of these finishes (default: solid), e.g. the default "owned" set of a bead brand."""
+        keep = self.finish_indices(finishes)
+        if not keep:
+            raise PaletteError(f"palette {self.name!r} has no colours of finish {', '.join(parse_finishes(finishes))}; "
+                               f"its finishes are {', '.join(self.finishes)}")
         return self if len(keep) == len(self.colors) else self.subset(keep, name=self.name)
 
     def to_dict(self) -> dict:

@@ -150,6 +150,12 @@ def select_colors(lab: np.ndarray, palette_lab: np.ndarray, k: int, weights: np.
     rows = max(1, 1_000_000 // n)
     for start in range(0, len(colors), rows):
         dist[start:start + rows] = ciede2000(colors[start:start + rows, None, :], pal[None, :, :])
+    return select_from_distances(dist, w, k, max_swap_passes)
+
+
+def select_from_distances(dist: np.ndarray, w: np.ndarray, k: int, max_swap_passes: int = 30) -> list[int]:
+    """``select_colors`` on precomputed CIEDE2000 distances ``dist[u, n]`` of ``u`` weighted colours."""
+    colors = dist
     chosen: list[int] = []
     best = np.full(len(colors), np.inf)
     for _ in range(k):
