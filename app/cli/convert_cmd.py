@@ -32,7 +32,7 @@ def register(sub) -> None:
                        description="Convert a picture to a pattern in a palette of real colours.")
     p.add_argument("image", help="picture file (PNG, JPEG, TIFF, ... anything Pillow reads)")
     p.add_argument("--palette", required=True, help="palette key (see `palettes`) or a .hex/.gpl/.csv/.json file")
-    p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. H01,H18,H05 for --palette hama")
+    p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. H01,H18,H05 for hama")
     p.add_argument("--finishes", default="solid",
                    help=f"bead finishes to use besides solid (comma-separated: {', '.join(FINISHES[1:])}) or 'all'; "
                         "default solid only (no clear, translucent, glow, neon, pearl... beads)")
