@@ -316,7 +316,9 @@ class TravelPlanner:
         valid = (oy < hh[:, None, None]) & (ox < ww[:, None, None])
         sewn = self.own[rr, cc] & (self.rank[rr, cc] <= idx[:, None, None])
         cost = np.where(valid & (self.labels[rr, cc] == comp[:, None, None]),
-                        np.where(sewn & (not self.diagonal), SEWN_CELL_COST, 1.0), np.inf)
+                        np.where(sewn, np.inf if self.diagonal else SEWN_CELL_COST, 1.0), np.inf)
+        # cross stitch: never travel over finished crosses (a thread on top would hide their top legs);
+        # only over cells whose crosses are still to come
         big = np.full((n_rows, sr + 1, per_row, sc + 1), np.inf)
         ti, tj = np.arange(n) // per_row, np.arange(n) % per_row
         big[ti, :sr, tj, :sc] = cost
