@@ -455,7 +455,7 @@ def test_report_counts_and_sewing_time(thread_pattern):
 
 
 def test_stitch_preview_png_is_drawn_from_the_stitches(tmp_path, thread_pattern):
-    out = render_stitch_preview(thread_pattern, tmp_path / "p.png", OWN, px_per_mm=4)
+    out = render_stitch_preview(thread_pattern, tmp_path / "p.png", OWN, px_per_mm=4, legend=False)
     img = np.asarray(Image.open(out).convert("RGB")).astype(int)
     w_mm, h_mm = thread_pattern.width * CELL, thread_pattern.height * CELL
     assert abs(img.shape[1] - (w_mm + 4) * 4) <= 6 and abs(img.shape[0] - (h_mm + 4) * 4) <= 6

@@ -320,3 +320,70 @@ def test_fill_angle_90_sews_vertical_rows(dmc):
     # spacing inside the edges across it
     assert p0.report.size_mm == pytest.approx((16.4, 9.6), abs=0.11)
     assert p90.report.size_mm == pytest.approx((15.6, 10.4), abs=0.11)
+
+
+# ----------------------------------------------------------------------------- preview
+
+
+def test_preview_pixels_match_a_direct_rasterisation_of_the_stitches(tmp_path, dmc):
+    from PIL import Image
+
+    from exporters.embroidery import preview as pv
+
+    index = np.full((6, 8), dmc.index_of("3713"))
+    index[1:5, 2:6] = dmc.index_of("310")
+    index[2, 7] = dmc.index_of("797")
+    pattern = Pattern(index, dmc, None, THREAD)
+    opts = EmbroideryOptions(thread_chart="pattern")
+    ppm = 4.0
+    out = emb.render_stitch_preview(pattern, tmp_path / "p.png", opts, px_per_mm=ppm, legend=False)
+    img = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    # the same stitches as the machine file, read back
+    export_embroidery(pattern, tmp_path / "p.pes", opts)
+    read, xy, cmd = _read(tmp_path / "p.pes")
+    colors = np.array([[t.get_red(), t.get_green(), t.get_blue()] for t in read.threadlist])
+    stitch = cmd == pe.STITCH
+    lo = xy[stitch].min(axis=0) / 10.0 - 2.0
+    px = (xy / 10.0 - lo) * ppm
+    block = np.cumsum(cmd == pe.COLOR_CHANGE)
+    segs = [(px[i - 1] if i and cmd[i - 1] in (pe.STITCH, pe.JUMP) else px[i], px[i], block[i])
+            for i in np.flatnonzero(stitch)]
+    # brute force, pixel by pixel: the last stitch within half a thread width of the pixel centre
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    c = np.stack([xx + 0.5, yy + 0.5], axis=-1).reshape(-1, 2)
+    hw = pv.THREAD_WIDTH_MM * ppm / 2
+    sure = np.full(c.shape[0], -1)
+    maybe = np.full(c.shape[0], -1)
+    for a, b, k in segs:
+        d = b - a
+        ll = float(d @ d)
+        t = np.clip(((c - a) @ d) / ll, 0, 1) if ll > 0 else np.zeros(len(c))
+        dist = np.hypot(*(a + t[:, None] * d - c).T)
+        maybe[dist <= hw + 0.01] = k
+        sure[dist <= hw - 0.01] = k
+    flat = img.reshape(-1, 3)
+    clear = (sure == maybe)  # pixels not on the very edge of a thread
+    assert clear.mean() > 0.95
+    fabric = clear & (sure < 0)
+    assert np.all(flat[fabric] == np.array(pv.FABRIC_RGB))
+    thread = clear & (sure >= 0)
+    assert thread.sum() > 0.3 * len(flat)
+    assert np.all(flat[thread] == colors[sure[thread]])
+    # no fabric shows inside a fill (no dashes between rows): the dark square's inner part is all thread
+    inner = img[int((2 * 1 + 2 + 0.5) * ppm):int((2 * 5 + 2 - 0.5) * ppm), int((2 * 2 + 2 + 0.5) * ppm):
+                int((2 * 6 + 2 - 0.5) * ppm)].reshape(-1, 3)
+    assert np.all(inner == colors[1])
+
+
+def test_preview_has_a_thread_legend(tmp_path, design):
+    from PIL import Image
+
+    plain = Image.open(emb.render_stitch_preview(design, tmp_path / "a.png", px_per_mm=4, legend=False))
+    full = Image.open(emb.render_stitch_preview(design, tmp_path / "b.png", px_per_mm=4))
+    assert full.height >= plain.height + 18 * 5  # a title line and one row per thread
+    arr = np.asarray(full.convert("RGB")).astype(int)
+    legend = arr[plain.height:]
+    plan = plan_embroidery(design, EmbroideryOptions(target_format="stitch-png"))
+    for t in plan.threads:  # each thread's swatch appears in the legend
+        assert (np.abs(legend - np.array(t.rgb)).sum(axis=2) == 0).sum() >= 100, t

@@ -38,6 +38,7 @@ from exporters.embroidery.dst import HEADER_BYTES as DST_HEADER_BYTES
 from exporters.embroidery.dst import write_dst
 from exporters.embroidery.hoops import Hoop, HoopError, parse_hoop, smallest_fitting_hoop
 from exporters.embroidery.order import TravelPlanner, UnitOrder, order_units
+from exporters.embroidery.preview import FABRIC_RGB, add_legend, draw_plan  # noqa: F401 (re-exported)
 from exporters.embroidery.threads import (
     CHART_CHOICES,
     MATCH_CHOICES,
@@ -827,48 +828,6 @@ def export_embroidery(pattern: Pattern, path: str | Path, options: EmbroideryOpt
 # ----------------------------------------------------------------------------- preview
 
 
-FABRIC_RGB = (242, 239, 230)
-MAX_PREVIEW_SIDE = 4000
-
-
-def draw_plan(units: np.ndarray, cmds: np.ndarray, colors: list[tuple[int, int, int]],
-              px_per_mm: float | None = None, margin_mm: float = 2.0):
-    """A PIL image of stitches (0.1 mm units, commands) in thread colours on a fabric background.
-    Jumps are not drawn; each colour block uses the next colour."""
-    from PIL import Image, ImageDraw
-
-    units = np.asarray(units, dtype=np.float64).reshape(-1, 2)
-    cmds = np.asarray(cmds, dtype=np.int64) & pe.COMMAND_MASK
-    stitch = cmds == pe.STITCH
-    if not stitch.any():
-        return Image.new("RGB", (16, 16), FABRIC_RGB)
-    xy = units / 10.0
-    lo, hi = xy[stitch].min(axis=0) - margin_mm, xy[stitch].max(axis=0) + margin_mm
-    span = hi - lo
-    scale = px_per_mm or min(8.0, MAX_PREVIEW_SIDE / max(float(span.max()), 1e-6))
-    size = np.maximum(np.ceil(span * scale).astype(int), 1)
-    img = Image.new("RGB", (int(size[0]), int(size[1])), FABRIC_RGB)
-    draw = ImageDraw.Draw(img)
-    width = max(1, int(round(0.35 * scale)))
-    px = (xy - lo) * scale
-    block = np.cumsum(cmds == pe.COLOR_CHANGE)
-    # a polyline runs while records are stitches; it starts where the needle was before the first one
-    breaks = np.flatnonzero(~stitch)
-    starts = np.concatenate([[0], breaks + 1])
-    ends = np.concatenate([breaks, [len(cmds)]])
-    for s, e in zip(starts.tolist(), ends.tolist()):
-        if e - s < 1:
-            continue
-        s0 = s - 1 if s > 0 and cmds[s - 1] == pe.JUMP else s
-        seg = px[s0:e]
-        rgb = tuple(colors[min(int(block[s]), len(colors) - 1)]) if colors else (0, 0, 0)
-        if len(seg) == 1:
-            draw.point([tuple(seg[0])], fill=rgb)
-        else:
-            draw.line(seg.ravel().tolist(), fill=rgb, width=width)
-    return img
-
-
 def draw_stitches(emb: EmbPattern, px_per_mm: float | None = None, margin_mm: float = 2.0):
     """A PIL image of an EmbPattern's stitches (e.g. one read back from a file)."""
     data = np.asarray(emb.stitches, dtype=np.float64).reshape(-1, 3)
@@ -877,8 +836,9 @@ def draw_stitches(emb: EmbPattern, px_per_mm: float | None = None, margin_mm: fl
 
 
 def render_stitch_preview(pattern: Pattern, path: str | Path, options: EmbroideryOptions | None = None,
-                          px_per_mm: float | None = None) -> Path:
-    """Build the stitches and write a PNG drawn from them (atomically). Returns the path."""
+                          px_per_mm: float | None = None, legend: bool = True) -> Path:
+    """Build the stitches and write a PNG drawn from them (atomically), with a thread legend below
+    the design unless ``legend`` is False. Returns the path."""
     path = Path(path)
     _check_output(path)
     options = options or EmbroideryOptions()
@@ -886,6 +846,11 @@ def render_stitch_preview(pattern: Pattern, path: str | Path, options: Embroider
         options = replace(options, target_format="stitch-png")
     plan = plan_embroidery(pattern, options)
     img = draw_plan(plan.units, plan.cmds, [t.rgb for t in plan.threads], px_per_mm)
+    if legend:
+        r = plan.report
+        img = add_legend(img, plan.threads, r.stitches_per_thread,
+                         f"{r.stitch_count:,} stitches, {r.color_changes} colour changes, {r.trims} trims, "
+                         f"{r.size_mm[0]:.0f} x {r.size_mm[1]:.0f} mm, ~{r.estimated_minutes:.0f} min")
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
     for w in plan.report.warnings:
