@@ -414,11 +414,10 @@ def test_a_failing_writer_leaves_the_old_file_and_no_partial_file(tmp_path, thre
     out = tmp_path / "keep.pes"
     out.write_bytes(b"old design")
 
-    def broken(pattern, f, settings=None):
-        f.write(b"#PES0060 half")
+    def broken(*args, **kwargs):  # PES is written by the vectorised writer now (not pe.PesWriter)
         raise OSError("disk full")
 
-    monkeypatch.setattr(pe.PesWriter, "write", broken)
+    monkeypatch.setattr(emb.fast_writers, "pes_bytes", broken)
     with pytest.raises(OSError, match="disk full"):
         export_embroidery(thread_pattern, out)
     assert out.read_bytes() == b"old design"

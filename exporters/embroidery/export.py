@@ -34,8 +34,9 @@ from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress
 from exporters.common.errors import ExportError
 from exporters.embroidery import fill as sf
+from exporters.embroidery import writers as fast_writers
 from exporters.embroidery.dst import HEADER_BYTES as DST_HEADER_BYTES
-from exporters.embroidery.dst import write_dst
+from exporters.embroidery.dst import dst_bytes
 from exporters.embroidery.hoops import Hoop, HoopError, parse_hoop, smallest_fitting_hoop
 from exporters.embroidery.order import TravelPlanner, UnitOrder, order_units
 from exporters.embroidery.preview import FABRIC_RGB, add_legend, draw_plan  # noqa: F401 (re-exported)
@@ -792,17 +793,37 @@ def write_embroidery_file(emb: EmbPattern, path: str | Path, fmt: str) -> Path:
     return path
 
 
-def write_plan(plan: StitchPlan, path: str | Path, fmt: str) -> Path:
-    """Write a stitch plan as ``fmt`` atomically. DST goes through the vectorised encoder (the plan is
-    already within DST's limits); the other formats through pyembroidery."""
+def plan_bytes(plan: StitchPlan, fmt: str) -> bytes:
+    """The file contents of a stitch plan in ``fmt`` from the vectorised writers (``dst``, ``writers``);
+    byte-for-byte what pyembroidery writes for the same stitch list (JEF dated today)."""
+    fmt = fmt.lower()
+    if fmt == "dst":
+        return dst_bytes(plan.units, plan.cmds, [(t.hex.lower(), t.name, t.code) for t in plan.threads], plan.name)
+    threads = [_emb_thread(t) for t in plan.threads]
+    if fmt == "exp":
+        return fast_writers.exp_bytes(plan.units, plan.cmds)
+    if fmt == "jef":
+        return fast_writers.jef_bytes(plan.units, plan.cmds, threads, trims=True)
+    if fmt == "pes":
+        return fast_writers.pes_bytes(plan.units, plan.cmds, threads, plan.name[:16])
+    if fmt == "vp3":
+        return fast_writers.vp3_bytes(plan.units, plan.cmds, threads)
+    raise ExportError(f"unknown embroidery format {fmt!r}; choose one of: {', '.join(MACHINE_FORMATS)}")
+
+
+def write_plan(plan: StitchPlan, path: str | Path, fmt: str, fast: bool = True) -> Path:
+    """Write a stitch plan as ``fmt`` atomically: with the vectorised writers (the plan is already within
+    every format's limits), or with ``fast=False`` through pyembroidery's writers (same bytes, slower)."""
     fmt = fmt.lower()
     _check_format_limits(fmt, plan.report.color_changes)
-    if fmt == "dst":
-        threads = [(t.hex.lower(), t.name, t.code) for t in plan.threads]
-        path = write_dst(path, plan.units, plan.cmds, threads, plan.name)
-        log.info("wrote %s (dst)", path)
-        return Path(path)
-    return write_embroidery_file(plan.to_emb_pattern(), path, fmt)
+    if not fast:
+        return write_embroidery_file(plan.to_emb_pattern(), path, fmt)
+    data = plan_bytes(plan, fmt)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+    log.info("wrote %s (%s)", path, fmt)
+    return path
 
 
 def export_embroidery(pattern: Pattern, path: str | Path, options: EmbroideryOptions | None = None,
