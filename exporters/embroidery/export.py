@@ -119,7 +119,7 @@ class EmbroideryOptions:
     trim_distance_mm: float = 3.0
     hoop: str | None = None
     thread_chart: str | None = None  # None/"auto": the machine chart of the target format; "pattern": own threads
-    thread_match: str = "auto"  # "nearest", "distinct" (one-to-one), "auto" (distinct for JEF)
+    thread_match: str = "auto"  # "nearest", "distinct" (one-to-one), "auto" (distinct)
     target_format: str | None = None  # the machine format being written (picks the default chart)
     strict_hoop: bool = False
     tie_stitches: bool = True
@@ -926,7 +926,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                    "pattern's own threads (e.g. DMC floss)")
     g.add_argument("--thread-match", choices=MATCH_CHOICES, default=_DEFAULTS.thread_match,
                    help="embroidery: nearest thread per colour, or distinct (one-to-one optimal assignment so "
-                   "distinct colours stay distinct); auto = distinct for JEF, nearest otherwise")
+                   "distinct colours stay distinct threads where the chart has enough); auto = distinct")
     g.add_argument("--fill-angle", type=int, choices=FILL_ANGLES, default=_DEFAULTS.fill_angle,
                    help="embroidery: direction of the tatami rows in degrees (0 horizontal, 90 vertical)")
     g.add_argument("--pull-comp", type=float, default=_DEFAULTS.pull_compensation_mm,

@@ -2,10 +2,11 @@
 
 Machine formats default to a machine thread range (``DEFAULT_CHART_BY_FORMAT``), not hand floss.
 Two ways to match: ``nearest`` (each colour to its closest thread; close colours may share one) and
-``distinct`` (an optimal one-to-one assignment minimising the total CIEDE2000, so distinct pattern
-colours stay distinct threads where the chart has enough of them). JEF can only name Janome's fixed
-colours, so it uses ``distinct`` by default. Pairs of pattern colours that still land on one thread
-are returned so the caller can warn about them.
+``distinct`` (the default: an optimal one-to-one assignment minimising the total CIEDE2000, so
+distinct pattern colours stay distinct threads where the chart has enough of them; colours closer
+than ``SAME_COLOUR_DE`` to each other count as one). Machine charts are small (Brother's PEC has 64
+colours, Janome's JEF 78), so independent nearest matching would merge many pattern colours. Pairs
+of pattern colours that still land on one thread are returned so the caller can warn about them.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ DEFAULT_CHART_BY_FORMAT: dict[str, str] = {
     "exp": "brother_pec",
     "stitch-png": "brother_pec",
 }
-# Matching used when the user asks for none ("auto"), by format (others: nearest).
-DEFAULT_MATCH_BY_FORMAT: dict[str, str] = {"jef": "distinct"}
+# Matching used when the user asks for none ("auto"), by format (others: distinct).
+DEFAULT_MATCH_BY_FORMAT: dict[str, str] = {}
+DEFAULT_MATCH = "distinct"
+# Pattern colours closer than this (CIEDE2000) are one colour to the eye: they may share a thread.
+SAME_COLOUR_DE = 2.0
 # Chart choices offered to users: "auto" (by format), "pattern" (keep a thread pattern's own threads), or a chart.
 CHART_CHOICES = ("auto", "pattern", "brother_pec", "janome_jef", "janome_sew", "pfaff_shv", "husqvarna", "dmc")
 MATCH_CHOICES = ("auto", "nearest", "distinct")
@@ -103,7 +107,7 @@ def resolve_chart(chart: str | None, fmt: str | None) -> str | None:
 def resolve_match(match: str | None, fmt: str | None) -> str:
     """"nearest" or "distinct" for a requested method ("auto" picks by format)."""
     if match is None or match == "auto":
-        return DEFAULT_MATCH_BY_FORMAT.get((fmt or "").lower(), "nearest")
+        return DEFAULT_MATCH_BY_FORMAT.get((fmt or "").lower(), DEFAULT_MATCH)
     if match not in ("nearest", "distinct"):
         raise PaletteError(f"thread matching must be one of {', '.join(MATCH_CHOICES)}, got {match!r}")
     return match
@@ -141,7 +145,10 @@ def map_threads(pattern: Pattern, chart: str | Palette | None = None, match: str
         return ThreadMapping(thread_of, [], [], chart_pal.name, match)
     cost = ciede2000(palette.lab[used][:, None, :], chart_pal.lab[None, :, :])
     if match == "distinct":
-        pick = distinct_assignment(cost)
+        rep = _same_colour_groups(palette.lab[used])
+        heads = np.unique(rep)
+        pick_heads = distinct_assignment(cost[heads])
+        pick = pick_heads[np.searchsorted(heads, rep)]
     else:
         pick = np.argmin(cost, axis=1)
     de = cost[np.arange(len(used)), pick]
@@ -166,6 +173,21 @@ def map_threads(pattern: Pattern, chart: str | Palette | None = None, match: str
             collapsed.append((_color_label(palette, a), _color_label(palette, b), t.label))
     log.info("mapped %d pattern colours to %d %s threads (%s)", len(used), len(threads), chart_pal.name, match)
     return ThreadMapping(thread_of, threads, collapsed, chart_pal.name, match)
+
+
+def _same_colour_groups(lab: np.ndarray) -> np.ndarray:
+    """For each colour, the index of the first colour it is indistinguishable from (ΔE00 < SAME_COLOUR_DE),
+    itself if none: greedy, in order."""
+    n = len(lab)
+    rep = np.arange(n)
+    if n < 2:
+        return rep
+    de = ciede2000(lab[:, None, :], lab[None, :, :])
+    for i in range(1, n):
+        close = np.flatnonzero((de[i, :i] < SAME_COLOUR_DE) & (rep[:i] == np.arange(i)))
+        if close.size:
+            rep[i] = close[0]
+    return rep
 
 
 def _color_label(palette: Palette, i: int) -> str:
