@@ -372,7 +372,8 @@ def test_hoops_are_data_and_designs_are_checked_against_them(thread_pattern, tmp
     with pytest.raises(ExportError, match="does not fit"):
         export_embroidery(thread_pattern, out, EmbroideryOptions(cell_mm=8.0, hoop="100x100", strict_hoop=True))
     assert not out.exists()
-    rotated = plan_embroidery(thread_pattern, EmbroideryOptions(cell_mm=5.0, hoop="130x180"))  # 90 x 70 fits
+    rotated = plan_embroidery(thread_pattern, EmbroideryOptions(cell_mm=5.0, hoop="130x180",
+                                                                thread_chart="pattern"))  # 90 x 70 fits
     assert rotated.report.hoop == "130x180" and not rotated.report.warnings
     with pytest.raises(ExportError, match="unknown hoop"):
         plan_embroidery(thread_pattern, EmbroideryOptions(hoop="huge"))

@@ -72,6 +72,8 @@ MAX_STITCH_LIMIT_MM = 12.0
 TIE_MM = 0.5
 # Lightness (CIE L*) by which a colour sewn later may exceed the thread's own before travel under it shows.
 LIGHTER_L = 5.0
+# Threads further than this (CIEDE2000) from the pattern colour they replace are warned about.
+FAR_THREAD_DE = 10.0
 # Choices of the fill direction (degrees; 0: horizontal rows, 90: vertical rows).
 FILL_ANGLES = (0, 90)
 
@@ -615,6 +617,12 @@ def plan_embroidery(pattern: Pattern, options: EmbroideryOptions | None = None,
         more = f" (and {len(mapping.collapsed) - 6} more)" if len(mapping.collapsed) > 6 else ""
         report.warnings.append(f"{len(mapping.collapsed)} pattern colour pairs share one {mapping.chart} thread: "
                                f"{shown}{more}")
+    far = [t for t in threads if t.delta_e > FAR_THREAD_DE]
+    if far:
+        worst = max(far, key=lambda t: t.delta_e)
+        report.warnings.append(f"{len(far)} threads are more than ΔE {FAR_THREAD_DE:g} from the colours they "
+                               f"replace (worst {worst.label}, ΔE {worst.delta_e:.1f}): {mapping.chart} has no "
+                               "closer colour; pick another --thread-chart (pattern keeps the pattern's own)")
     filled = ~pattern.empty_mask
     if not filled.any():
         raise ExportError("the pattern has no filled cells, so there is nothing to stitch; fill some cells first")

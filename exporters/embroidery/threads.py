@@ -39,6 +39,10 @@ DEFAULT_MATCH_BY_FORMAT: dict[str, str] = {}
 DEFAULT_MATCH = "distinct"
 # Pattern colours closer than this (CIEDE2000) are one colour to the eye: they may share a thread.
 SAME_COLOUR_DE = 2.0
+# Distinct matching takes a thread other than the nearest only if it is at most this much further (ΔE00);
+# beyond that the colours share their nearest thread (and a warning names them) rather than turn e.g. brown
+# into pink on a small chart.
+DISTINCT_MAX_EXTRA_DE = 8.0
 # Chart choices offered to users: "auto" (by format), "pattern" (keep a thread pattern's own threads), or a chart.
 CHART_CHOICES = ("auto", "pattern", "brother_pec", "janome_jef", "janome_sew", "pfaff_shv", "husqvarna", "dmc")
 MATCH_CHOICES = ("auto", "nearest", "distinct")
@@ -113,13 +117,16 @@ def resolve_match(match: str | None, fmt: str | None) -> str:
     return match
 
 
-def distinct_assignment(cost: np.ndarray) -> np.ndarray:
-    """Rows -> columns minimising the total cost, one column per row while columns last; rows
-    beyond the number of columns go to their cheapest column."""
-    m, k = cost.shape
+def distinct_assignment(cost: np.ndarray, max_extra: float = np.inf) -> np.ndarray:
+    """Rows -> columns minimising the total cost, one column per row while columns last, using only
+    columns at most ``max_extra`` costlier than a row's cheapest; other rows go to their cheapest column."""
     out = np.argmin(cost, axis=1)
-    rows, cols = linear_sum_assignment(cost)
-    out[rows] = cols
+    best = cost[np.arange(len(cost)), out]
+    big = 1e6
+    allowed = cost <= best[:, None] + max_extra
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
+    ok = allowed[rows, cols]
+    out[rows[ok]] = cols[ok]
     return out
 
 
@@ -147,7 +154,7 @@ def map_threads(pattern: Pattern, chart: str | Palette | None = None, match: str
     if match == "distinct":
         rep = _same_colour_groups(palette.lab[used])
         heads = np.unique(rep)
-        pick_heads = distinct_assignment(cost[heads])
+        pick_heads = distinct_assignment(cost[heads], DISTINCT_MAX_EXTRA_DE)
         pick = pick_heads[np.searchsorted(heads, rep)]
     else:
         pick = np.argmin(cost, axis=1)
