@@ -38,7 +38,7 @@ from exporters.embroidery import writers as fast_writers
 from exporters.embroidery.dst import HEADER_BYTES as DST_HEADER_BYTES
 from exporters.embroidery.dst import dst_bytes
 from exporters.embroidery.hoops import Hoop, HoopError, parse_hoop, smallest_fitting_hoop
-from exporters.embroidery.order import TravelPlanner, UnitOrder, order_units
+from exporters.embroidery.order import ENDPOINT_GUARD_MM, TravelPlanner, UnitOrder, order_units
 from exporters.embroidery.preview import FABRIC_RGB, add_legend, draw_plan  # noqa: F401 (re-exported)
 from exporters.embroidery.threads import (
     CHART_CHOICES,
@@ -573,7 +573,8 @@ def _lightness(threads: list[Thread]) -> np.ndarray:
 
 def _travel_under_lighter(travels: list[tuple[int, np.ndarray]], thread_map: np.ndarray, rank_of_thread: np.ndarray,
                           light: np.ndarray, grid: sf.CellGrid) -> float:
-    """mm of travel stitches lying under a colour sewn later that is lighter (by LIGHTER_L) than the travel."""
+    """mm of travel stitches lying under a colour sewn later that is lighter (by LIGHTER_L) than the travel.
+    The first and last ENDPOINT_GUARD_MM of a travel (its ends on the fills' overlap margins) are not counted."""
     total = 0.0
     h, w = thread_map.shape
     for t, poly in travels:
@@ -585,6 +586,9 @@ def _travel_under_lighter(travels: list[tuple[int, np.ndarray]], thread_map: np.
         owner, k = sf.ragged_arange(n)
         f = (k + 0.5) / n[owner]
         pts = a[owner] + f[:, None] * (b[owner] - a[owner])
+        along = np.concatenate([[0.0], np.cumsum(seg)])[owner] + f * seg[owner]
+        inner = (along > ENDPOINT_GUARD_MM) & (along < seg.sum() - ENDPOINT_GUARD_MM)
+        owner, pts = owner[inner], pts[inner]
         c = np.clip((pts[:, 0] / grid.cw).astype(np.int64), 0, w - 1)
         r = np.clip((pts[:, 1] / grid.ch).astype(np.int64), 0, h - 1)
         top = thread_map[r, c]

@@ -38,6 +38,9 @@ TRAVEL_MAX_MM = 30.0
 SEWN_CELL_COST = 6.0
 # A straight travel may cross this much (mm) of fill this thread has already sewn.
 SEWN_CROSSING_MM = 2.0
+# Exit and entry points may lie this far (mm) outside their cells (overlap, pull compensation, rows
+# in the overlap): that much of a straight travel at each end is not checked against the cells.
+ENDPOINT_GUARD_MM = 0.45
 # Cells of margin around the two ends when searching a travel path.
 PATH_WINDOW_MARGIN = 6
 # Travel paths searched together in one cost array.
@@ -272,7 +275,7 @@ class TravelPlanner:
             return np.zeros(0, dtype=bool)
         d = np.hypot(*(b - a).T)
         step = min(self.cw, self.ch) / 3
-        guard = 0.75 * min(self.cw, self.ch)
+        guard = min(ENDPOINT_GUARD_MM, 0.75 * min(self.cw, self.ch))
         ns = np.ceil(np.minimum(d, TRAVEL_MAX_MM * 2) / step).astype(np.int64) + 1
         owner, t = ragged_arange(ns + 1)
         frac = t / ns[owner]
