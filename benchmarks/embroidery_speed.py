@@ -92,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cross:
         cs, ccpu, cplan = best(lambda: plan_embroidery(pattern, EmbroideryOptions(cell_mm=args.cell_mm,
                                                                                   mode="cross")), args.repeats)
-        print(f"stitch plan (cross): {cs:.2f} s wall, {ccpu:.2f} s cpu; {cplan.report.stitch_count:,} stitches")
-    print(f"{'format':<7}{'ours s':>9}{'pyemb s':>9}{'speed-up':>10}{'same bytes':>12}{'export s':>10}")
+        r = cplan.report
+        print(f"stitch plan (cross): {cs:.2f} s wall, {ccpu:.2f} s cpu; {r.stitch_count:,} stitches, {r.trims:,} trims, "
+              f"{r.jumps:,} jumps ({r.total_jump_mm / 1000:.1f} m), travel {r.travel_mm / 1000:.1f} m")
+    print(f"{'format':<7}{'ours s':>9}{'pyemb s':>9}{'speed-up':>10}{'same bytes':>12}{'export s':>10}"
+          f"{'export cpu':>12}")
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in FORMATS:
             ours_s, _, ours = best(lambda: emb.plan_bytes(plan, fmt), args.repeats)
@@ -105,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 same = ours == theirs
             out = Path(tmp) / f"bench.{fmt}"
-            export_s, _, _ = best(lambda: emb.export_embroidery(pattern, out, EmbroideryOptions(
-                cell_mm=args.cell_mm)), 1)
+            export_s, export_cpu, _ = best(lambda: emb.export_embroidery(pattern, out, EmbroideryOptions(
+                cell_mm=args.cell_mm)), args.repeats)
             print(f"{fmt:<7}{ours_s:>9.3f}{theirs_s:>9.2f}{theirs_s / max(ours_s, 1e-9):>9.0f}x{str(same):>12}"
-                  f"{export_s:>10.2f}")
-        prev_s, _, _ = best(lambda: emb.render_stitch_preview(pattern, Path(tmp) / "p.png", opts), 1)
-        print(f"stitch preview PNG (with legend): {prev_s:.2f} s")
+                  f"{export_s:>10.2f}{export_cpu:>12.2f}")
+        prev_s, prev_cpu, _ = best(lambda: emb.render_stitch_preview(pattern, Path(tmp) / "p.png", opts), 1)
+        print(f"stitch preview PNG (with legend, 4000 px): {prev_s:.2f} s wall, {prev_cpu:.2f} s cpu")
         report = emb.export_embroidery(pattern, Path(tmp) / "bench.pes", EmbroideryOptions(cell_mm=args.cell_mm))
         print("report of the benchmark design (PES):")
         for line in report.lines():

@@ -574,28 +574,40 @@ def _lightness(threads: list[Thread]) -> np.ndarray:
 def _travel_under_lighter(travels: list[tuple[int, np.ndarray]], thread_map: np.ndarray, rank_of_thread: np.ndarray,
                           light: np.ndarray, grid: sf.CellGrid) -> float:
     """mm of travel stitches lying under a colour sewn later that is lighter (by LIGHTER_L) than the travel.
-    The first and last ENDPOINT_GUARD_MM of a travel (its ends on the fills' overlap margins) are not counted."""
-    total = 0.0
+    The first and last ENDPOINT_GUARD_MM of a travel (its ends on the fills' overlap margins) are not counted.
+    All travels at once: their segments are sampled every 0.1 mm."""
+    travels = [(t, poly) for t, poly in travels if len(poly) >= 2]
+    if not travels:
+        return 0.0
     h, w = thread_map.shape
-    for t, poly in travels:
-        if len(poly) < 2:
-            continue
-        a, b = poly[:-1], poly[1:]
-        seg = np.hypot(*(b - a).T)
-        n = np.maximum(np.ceil(seg / 0.1).astype(np.int64), 1)
-        owner, k = sf.ragged_arange(n)
-        f = (k + 0.5) / n[owner]
-        pts = a[owner] + f[:, None] * (b[owner] - a[owner])
-        along = np.concatenate([[0.0], np.cumsum(seg)])[owner] + f * seg[owner]
-        inner = (along > ENDPOINT_GUARD_MM) & (along < seg.sum() - ENDPOINT_GUARD_MM)
-        owner, pts = owner[inner], pts[inner]
-        c = np.clip((pts[:, 0] / grid.cw).astype(np.int64), 0, w - 1)
-        r = np.clip((pts[:, 1] / grid.ch).astype(np.int64), 0, h - 1)
-        top = thread_map[r, c]
-        later = (top >= 0) & (rank_of_thread[np.maximum(top, 0)] > rank_of_thread[t])
-        lighter = later & (light[np.maximum(top, 0)] > light[t] + LIGHTER_L)
-        total += float((seg[owner] / n[owner])[lighter].sum())
-    return total
+    sizes = np.array([len(poly) for _, poly in travels], dtype=np.int64)
+    pts = np.concatenate([poly for _, poly in travels])
+    thread = np.repeat(np.array([t for t, _ in travels], dtype=np.int64), sizes - 1)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    keep = np.ones(len(pts), dtype=bool)
+    keep[first] = False  # segment i runs from point i - 1 to point i within one travel
+    end_idx = np.flatnonzero(keep)
+    a, b = pts[end_idx - 1], pts[end_idx]
+    seg = np.hypot(*(b - a).T)
+    travel_of_seg = np.repeat(np.arange(len(travels)), sizes - 1)
+    seg_start = np.concatenate([[0], np.cumsum(sizes - 1)[:-1]])
+    cum = np.cumsum(seg)
+    before = cum - seg - (cum - seg)[seg_start][travel_of_seg]  # length of the travel before each segment
+    total = np.bincount(travel_of_seg, weights=seg, minlength=len(travels))
+    n = np.maximum(np.ceil(seg / 0.1).astype(np.int64), 1)
+    owner, k = sf.ragged_arange(n)
+    f = (k + 0.5) / n[owner]
+    along = before[owner] + f * seg[owner]
+    inner = (along > ENDPOINT_GUARD_MM) & (along < total[travel_of_seg[owner]] - ENDPOINT_GUARD_MM)
+    owner, f = owner[inner], f[inner]
+    p = a[owner] + f[:, None] * (b[owner] - a[owner])
+    c = np.clip((p[:, 0] / grid.cw).astype(np.int64), 0, w - 1)
+    r = np.clip((p[:, 1] / grid.ch).astype(np.int64), 0, h - 1)
+    top = thread_map[r, c]
+    t = thread[owner]
+    later = (top >= 0) & (rank_of_thread[np.maximum(top, 0)] > rank_of_thread[t])
+    lighter = later & (light[np.maximum(top, 0)] > light[t] + LIGHTER_L)
+    return float((seg[owner] / n[owner])[lighter].sum())
 
 
 def plan_embroidery(pattern: Pattern, options: EmbroideryOptions | None = None,
