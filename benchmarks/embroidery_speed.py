@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                                   mode="cross")), args.repeats)
         r = cplan.report
         print(f"stitch plan (cross): {cs:.2f} s wall, {ccpu:.2f} s cpu; {r.stitch_count:,} stitches, "
-              f"{r.trims:,} trims, {r.jumps:,} jumps ({r.total_jump_mm / 1000:.1f} m), travel {r.travel_mm / 1000:.1f} m")
+              f"{r.trims:,} trims, {r.jumps:,} jumps ({r.total_jump_mm / 1000:.1f} m), "
+              f"travel {r.travel_mm / 1000:.1f} m")
     print(f"{'format':<7}{'ours s':>9}{'pyemb s':>9}{'speed-up':>10}{'same bytes':>12}{'export s':>10}"
           f"{'export cpu':>12}")
     with tempfile.TemporaryDirectory() as tmp:
