@@ -83,3 +83,18 @@ def test_written_files_read_back_as_the_plan(tmp_path, plans, fmt):
     slow = emb.write_plan(plan, tmp_path / f"slow.{fmt}", fmt, fast=False)
     if fmt not in ("jef", "dst"):  # JEF carries today's date (seconds); DST's header differs in spacing
         assert out.read_bytes() == slow.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["dst", "exp", "jef", "pes", "vp3"])
+def test_files_read_back_identically_in_pystitch(tmp_path, plans, fmt):
+    pystitch = pytest.importorskip("pystitch")
+    plan = plans[1]
+    out = emb.write_plan(plan, tmp_path / f"d.{fmt}", fmt)
+    read = pystitch.read(str(out), {"trims": True} if fmt == "jef" else None)
+    st = np.asarray(read.stitches, dtype=np.int64).reshape(-1, 3)
+    got = st[(st[:, 2] & pystitch.COMMAND_MASK) == pystitch.STITCH, :2]
+    want = plan.units[plan.cmds == pe.STITCH]
+    if fmt == "pes":  # pystitch places PES designs by the header's hoop translation: the same stitches, shifted
+        got = got - got[0] + want[0]
+    assert np.array_equal(got, want)
+    assert read.count_color_changes() == plan.report.color_changes
