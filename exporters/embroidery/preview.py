@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pyembroidery as pe
 
-from exporters.embroidery.fill import ragged_arange
-
 FABRIC_RGB = (242, 239, 230)
 MAX_PREVIEW_SIDE = 4000
 # Width a sewn 40 wt machine thread covers (mm): a little more than the 0.4 mm row spacing, so fills close.
@@ -48,23 +46,27 @@ def rasterise(a: np.ndarray, b: np.ndarray, color: np.ndarray, shape: tuple[int,
     bw, bh = x1 - x0, y1 - y0
     n_px = bw * bh
     ends = np.cumsum(n_px)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    hw2 = np.float32(half_width * half_width)
     start = 0
     while start < len(a):  # chunks in sewing order, so later stitches still paint over earlier ones
         base = ends[start - 1] if start else 0
         stop = int(np.searchsorted(ends, base + _CHUNK_PIXELS, side="right"))
         stop = max(stop, start + 1)
-        sl = slice(start, stop)
-        owner, k = ragged_arange(n_px[sl])
-        owner = owner + start
-        px = x0[owner] + k % bw[owner]
-        py = y0[owner] + k // bw[owner]
-        cx, cy = px + 0.5, py + 0.5
-        ax, ay = a[owner, 0], a[owner, 1]
-        dx, dy = b[owner, 0] - ax, b[owner, 1] - ay
+        cnt = n_px[start:stop]
+        owner = np.repeat(np.arange(start, stop, dtype=np.int32), cnt)
+        k = np.arange(owner.size, dtype=np.int32) - np.repeat((ends[start:stop] - cnt - base).astype(np.int32), cnt)
+        row, col = np.divmod(k, bw[owner].astype(np.int32))
+        px = x0[owner].astype(np.int32) + col
+        py = y0[owner].astype(np.int32) + row
+        ax, ay = a32[owner, 0], a32[owner, 1]
+        dx, dy = b32[owner, 0] - ax, b32[owner, 1] - ay
+        rx, ry = px.astype(np.float32) + np.float32(0.5) - ax, py.astype(np.float32) + np.float32(0.5) - ay
         ll = dx * dx + dy * dy
-        t = np.clip(np.where(ll > 0, ((cx - ax) * dx + (cy - ay) * dy) / np.where(ll > 0, ll, 1.0), 0.0), 0.0, 1.0)
-        ex, ey = ax + t * dx - cx, ay + t * dy - cy
-        inside = ex * ex + ey * ey <= half_width * half_width
+        t = np.clip((rx * dx + ry * dy) / np.maximum(ll, np.float32(1e-12)), 0.0, 1.0)
+        t[ll <= 0] = 0.0
+        ex, ey = t * dx - rx, t * dy - ry
+        inside = ex * ex + ey * ey <= hw2
         # numpy keeps the last of repeated indices in one assignment, i.e. the latest stitch
         out[(py * w + px)[inside]] = color[owner[inside]]
         start = stop
