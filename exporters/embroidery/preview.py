@@ -112,19 +112,24 @@ def add_legend(img, threads: list, stitches: list[int], title: str = ""):
     per thread, in sewing order."""
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.load_default()
-    rows = len(threads) + (1 if title else 0)
     width = max(img.width, LEGEND_MIN_WIDTH_PX)
-    out = Image.new("RGB", (width, img.height + 8 + rows * LEGEND_ROW_PX + 4), (255, 255, 255))
+    row = max(LEGEND_ROW_PX, width // 60)  # legible on large previews too
+    try:
+        font = ImageFont.load_default(size=int(row * 0.6))
+    except TypeError:  # Pillow without scalable default font
+        font = ImageFont.load_default()
+    rows = len(threads) + (1 if title else 0)
+    out = Image.new("RGB", (width, img.height + 8 + rows * row + 4), (255, 255, 255))
     out.paste(img, (0, 0))
     draw = ImageDraw.Draw(out)
     y = img.height + 8
     if title:
         draw.text((6, y + 2), title, fill=(0, 0, 0), font=font)
-        y += LEGEND_ROW_PX
+        y += row
+    swatch = int(row * 1.4)
     for n, (t, count) in enumerate(zip(threads, stitches)):
-        draw.rectangle([6, y + 2, 6 + 24, y + LEGEND_ROW_PX - 4], fill=tuple(t.rgb), outline=(0, 0, 0))
-        draw.text((38, y + 3), f"{n + 1}. {t.brand} {t.code} {t.name} - {count:,} stitches", fill=(0, 0, 0),
+        draw.rectangle([6, y + 2, 6 + swatch, y + row - 4], fill=tuple(t.rgb), outline=(0, 0, 0))
+        draw.text((14 + swatch, y + 3), f"{n + 1}. {t.brand} {t.code} {t.name} - {count:,} stitches", fill=(0, 0, 0),
                   font=font)
-        y += LEGEND_ROW_PX
+        y += row
     return out
