@@ -41,9 +41,9 @@ from exporters.embroidery.hoops import Hoop, HoopError, parse_hoop, smallest_fit
 from exporters.embroidery.order import ENDPOINT_GUARD_MM, TravelPlanner, UnitOrder, order_units
 from exporters.embroidery.preview import FABRIC_RGB, add_legend, draw_plan  # noqa: F401 (re-exported)
 from exporters.embroidery.threads import (
-    CHART_CHOICES,
     MATCH_CHOICES,
     Thread,
+    chart_choices,
     map_threads,
     resolve_chart,
     resolve_match,
@@ -944,7 +944,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--hoop", default=None, help="embroidery: hoop WIDTHxHEIGHT in mm (e.g. 130x180) to check the "
                    "design against")
     g.add_argument("--hoop-strict", action="store_true", help="embroidery: refuse designs that do not fit the hoop")
-    g.add_argument("--thread-chart", choices=CHART_CHOICES, default="auto",
+    g.add_argument("--thread-chart", choices=chart_choices(), default="auto",
                    help="embroidery: thread chart to map colours to; auto = the machine range of the format "
                    "(PES/DST/EXP: brother_pec, JEF: janome_jef, VP3: pfaff_shv), pattern = keep a thread "
                    "pattern's own threads (e.g. DMC floss)")

@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 from engine.core.color import ciede2000
 from engine.core.palette import Palette, PaletteError
-from engine.core.palette_io import load_palette
+from engine.core.palette_io import list_palettes, load_palette
 from engine.core.pattern import Pattern
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,15 @@ SAME_COLOUR_DE = 2.0
 DISTINCT_MAX_EXTRA_DE = 8.0
 # Chart choices offered to users: "auto" (by format), "pattern" (keep a thread pattern's own threads), or a chart.
 CHART_CHOICES = ("auto", "pattern", "brother_pec", "janome_jef", "janome_sew", "pfaff_shv", "husqvarna", "dmc")
+
+
+def chart_choices() -> tuple[str, ...]:
+    """"auto", "pattern" and the key of every shipped thread palette (CHART_CHOICES if none can be listed)."""
+    try:
+        keys = [i.key for i in list_palettes() if i.kind == "thread"]
+    except (OSError, ValueError, KeyError):
+        return CHART_CHOICES
+    return ("auto", "pattern", *keys) if keys else CHART_CHOICES
 MATCH_CHOICES = ("auto", "nearest", "distinct")
 
 # Brand written on each thread, by shipped palette key (falls back to the palette name).
