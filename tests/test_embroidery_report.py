@@ -129,6 +129,11 @@ def test_merge_tiny_regions_gives_specks_a_neighbours_colour(design):
     new, merged, cells = merge_tiny_regions(tm, 2)
     assert merged == 2 and cells == 2 and new[2, 2] == 0 and new[12, 12] == 0
     assert (new[5:9, 5:9] == 1).all()
+    # tiny regions never merge into each other (two tiny halves would only swap colours)
+    halves = np.zeros((2, 4), dtype=np.int64)
+    halves[:, 2:] = 1
+    same, merged, cells = merge_tiny_regions(halves, 5)
+    assert merged == 0 and cells == 0 and np.array_equal(same, halves)
 
 
 def test_fill_travel_never_passes_under_a_lighter_colour(design):

@@ -505,8 +505,9 @@ class StitchPlan:
 
 def merge_tiny_regions(thread_map: np.ndarray, min_cells: float) -> tuple[np.ndarray, int, int]:
     """Give every 8-connected region of one thread smaller than ``min_cells`` cells the thread that
-    borders it most (counted over its cells' 8 neighbours, preferring neighbours in regions that are not
-    tiny themselves). Regions with no filled neighbour stay. Returns (new map, regions merged, cells merged)."""
+    borders it most (counted over its cells' 8 neighbours that belong to regions that are not tiny).
+    Regions bordered only by empty cells or other tiny regions stay. Returns (new map, regions merged,
+    cells merged)."""
     labels, sizes = _regions(thread_map)
     if labels.max() == 0:
         return thread_map, 0, 0
@@ -527,10 +528,10 @@ def merge_tiny_regions(thread_map: np.ndarray, min_cells: float) -> tuple[np.nda
             if dy == 0 and dx == 0:
                 continue
             nt = pad_t[rr + 1 + dy, cc + 1 + dx]
-            ok = (nt >= 0) & (nt != own)
+            ok = (nt >= 0) & (nt != own) & pad_big[rr + 1 + dy, cc + 1 + dx]  # into regions that stay only
             pairs_c.append(comp[ok])
             pairs_t.append(nt[ok])
-            pairs_w.append(np.where(pad_big[rr + 1 + dy, cc + 1 + dx][ok], 1000, 1))
+            pairs_w.append(np.ones(int(ok.sum())))
     pc, pt, pw = np.concatenate(pairs_c), np.concatenate(pairs_t), np.concatenate(pairs_w)
     if pc.size == 0:
         return thread_map, 0, 0
