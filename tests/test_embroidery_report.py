@@ -392,3 +392,27 @@ def test_preview_has_a_thread_legend(tmp_path, design):
     plan = plan_embroidery(design, EmbroideryOptions(target_format="stitch-png"))
     for t in plan.threads:  # each thread's swatch appears in the legend
         assert (np.abs(legend - np.array(t.rgb)).sum(axis=2) == 0).sum() >= 100, t
+
+
+# ----------------------------------------------------------------------------- options (CLI and the export dialog)
+
+
+def test_every_embroidery_option_is_declared_for_the_dialog_and_reaches_the_options():
+    parser = argparse.ArgumentParser()
+    emb.add_cli_arguments(parser)
+    actions = [a for a in parser._actions if a.dest != "help"]
+    for a in actions:
+        assert a.help and a.help.startswith("embroidery:"), a.dest
+        if a.nargs != 0 and a.dest not in ("design_mm", "hoop"):  # free text sizes aside, typed or enumerated
+            assert a.type is not None or a.choices, a.dest
+    args = parser.parse_args(["--thread-chart", "janome_jef", "--thread-match", "nearest", "--fill-angle", "90",
+                              "--pull-comp", "0.3", "--min-stitch", "0.4", "--cross-repeats", "3", "--merge-tiny",
+                              "--min-fill-mm2", "12", "--max-color-changes", "5", "--sewing-speed", "800"])
+    o = emb.options_from_args(args)
+    assert (o.thread_chart, o.thread_match, o.fill_angle, o.pull_compensation_mm, o.min_stitch_mm, o.cross_repeats,
+            o.merge_tiny, o.min_fill_mm2, o.max_color_changes, o.stitches_per_minute) == (
+        "janome_jef", "nearest", 90, 0.3, 0.4, 3, True, 12.0, 5, 800.0)
+    d = emb.options_from_args(parser.parse_args([]))
+    assert d == EmbroideryOptions(thread_chart="auto")  # the CLI defaults are the options' own
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--fill-angle", "45"])
