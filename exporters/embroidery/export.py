@@ -681,12 +681,9 @@ def plan_embroidery(pattern: Pattern, options: EmbroideryOptions | None = None,
         if n > 0:
             stream.command(pe.COLOR_CHANGE)
         mask = thread_map == t
-        # fill travel hides under cells sewn later that are not lighter (a light fill shows a dark
-        # thread through); crosses leave fabric showing, so cross-stitch travel stays on its own cells
-        if options.mode == "fill":
-            passable = mask | (remaining & (light_map <= light[t] + LIGHTER_L))
-        else:
-            passable = mask
+        # travel hides under cells sewn later that are not lighter (a light fill shows a dark thread
+        # through); cross-stitch travel runs along cell diagonals, so the later crosses' legs cover it
+        passable = mask | (remaining & (light_map <= light[t] + LIGHTER_L))
         travels.extend((t, way) for way in _sew_color(stream, mask, passable, filled, grid, options))
         remaining &= ~mask
         if options.tie_stitches:

@@ -43,6 +43,8 @@ SEWN_CROSSING_MM = 2.0
 ENDPOINT_GUARD_MM = 0.45
 # Cells of margin around the two ends when searching a travel path.
 PATH_WINDOW_MARGIN = 6
+# Cross stitch: smaller windows (its moves are short, and many more of them are searched).
+CROSS_PATH_WINDOW_MARGIN = 2
 # Travel paths searched together in one cost array.
 ROUTE_BATCH = 2000
 
@@ -302,7 +304,7 @@ class TravelPlanner:
         from skimage.graph import MCP_Geometric
 
         h, w = self.labels.shape
-        m = PATH_WINDOW_MARGIN
+        m = CROSS_PATH_WINDOW_MARGIN if self.diagonal else PATH_WINDOW_MARGIN
         r0 = np.maximum(np.minimum(cp[:, 0], cq[:, 0]) - m, 0)
         r1 = np.minimum(np.maximum(cp[:, 0], cq[:, 0]) + m + 1, h)
         c0 = np.maximum(np.minimum(cp[:, 1], cq[:, 1]) - m, 0)
