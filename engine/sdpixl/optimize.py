@@ -27,6 +27,8 @@ from engine.core.progress import CancelToken, Progress, ProgressCallback
 from engine.sdpixl.generator import INIT_MODES, PaletteGenerator, TauSchedule, downsample_image
 from engine.sdpixl.losses import fft_smoothness_loss, fidelity_loss
 
+from .guidance.patch import PatchGuidanceConfig
+from .guidance.pixel import PixelGuidanceConfig
 from .guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,9 @@ class RunConfig:
     init: str = "auto"  # auto: bilinear with an image, random without; or one of INIT_MODES
     init_pattern: Pattern | None = None  # for init "converter": start from this Pattern instead of converting
     guidance: SDXLGuidanceConfig = field(default_factory=SDXLGuidanceConfig)
+    guidance_mode: str = "auto"  # "auto" | "latent" | "pixel" | "patch" (auto: engine.sdpixl.planner decides)
+    pixel: PixelGuidanceConfig = field(default_factory=PixelGuidanceConfig)  # pixel-space (DeepFloyd IF) settings
+    patch: PatchGuidanceConfig = field(default_factory=PatchGuidanceConfig)  # patch-wise settings (large designs)
     seed: int | None = None
     preview_every: int = 10
     checkpoint_path: str | None = None
@@ -205,8 +210,16 @@ def _warmup_factor(warmup: int) -> Callable[[int], float]:
 
 
 def build_guidance(config: RunConfig) -> SDXLGuidance:
-    """Load the guidance model for ``config`` (prompt and seed copied from the run)."""
+    """Load the guidance model for ``config`` (prompt and seed copied from the run); ``guidance_mode`` picks latent
+    (SDXL), pixel (DeepFloyd IF) or patch-wise guidance, "auto" asks ``engine.sdpixl.planner``."""
     gcfg = replace(config.guidance, prompt=config.prompt, negative_prompt=config.negative_prompt, seed=config.seed)
+    if config.guidance_mode != "latent":
+        from .planner import resolve_and_build
+
+        try:
+            return resolve_and_build(config, gcfg)
+        except ValueError as exc:
+            raise OptimizeError(str(exc)) from None
     return SDXLGuidance(gcfg, config.height, config.width)
 
 
