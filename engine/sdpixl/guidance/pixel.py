@@ -17,9 +17,11 @@ Same contract as ``SDXLGuidance``: a dataclass config, a constructor that loads 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -97,6 +99,13 @@ def load_if_pipeline(source: str, stage: str, dtype: torch.dtype, variant: str |
     if src.kind == "file":
         raise ModelLoadError(f"DeepFloyd IF model {src.location}: give its diffusers folder or hub id, not a file")
     cls = IFPipeline if stage == "I" else IFSuperResolutionPipeline
+    want = "stage I (text to 64x64)" if stage == "I" else "stage II (super-resolution)"
+    index = Path(src.location) / "model_index.json"
+    if src.kind == "folder" and index.is_file():
+        name = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
+        if not name.startswith("IF") or (("SuperResolution" in name) != (stage == "II")):
+            raise ModelLoadError(f"{src.location} is not a DeepFloyd IF {want} pipeline ({name or 'unknown'}); "
+                                 f"point the option at an IF-{stage} model, e.g. {DEFAULT_IF_MODELS[stage]}")
     kwargs: dict[str, Any] = {"torch_dtype": dtype, "safety_checker": None, "feature_extractor": None,
                               "watermarker": None, "requires_safety_checker": False}
     if not with_text_encoder:
@@ -111,7 +120,6 @@ def load_if_pipeline(source: str, stage: str, dtype: torch.dtype, variant: str |
         raise _fail(src, "model", exc) from None
     unet_in = int(pipe.unet.config.in_channels)
     if (stage == "I") != (unet_in == 3):
-        want = "stage I (text to 64x64)" if stage == "I" else "stage II (super-resolution)"
         raise ModelLoadError(f"{src.location} is not a DeepFloyd IF {want} model (UNet takes {unet_in} channels)")
     log.info("loaded IF stage %s from %s (%s)", stage, src.describe(), dtype)
     return pipe
