@@ -116,7 +116,8 @@ class PatchGuidance:
         """Crops in one sweep over the canvas (every cell is covered once per sweep)."""
         return len(self.ys) * len(self.xs)
 
-    def _next_box(self, g: torch.Generator) -> tuple[int, int]:
+    def next_crop(self, g: torch.Generator) -> tuple[int, int]:
+        """The next crop start (top, left) in canvas px from this sweep's shuffled plan (a new sweep when empty)."""
         if not self._plan:
             order = torch.randperm(self.positions_per_epoch, generator=g).tolist()
             plan = []
@@ -194,7 +195,7 @@ class PatchGuidance:
             out = dict(self.inner(rgb, step_fraction, g))
             out["patch"] = torch.tensor(0)
             return out
-        top, left = self._next_box(g)
+        top, left = self.next_crop(g)
         self.last_box = (top, left, self.patch, self.patch)
         crop = crop_from_cells(rgb.to(self.device, torch.float32), self.scale, top, left, self.patch)
         saved = self.inner.render_hw, getattr(self.inner, "conditions", [])
