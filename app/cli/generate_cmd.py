@@ -18,6 +18,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from app.cli.guidance_args import add_guidance_arguments, announce_plan, apply_guidance_arguments
 from engine.core.atomic import atomic_path, check_writable_dir
 from engine.core.palette_io import load_palette
 from engine.core.progress import CancelToken, Progress
@@ -68,6 +69,7 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", help="checkpoint file to write (for --resume)")
     p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: at the end only)")
     p.add_argument("--resume", help="continue from a checkpoint file")
+    add_guidance_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -124,7 +126,7 @@ def build_config(args: argparse.Namespace):
                         ("fidelity_weight", args.fidelity_weight)):
         if value is not None:
             run[name] = value
-    return replace(base, **run)
+    return apply_guidance_arguments(args, replace(base, **run))
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -195,7 +197,9 @@ def run(args: argparse.Namespace) -> int:
         frames.mkdir(parents=True, exist_ok=True)
     if args.checkpoint:
         check_writable_dir(args.checkpoint)
-    config = build_config(args)
+    config = announce_plan(build_config(args))
+    if args.plan_only:
+        return 0
     cancel = CancelToken()
     previous = signal.getsignal(signal.SIGINT)
 
