@@ -1,4 +1,5 @@
-"""Diffusion guidance objects (SDXL score distillation with ControlNets and LoRA) and model loading."""
+"""Diffusion guidance objects (SDXL score distillation with ControlNets and LoRA; pixel-space DeepFloyd IF;
+patch-wise for large designs) and model loading."""
 
 from engine.core.lazy import lazy_exports
 
@@ -9,4 +10,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "ModelLoadError": "loading",
     "load_pipeline": "loading",
     "resolve_source": "loading",
+    "PixelGuidance": "pixel",
+    "PixelGuidanceConfig": "pixel",
+    "PatchGuidance": "patch",
+    "PatchGuidanceConfig": "patch",
 })
