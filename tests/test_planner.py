@@ -29,6 +29,11 @@ def test_automatic_choice(size, available, mode):
         assert "not available" in plan.reason
 
 
+def test_controlnets_keep_small_designs_in_latent_space():
+    plan = plan_guidance(29, 29, device="H100", pixel_available=True, controlnets=1)
+    assert plan.mode == "latent" and "ControlNets" in plan.reason
+
+
 def test_explicit_choice_and_bad_input():
     assert plan_guidance(29, 29, "latent", device="H100", pixel_available=True).mode == "latent"
     forced = plan_guidance(100, 100, "pixel", device="H100")

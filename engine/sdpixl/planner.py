@@ -3,11 +3,13 @@
 ``plan_guidance(width, height, ...) -> GuidancePlan`` picks the path from the design size, whether a DeepFloyd IF
 model is available, and the device; it predicts seconds per step and peak device memory from the FLOP and memory
 figures of the real architecture configs (``engine.sdpixl.costs``) and a throughput assumption for the device.
-``make_guidance(mode, ...)`` builds the chosen guidance object. The GUI and the CLI call both.
+``make_guidance(mode, ...)`` builds the chosen guidance object. The CLI prints ``plan_for_run(config).summary()``
+before a run; the GUI can show the same.
 
 Rules (``mode="auto"``): designs up to ``PIXEL_MAX_SIDE`` cells a side get pixel-space guidance when an IF model is
-available (one cell per model pixel or more at 64 x 64); designs whose cells would get fewer than ``MIN_CELL_PX``
-pixels in the latent model's native render get patch-wise guidance; everything else latent guidance.
+available and no ControlNet is asked for (one cell per model pixel or more at 64 x 64); designs whose cells would
+get fewer than ``MIN_CELL_PX`` pixels in the latent model's native render get patch-wise guidance; everything else
+latent guidance.
 """
 
 from __future__ import annotations
@@ -202,13 +204,15 @@ def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "au
     reason = "chosen"
     if mode == "auto":
         available = if_model_available(pixel_model) if pixel_available is None else pixel_available
-        if side <= PIXEL_MAX_SIDE and available:
+        if side <= PIXEL_MAX_SIDE and available and not controlnets:
             mode, reason = "pixel", f"{side} cells a side fit IF's 64x64 at >= 1 px per cell; no VAE"
         elif latent_px < MIN_CELL_PX:
             mode, reason = "patch", f"{latent_px:.1f} px per cell at {LATENT_NATIVE}^2 is under {MIN_CELL_PX}"
         else:
             mode, reason = "latent", f"{latent_px:.1f} px per cell at {LATENT_NATIVE}^2"
-            if side <= PIXEL_MAX_SIDE:
+            if side <= PIXEL_MAX_SIDE and controlnets:
+                reason += "; ControlNets need latent guidance"
+            elif side <= PIXEL_MAX_SIDE and not available:
                 reason += f"; pixel-space guidance would fit but {pixel_model} is not available offline"
     elif mode == "pixel" and side > PIXEL_MAX_SIDE:
         warnings.append(f"{side} cells a side exceed IF's 64x64: several cells share a model pixel")
