@@ -1,5 +1,4 @@
-"""Diffusion guidance objects (SDXL score distillation with ControlNets and LoRA; pixel-space DeepFloyd IF;
-patch-wise for large designs) and model loading."""
+"""Diffusion guidance objects (SDXL score distillation with ControlNets and LoRA) and model loading."""
 
 from engine.core.lazy import lazy_exports
 
