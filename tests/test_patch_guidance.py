@@ -149,3 +149,44 @@ def test_run_loop_with_patch_guidance(tiny_root, perler):
     pattern = run_optimization(config, guidance=guidance, callback_on_step_end=lambda i: seen.append(i.losses))
     assert pattern.shape == (10, 12) and len(seen) == 4
     assert all(np.isfinite(s["sds"]) and s["grad_norm"] > 0 for s in seen)
+
+
+class RecordingInner:
+    """A stand-in for an SDXL guidance with precomputed micro-conditioning ``time_ids``: records what each call
+    sees and returns a loss that reads every pixel."""
+
+    def __init__(self) -> None:
+        self.render_hw = (32, 32)
+        self.resolution, self.size_multiple = 32, 4
+        self.generator = torch.Generator()
+        self.conditions: list[torch.Tensor] = []
+        self.time_ids = torch.tensor([[32.0, 32.0, 0.0, 0.0, 32.0, 32.0]])
+        self.seen: list[tuple] = []
+
+    def set_target_size(self, height: int, width: int) -> tuple[int, int]:
+        return self.render_hw
+
+    def __call__(self, rgb, step_fraction, generator=None):
+        self.seen.append((tuple(rgb.shape[-2:]), self.time_ids.tolist()[0]))
+        return {"loss_sds": rgb.sum(), "t": torch.tensor(500), "grad_norm": torch.tensor(1.0)}
+
+
+def test_crops_repeat_with_the_seed_and_carry_sdxl_crop_conditioning():
+    inner = RecordingInner()
+    g = PatchGuidance(inner, DETAIL_ONLY)
+
+    def boxes(seed: int) -> list[tuple]:
+        g.set_target_size(12, 10)  # what the run loop does at the start of every run
+        inner.generator.manual_seed(seed)
+        out = []
+        for _ in range(6):
+            g(torch.rand(1, 3, 12, 10), 0.5)
+            out.append(g.last_box)
+        return out
+
+    first, again, other = boxes(1), boxes(1), boxes(2)
+    assert first == again and first != other
+    (hw, ids) = inner.seen[-1]
+    top, left, p, _ = g.last_box
+    assert hw == (32, 32) and ids == [96.0, 80.0, float(top), float(left), 32.0, 32.0]  # canvas, crop corner, crop
+    assert inner.time_ids.tolist()[0] == [32.0, 32.0, 0.0, 0.0, 32.0, 32.0]  # restored after the step

@@ -84,6 +84,8 @@ class PatchGuidance:
         self.config = config or PatchGuidanceConfig()
         self.device = getattr(inner, "device", torch.device("cpu"))
         self.generator = getattr(inner, "generator", None) or torch.Generator().manual_seed(0)
+        self.crop_generator = torch.Generator()  # CPU: crop plans are host-side integers; seeded once per run
+        self._seeded = False
         self.global_hw = tuple(inner.render_hw)
         multiple = int(getattr(inner, "size_multiple", 8))
         native = int(getattr(inner, "resolution", self.global_hw[0]))
@@ -109,12 +111,23 @@ class PatchGuidance:
         self.ys = axis_positions(self.canvas_hw[0], self.patch, self.config.overlap)
         self.xs = axis_positions(self.canvas_hw[1], self.patch, self.config.overlap)
         self._plan = []
+        self._step = -1  # a new run starts its slider schedule and crop plan afresh
+        self._seeded = False
         return self.canvas_hw
 
     @property
     def positions_per_epoch(self) -> int:
         """Crops in one sweep over the canvas (every cell is covered once per sweep)."""
         return len(self.ys) * len(self.xs)
+
+    def _crop_rng(self, g: torch.Generator) -> torch.Generator:
+        """The CPU generator of the crop plan, seeded once per run from the guidance's (seeded) generator, so a
+        run with the same seed visits the same crops."""
+        if not self._seeded:
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device))
+            self.crop_generator.manual_seed(seed)
+            self._seeded = True
+        return self.crop_generator
 
     def next_crop(self, g: torch.Generator) -> tuple[int, int]:
         """The next crop start (top, left) in canvas px from this sweep's shuffled plan (a new sweep when empty)."""
@@ -187,7 +200,7 @@ class PatchGuidance:
             raise ValueError(f"guidance expects B x 3 x H x W images, got {tuple(rgb.shape)}")
         if tuple(rgb.shape[-2:]) != getattr(self, "cells", None):
             self.set_target_size(rgb.shape[-2], rgb.shape[-1])
-        self._step = getattr(self, "_step", -1) + 1
+        self._step += 1
         if self.is_global(self._step, step_fraction):
             self.last_box = None
             self.inner.render_hw = self.global_hw
@@ -195,16 +208,23 @@ class PatchGuidance:
             out = dict(self.inner(rgb, step_fraction, g))
             out["patch"] = torch.tensor(0)
             return out
-        top, left = self.next_crop(g)
-        self.last_box = (top, left, self.patch, self.patch)
-        crop = crop_from_cells(rgb.to(self.device, torch.float32), self.scale, top, left, self.patch)
-        saved = self.inner.render_hw, getattr(self.inner, "conditions", [])
-        self.inner.render_hw = (self.patch, self.patch)
+        top, left = self.next_crop(self._crop_rng(g))
+        p = self.patch
+        self.last_box = (top, left, p, p)
+        crop = crop_from_cells(rgb.to(self.device, torch.float32), self.scale, top, left, p)
+        saved = self.inner.render_hw, getattr(self.inner, "conditions", []), getattr(self.inner, "time_ids", None)
+        self.inner.render_hw = (p, p)
         self.inner.conditions = self._crop_conditions(top, left)
+        if saved[2] is not None:  # SDXL micro-conditioning: original size = the canvas, crop top-left, target = crop
+            ch, cw = self.canvas_hw
+            self.inner.time_ids = torch.tensor([[ch, cw, top, left, p, p]], device=saved[2].device,
+                                               dtype=saved[2].dtype)
         try:
             out = dict(self.inner(crop, step_fraction, g))
         finally:
-            self.inner.render_hw, self.inner.conditions = saved
+            self.inner.render_hw, self.inner.conditions = saved[:2]
+            if saved[2] is not None:
+                self.inner.time_ids = saved[2]
         out["patch"] = torch.tensor(1)
         return out
 

@@ -276,7 +276,8 @@ class PixelGuidance:
             eps_u, eps_c = self._eps(stage, x_t, t, extra, labels)
             grad = sds_grad(eps_u, eps_c, noise, sds_weight(alpha_bar, self.config.weighting),
                             self.config.guidance_scale)
-        return {"loss_sds": sds_loss(x, grad), "t": t.detach().cpu(), "grad_norm": grad.norm().detach().cpu(),
+        # t and grad_norm stay on the device (a loop that accumulates on the device reads them without a sync)
+        return {"loss_sds": sds_loss(x, grad), "t": t.detach(), "grad_norm": grad.norm().detach(),
                 "stage": torch.tensor(stage_no)}
 
     def _stage2_condition(self, batch: int, size: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
