@@ -126,7 +126,7 @@ def build_config(args: argparse.Namespace):
                         ("fidelity_weight", args.fidelity_weight)):
         if value is not None:
             run[name] = value
-    return apply_guidance_arguments(args, replace(base, **run))
+    return replace(base, **run)
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         frames.mkdir(parents=True, exist_ok=True)
     if args.checkpoint:
         check_writable_dir(args.checkpoint)
-    config = announce_plan(build_config(args))
+    config = announce_plan(apply_guidance_arguments(args, build_config(args)))  # guidance path + estimate
     if args.plan_only:
         return 0
     cancel = CancelToken()
