@@ -117,7 +117,9 @@ def load_if_pipeline(source: str, stage: str, dtype: torch.dtype, variant: str |
     except ImportError as exc:
         raise ModelLoadError(f"loading {src.describe()} needs a missing package: {exc}") from None
     except _loader_errors() as exc:
-        raise _fail(src, "model", exc) from None
+        err = _fail(src, "model", exc)
+        option = "--pixel-model" if stage == "I" else "--stage2-model"
+        raise type(err)(str(err).replace("--model", option)) from None
     unet_in = int(pipe.unet.config.in_channels)
     if (stage == "I") != (unet_in == 3):
         raise ModelLoadError(f"{src.location} is not a DeepFloyd IF {want} model (UNet takes {unet_in} channels)")
