@@ -106,14 +106,42 @@ class PatchGuidance:
         self.cells = (height, width)
         self.scale = max(self.config.cell_px, int(math.ceil(self.patch / min(height, width))))
         self.canvas_hw = (height * self.scale, width * self.scale)
-        if hasattr(self.inner, "set_target_size"):
-            self.global_hw = tuple(self.inner.set_target_size(height, width))
+        self._crop_state = self._size_state(1, 1, self.patch)  # the wrapped guidance set up for one square crop
+        self._global_state = self._size_state(height, width)
+        self.global_hw = tuple(self._global_state["render_hw"])
         self.ys = axis_positions(self.canvas_hw[0], self.patch, self.config.overlap)
         self.xs = axis_positions(self.canvas_hw[1], self.patch, self.config.overlap)
         self._plan = []
         self._step = -1  # a new run starts its slider schedule and crop plan afresh
         self._seeded = False
         return self.canvas_hw
+
+    def _size_state(self, height: int, width: int, resolution: int | None = None) -> dict[str, Any]:
+        """Set the wrapped guidance up for a height x width design (at ``resolution`` when given) and return every
+        attribute that this changed (render size, and whatever it precomputes for it: time ids, augmentation
+        grids...), so crop and global steps can swap between two ready states without recomputing them."""
+        inner = self.inner
+        if not hasattr(inner, "set_target_size"):
+            return {"render_hw": (self.patch, self.patch) if resolution else tuple(inner.render_hw)}
+        saved_res = getattr(inner, "resolution", None)
+        if resolution is not None and saved_res is not None:
+            inner.resolution = resolution
+        before = dict(vars(inner))
+        try:
+            inner.set_target_size(height, width)
+        finally:
+            if saved_res is not None:
+                inner.resolution = saved_res
+        after = vars(inner)
+        state = {k: v for k, v in after.items() if k not in before or v is not before[k]}
+        state["render_hw"] = tuple(after["render_hw"])
+        if resolution is not None:
+            state["render_hw"] = (resolution, resolution)
+        return state
+
+    def _apply_state(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self.inner, key, value)
 
     @property
     def positions_per_epoch(self) -> int:
@@ -203,7 +231,7 @@ class PatchGuidance:
         self._step += 1
         if self.is_global(self._step, step_fraction):
             self.last_box = None
-            self.inner.render_hw = self.global_hw
+            self._apply_state(self._global_state)
             self.inner.conditions = self.global_conditions
             out = dict(self.inner(rgb, step_fraction, g))
             out["patch"] = torch.tensor(0)
@@ -212,19 +240,21 @@ class PatchGuidance:
         p = self.patch
         self.last_box = (top, left, p, p)
         crop = crop_from_cells(rgb.to(self.device, torch.float32), self.scale, top, left, p)
-        saved = self.inner.render_hw, getattr(self.inner, "conditions", []), getattr(self.inner, "time_ids", None)
-        self.inner.render_hw = (p, p)
+        conditions = getattr(self.inner, "conditions", [])
+        prev_ids = getattr(self.inner, "time_ids", None)
+        self._apply_state(self._crop_state)
         self.inner.conditions = self._crop_conditions(top, left)
-        if saved[2] is not None:  # SDXL micro-conditioning: original size = the canvas, crop top-left, target = crop
+        ids = getattr(self.inner, "time_ids", None)
+        if ids is not None:  # SDXL micro-conditioning: original size = the canvas, crop top-left, target = the crop
             ch, cw = self.canvas_hw
-            self.inner.time_ids = torch.tensor([[ch, cw, top, left, p, p]], device=saved[2].device,
-                                               dtype=saved[2].dtype)
+            self.inner.time_ids = torch.tensor([[ch, cw, top, left, p, p]], device=ids.device, dtype=ids.dtype)
         try:
             out = dict(self.inner(crop, step_fraction, g))
-        finally:
-            self.inner.render_hw, self.inner.conditions = saved[:2]
-            if saved[2] is not None:
-                self.inner.time_ids = saved[2]
+        finally:  # leave the wrapped guidance as the run set it up (global size, global conditions)
+            self._apply_state(self._global_state)
+            self.inner.conditions = conditions
+            if prev_ids is not None and "time_ids" not in self._global_state:
+                self.inner.time_ids = prev_ids
         out["patch"] = torch.tensor(1)
         return out
 

@@ -117,9 +117,10 @@ def load_if_pipeline(source: str, stage: str, dtype: torch.dtype, variant: str |
     except ImportError as exc:
         raise ModelLoadError(f"loading {src.describe()} needs a missing package: {exc}") from None
     except _loader_errors() as exc:
-        err = _fail(src, "model", exc)
+        err = _fail(src, "model", exc)  # the shared wording; name the option that points at this model
         option = "--pixel-model" if stage == "I" else "--stage2-model"
-        raise type(err)(str(err).replace("--model", option)) from None
+        err.args = (str(err).replace("--model", option),) + tuple(err.args[1:])
+        raise err from None
     unet_in = int(pipe.unet.config.in_channels)
     if (stage == "I") != (unet_in == 3):
         raise ModelLoadError(f"{src.location} is not a DeepFloyd IF {want} model (UNet takes {unet_in} channels)")
