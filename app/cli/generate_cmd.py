@@ -18,7 +18,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from app.cli.guidance_args import add_guidance_arguments, announce_plan, apply_guidance_arguments
 from engine.core.atomic import atomic_path, check_writable_dir
 from engine.core.palette_io import load_palette
 from engine.core.progress import CancelToken, Progress
@@ -69,6 +68,8 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", help="checkpoint file to write (for --resume)")
     p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: at the end only)")
     p.add_argument("--resume", help="continue from a checkpoint file")
+    from app.cli.guidance_args import add_guidance_arguments  # the guidance path options (issue 15)
+
     add_guidance_arguments(p)
     p.set_defaults(func=run)
 
@@ -197,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
         frames.mkdir(parents=True, exist_ok=True)
     if args.checkpoint:
         check_writable_dir(args.checkpoint)
+    from app.cli.guidance_args import announce_plan, apply_guidance_arguments
+
     config = announce_plan(apply_guidance_arguments(args, build_config(args)))  # guidance path + estimate
     if args.plan_only:
         return 0
