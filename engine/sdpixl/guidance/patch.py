@@ -190,7 +190,7 @@ class PatchGuidance:
         self.canvas_planes = []
         if not self.global_conditions or image is None:
             return
-        from .controls import canny, normalise_depth, to_gray
+        from engine.sdpixl.guidance.controls import canny, normalise_depth, to_gray
 
         big = letterbox_array(image, self.canvas_hw)
         cfg = getattr(self.inner, "config", None)
