@@ -10,4 +10,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "downsample_area": "pipeline",
     "DITHER_METHODS": "dither",
     "CleanupConfig": "cleanup",
+    "AUTO_SIZE": "pipeline",
+    "PixelGrid": "grid",
+    "detect_grid": "grid",
+    "sample_grid": "grid",
 })

@@ -229,7 +229,7 @@ def _fit(n: int, pos: np.ndarray, w: np.ndarray, pitch: float) -> tuple[float, f
     c = np.sum(w * np.exp(-2j * np.pi * pos / pitch))
     phase = float((-np.angle(c) / (2 * np.pi) * pitch) % pitch)
     jitter_r = max(1.0, min(2.0, 0.3 * pitch))
-    for radius in (0.3 * pitch, jitter_r, jitter_r):
+    for radius in (0.3 * pitch, jitter_r, 1.5):
         i, pred = _lines(n, pitch, phase)
         if len(pred) < 2:
             return pitch, phase, np.zeros(0), -1.0
@@ -240,9 +240,8 @@ def _fit(n: int, pos: np.ndarray, w: np.ndarray, pitch: float) -> tuple[float, f
             if pitch < MIN_PITCH:
                 return pitch, phase, np.zeros(0), -1.0
     i, pred = _lines(n, pitch, phase)
-    idx, lines = _match(pos, w, pred, jitter_r)
-    tight, _ = _match(pos, w, pred, 1.5)  # +-1 px jitter plus rounding of a non-integer line
-    share = float(w[np.unique(tight[tight >= 0])].sum() / max(w.sum(), 1e-12))
+    idx, lines = _match(pos, w, pred, 1.5)  # +-1 px jitter plus rounding of a non-integer line
+    share = float(w[np.unique(idx[idx >= 0])].sum() / max(w.sum(), 1e-12))
     chance = min(1.0, 3.0 / pitch)
     return pitch, phase % pitch, lines, share - chance
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +22,7 @@ from scipy import ndimage, sparse
 
 from engine.convert.cleanup import cleanup as cleanup_labels
 from engine.convert.dither import DITHER_METHODS, dither
+from engine.convert.grid import MIN_CONFIDENCE, GridError, detect_grid, sample_cells
 from engine.core.color import ciede2000, linear_to_lab, linear_to_srgb, srgb8_to_lab, srgb_to_linear
 from engine.core.image_io import FIT_MODES, ImageLoadError, ImageSource, fit_layout, load_image
 from engine.core.medium import Medium
@@ -37,7 +38,9 @@ MAX_SIDE = 2048  # cells per side
 _DENSE_VOTES = 20_000_000  # above this many (cell, colour) pairs, dominant votes are counted sparsely
 _LINEAR_LUT = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 
-__all__ = ["ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError"]
+AUTO_SIZE = (0, 0)  # parse_size("auto"): detect the pixel-art grid and make one cell per grid cell
+
+__all__ = ["AUTO_SIZE", "ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError"]
 
 
 class ConvertError(ValueError):
@@ -46,7 +49,7 @@ class ConvertError(ValueError):
 
 @dataclass
 class ConvertConfig:
-    """Settings of one conversion (sizes in cells)."""
+    """Settings of one conversion (sizes in cells; width = height = 0, i.e. AUTO_SIZE, detects a pixel-art grid)."""
 
     width: int
     height: int
@@ -60,9 +63,14 @@ class ConvertConfig:
     background_tolerance: float = 8.0
     max_colors: int | None = None
 
+    @property
+    def auto_size(self) -> bool:
+        """True for AUTO_SIZE: the size is the detected pixel grid's (pixel-art input)."""
+        return (self.width, self.height) == AUTO_SIZE
+
     def validate(self) -> None:
         """Raise ConvertError for any setting out of range."""
-        for name in ("width", "height"):
+        for name in () if self.auto_size else ("width", "height"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_SIDE:
                 raise ConvertError(f"pattern {name} must be a whole number from 1 to {MAX_SIDE} cells, got {v!r}")
@@ -91,12 +99,16 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
     """Parse a target size -> (w, h) cells.
 
     ``"48x48"`` or ``"48"`` (square) are cells; ``"2x2boards"`` counts ``medium``'s default board;
-    ``"30x20cm"`` / ``"300x200mm"`` are physical sizes at the medium's pitch (rounded to whole cells).
+    ``"30x20cm"`` / ``"300x200mm"`` are physical sizes at the medium's pitch (rounded to whole cells);
+    ``"auto"`` gives AUTO_SIZE (one cell per detected pixel-art cell).
     """
+    if str(text).strip().lower() == "auto":
+        return AUTO_SIZE
     m = _SIZE_RE.match(str(text))
     if not m:
         raise ConvertError(
-            f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards) or cm (e.g. 30x20cm)"
+            f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards), cm (e.g. 30x20cm) "
+            "or auto (pixel art)"
         )
     unit = (m.group(3) or "cells").lower()
     if unit.startswith("cell") and ("." in m.group(1) or "." in (m.group(2) or "")):
@@ -271,6 +283,8 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     The pattern keeps the full ``palette``; with ``max_colors`` only the chosen colours are used.
     """
     config.validate()
+    if config.auto_size:
+        return _convert_on_grid(source, palette, config, progress, cancel)
     start = time.perf_counter()
     total = 6
     stage = 0
@@ -352,4 +366,42 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     pattern = Pattern(index, palette, empty, palette.medium, metadata)
     log.info("converted %s to %dx%d in %.2f s", name or "picture", W, H, time.perf_counter() - start)
     report("done", preview=pattern.to_rgb(), pattern=pattern)
+    return pattern
+
+
+# --------------------------------------------------------------------------- pixel-art input (size "auto")
+
+
+def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfig,
+                     progress: Callable[[Progress], None] | None, cancel: CancelToken | None) -> Pattern:
+    """Size "auto": detect the picture's pixel grid, take each grid cell's dominant colour, convert 1:1.
+
+    The cell picture goes through the normal pipeline at its own size (so palette choice, dithering and cleanup
+    settings still apply; with the defaults each cell maps to its nearest colour by CIEDE2000). The pattern's
+    metadata gets ``grid`` (cols, rows, pitch, phase, confidence, bounds).
+    """
+    img = load_image(source)
+    rgba = np.asarray(img)
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    flat = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)  # over white for detection
+    try:
+        grid = detect_grid(flat)
+    except GridError as exc:
+        raise ConvertError(f"{exc}; give the size by hand, e.g. --size 48x48") from None
+    if not grid.is_pixel_art:
+        raise ConvertError(f"this picture does not look like pixel art (grid confidence {grid.confidence:.2f} < "
+                           f"{MIN_CONFIDENCE}); give --size WxH")
+    if max(grid.cols, grid.rows) > MAX_SIDE:
+        raise ConvertError(f"detected grid {grid.cols}x{grid.rows} has more than {MAX_SIDE} cells a side; "
+                           "give --size WxH")
+    cells = np.clip(np.rint(sample_cells(rgba, grid)), 0, 255).astype(np.uint8)
+    cell_img = Image.fromarray(cells, "RGBA")
+    name = _source_name(source)
+    if name:
+        cell_img.info["source_name"] = name
+    inner = replace(config, width=grid.cols, height=grid.rows, fit="stretch", resample="area")
+    pattern = convert_image(cell_img, palette, inner, progress, cancel)
+    pattern.metadata.update(source_size=[img.width, img.height], grid=grid.summary(),
+                            crop_box=grid.summary()["bounds"])
+    log.info("pixel grid %dx%d cells (pitch %.2f x %.2f px)", grid.cols, grid.rows, grid.pitch_x, grid.pitch_y)
     return pattern
