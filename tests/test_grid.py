@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from benchmarks.pixelart_inputs import SETS, make_sample, make_sprite
-from engine.convert.grid import MIN_CONFIDENCE, PixelGrid, detect_grid, sample_grid
+from engine.convert.grid import MIN_CONFIDENCE, NEAR_TIE, PixelGrid, detect_grid, map_cells, sample_grid
 from engine.convert.pipeline import AUTO_SIZE, ConvertConfig, ConvertError, convert_image, parse_size
+from engine.core.color import ciede2000, srgb8_to_lab
 from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
 
@@ -125,3 +126,23 @@ def test_cli_size_auto_refuses_a_photo(tmp_path):
     assert res.returncode != 0 and not (tmp_path / "c.pixl").exists()
     assert "does not look like pixel art" in res.stderr and "--size WxH" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_map_cells_breaks_near_ties_towards_the_sprites_common_colour(perler_module):
+    pal = perler_module
+    a, b = pal.index_of("80-19003"), pal.index_of("80-15269")  # yellow and a yellow 4.4 ΔE2000 away
+    assert ciede2000(pal.lab[a], pal.lab[b]) < NEAR_TIE
+    far = int(np.argmax(ciede2000(pal.lab, pal.lab[a])))  # a lone detail of a colour of its own
+    cells = np.repeat(pal.rgb8[a][None, None, :], 12, axis=1).repeat(6, axis=0)
+    shifted = np.rint(0.35 * pal.rgb8[a] + 0.65 * pal.rgb8[b]).astype(np.uint8)  # JPEG-shifted towards b
+    lab = srgb8_to_lab(shifted)
+    assert ciede2000(lab, pal.lab[b]) < ciede2000(lab, pal.lab[a])  # plain nearest would pick b
+    cells[2, 3] = shifted
+    cells[4, 7] = pal.rgb8[far]
+    labels = map_cells(cells, pal.lab)
+    assert labels[2, 3] == a and labels[4, 7] == far
+    assert (labels[cells.sum(axis=2) == int(pal.rgb8[a].sum())] == a).all()
+    # counted only where the mask says: with the common colour masked out there is no tie to break
+    mask = np.zeros(cells.shape[:2], dtype=bool)
+    mask[2, 3] = mask[4, 7] = True
+    assert map_cells(cells, pal.lab, mask=mask)[2, 3] == b

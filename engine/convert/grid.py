@@ -15,8 +15,8 @@ noised and JPEG-compressed, still has almost all of its gradient energy on the l
 
 ``confidence`` (0..1) is the share of the profile's energy above its baseline that sits on the snapped lines,
 beyond what lines at that pitch would catch by chance; under ``MIN_CONFIDENCE`` the picture is not pixel art.
-:func:`sample_grid` takes each cell's colour as the per-channel median of a 5 x 5 sample lattice inside the cell
-(a margin of a quarter cell is skipped, where blur and JPEG ringing live).
+:func:`sample_grid` takes each cell's colour as the per-channel median of an 8 x 8 sample lattice inside the cell
+(a margin of CELL_MARGIN of the cell is skipped, where blur and JPEG ringing live).
 """
 
 from __future__ import annotations
@@ -26,16 +26,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.core.color import srgb8_to_lab
+from engine.core.palette_select import nearest_candidates
+
 log = logging.getLogger(__name__)
 
 MIN_PITCH = 3.0  # px per cell, smallest detected
 MAX_PITCH_FRACTION = 0.25  # the pitch is at most this share of the side (at least 4 cells)
 MIN_CONFIDENCE = 0.25  # below this the picture is not treated as pixel art (photos measure <= 0.15)
-SAMPLES_PER_SIDE = 5  # sample lattice per cell in sample_grid
+SAMPLES_PER_SIDE = 8  # sample lattice per cell side in sample_grid
+CELL_MARGIN = 0.15  # share of the cell size skipped at each cell edge by the sample lattice (blur, JPEG)
+NEAR_TIE = 5.0  # map_cells: ΔE2000 within which a much more used palette colour wins a near tie
+USAGE_RATIO = 5  # map_cells: how many times more cells that colour must already have
 _SQUARE_PENALTY = 3.0  # fit-score penalty per unit of |log(pitch_x / pitch_y)| (capped at 0.3)
 _BORDER_CLOSE = 24  # max channel difference (0..255) of a pixel still "the border colour"
 
-__all__ = ["PixelGrid", "GridError", "detect_grid", "sample_grid", "MIN_CONFIDENCE"]
+__all__ = ["PixelGrid", "GridError", "detect_grid", "sample_grid", "sample_cells", "map_cells", "MIN_CONFIDENCE"]
 
 
 class GridError(ValueError):
@@ -341,18 +347,18 @@ def detect_grid(rgb: np.ndarray) -> PixelGrid:
 
 
 def _lattice(edges: np.ndarray, k: int) -> np.ndarray:
-    """k sample positions inside each cell, skipping a quarter-cell margin (at least 1 px, if it fits)."""
+    """k sample positions inside each cell, skipping a CELL_MARGIN margin (at least 1 px, if it fits)."""
     lo, hi = edges[:-1].astype(np.float64), edges[1:].astype(np.float64)
     size = hi - lo
-    margin = np.minimum(np.maximum(1.0, np.floor(0.25 * size + 0.5)), np.floor((size - 1) / 2))
+    margin = np.minimum(np.maximum(1.0, np.floor(CELL_MARGIN * size + 0.5)), np.floor((size - 1) / 2))
     a, b = lo + margin, hi - margin  # interior [a, b)
     t = (np.arange(k) + 0.5) / k
     pos = np.floor(a[:, None] + t[None, :] * (b - a)[:, None]).astype(np.int64)
     return np.clip(pos, lo[:, None].astype(np.int64), hi[:, None].astype(np.int64) - 1)
 
 
-def sample_cells(arr: np.ndarray, grid: PixelGrid) -> np.ndarray:
-    """Per cell, the per-channel median over a lattice inside the cell: rows x cols x C float64."""
+def cell_samples(arr: np.ndarray, grid: PixelGrid) -> np.ndarray:
+    """The sample lattice inside every cell: rows x cols x k x k x C (k = SAMPLES_PER_SIDE), same dtype."""
     a = np.asarray(arr)
     if a.ndim == 2:
         a = a[..., None]
@@ -360,8 +366,36 @@ def sample_cells(arr: np.ndarray, grid: PixelGrid) -> np.ndarray:
     k = SAMPLES_PER_SIDE
     px = np.clip(_lattice(np.asarray(grid.xs), k), 0, w - 1)  # cols x k
     py = np.clip(_lattice(np.asarray(grid.ys), k), 0, h - 1)  # rows x k
-    samples = a[py[:, None, :, None], px[None, :, None, :]]  # rows x cols x k x k x C
-    return np.median(samples.reshape(grid.rows, grid.cols, k * k, a.shape[2]), axis=2)
+    return a[py[:, None, :, None], px[None, :, None, :]]
+
+
+def sample_cells(arr: np.ndarray, grid: PixelGrid) -> np.ndarray:
+    """Per cell, the per-channel median over the lattice inside the cell: rows x cols x C float64."""
+    samples = cell_samples(arr, grid)
+    return np.median(samples.reshape(grid.rows, grid.cols, -1, samples.shape[-1]), axis=2)
+
+
+def map_cells(cells: np.ndarray, palette_lab: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Palette index per cell (rows x cols): nearest by CIEDE2000, near ties going to the sprite's common colours.
+
+    Pixel art uses few colours, each in many cells; JPEG's halved chroma and blur shift the colour of small
+    features (outlines, dots) by a few units, enough to tip the match to a near neighbour in a big palette.
+    So after a plain nearest pass, a cell whose second or third nearest colour is within ``NEAR_TIE`` ΔE2000 of
+    its nearest and used at least ``USAGE_RATIO`` times as often takes that colour. A lone detail with a colour
+    of its own keeps it (no common colour is that close). ``mask`` (rows x cols bool): the cells that count
+    (e.g. the opaque ones); all by default.
+    """
+    flat = np.asarray(cells, dtype=np.uint8).reshape(-1, 3)
+    k = min(3, len(palette_lab))
+    cand, de = nearest_candidates(srgb8_to_lab(flat), palette_lab, k)
+    first = cand[:, 0]
+    labels = first.copy()
+    counted = first if mask is None else first[np.asarray(mask, dtype=bool).ravel()]
+    count = np.bincount(counted, minlength=len(palette_lab))
+    for j in range(k - 1, 0, -1):  # the nearer of two qualifying candidates wins
+        tie = (de[:, j] - de[:, 0] < NEAR_TIE) & (count[cand[:, j]] >= USAGE_RATIO * np.maximum(count[first], 1))
+        labels = np.where(tie, cand[:, j], labels)
+    return labels.reshape(np.shape(cells)[:2])
 
 
 def sample_grid(rgb: np.ndarray, grid: PixelGrid) -> np.ndarray:
