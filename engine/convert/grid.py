@@ -387,7 +387,9 @@ def map_cells(cells: np.ndarray, palette_lab: np.ndarray, mask: np.ndarray | Non
     """
     flat = np.asarray(cells, dtype=np.uint8).reshape(-1, 3)
     k = min(3, len(palette_lab))
-    cand, de = nearest_candidates(srgb8_to_lab(flat), palette_lab, k)
+    uniq, inv = np.unique(flat, axis=0, return_inverse=True)
+    cand_u, de_u = nearest_candidates(srgb8_to_lab(uniq), palette_lab, k)
+    cand, de = cand_u[inv.reshape(-1)], de_u[inv.reshape(-1)]
     first = cand[:, 0]
     labels = first.copy()
     counted = first if mask is None else first[np.asarray(mask, dtype=bool).ravel()]
