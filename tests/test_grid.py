@@ -146,3 +146,21 @@ def test_map_cells_breaks_near_ties_towards_the_sprites_common_colour(perler_mod
     mask = np.zeros(cells.shape[:2], dtype=bool)
     mask[2, 3] = mask[4, 7] = True
     assert map_cells(cells, pal.lab, mask=mask)[2, 3] == b
+
+
+@pytest.mark.parametrize("size, scale", [((60, 40), 7.3), ((48, 48), 10.67)])
+def test_a_photo_made_pixel_art_and_upscaled_unevenly(size, scale):
+    """A real upscale: a 16-colour thumbnail of a photo, Pillow nearest-neighbour by a non-integer factor (blocks
+    of uneven width, as upscalers make them), then JPEG."""
+    import io
+
+    small = Image.open(SAMPLES / "chelsea.jpg").convert("RGB").resize(size, Image.BOX).quantize(16).convert("RGB")
+    big = small.resize((round(size[0] * scale), round(size[1] * scale)), Image.NEAREST)
+    buf = io.BytesIO()
+    big.save(buf, "JPEG", quality=80)
+    arr = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    grid = detect_grid(arr)
+    assert (grid.cols, grid.rows) == size and grid.is_pixel_art
+    assert grid.pitch_x == pytest.approx(scale, abs=0.05) and grid.pitch_y == pytest.approx(scale, abs=0.05)
+    err = np.abs(sample_grid(arr, grid).astype(int) - np.asarray(small).astype(int)).max(axis=2)
+    assert np.mean(err <= 16) >= 0.99
