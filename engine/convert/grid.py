@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 MIN_PITCH = 3.0  # px per cell, smallest detected
 MAX_PITCH_FRACTION = 0.25  # the pitch is at most this share of the side (at least 4 cells)
-MIN_CONFIDENCE = 0.25  # below this the picture is not treated as pixel art (photos measure <= 0.15)
+MIN_CONFIDENCE = 0.35  # below: not pixel art (synthetic sprites measure >= 0.5, photos <= 0.26)
 SAMPLES_PER_SIDE = 8  # sample lattice per cell side in sample_grid
 CELL_MARGIN = 0.15  # share of the cell size skipped at each cell edge by the sample lattice (blur, JPEG)
 NEAR_TIE = 5.0  # map_cells: ΔE2000 within which a much more used palette colour wins a near tie
@@ -159,15 +159,13 @@ def _edge_peaks(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A peak is the maximum within +-2 px and rises above the lowest value within +-4 px by more than four
     noise levels (the noise level from the quietest quarter of the profile's first differences).
     """
-    n = len(g)
-    pad = np.pad(g, 4, mode="edge")
+    pad = np.pad(g, 4, mode="constant", constant_values=float(g.min()))
     win = np.lib.stride_tricks.sliding_window_view(pad, 9)  # n x 9, centred on each position
     is_max = (g >= win[:, 2:7].max(axis=1)) & (g > win[:, 3])
     prom = g - win.min(axis=1)
     # noise from the quietest quarter of the first differences (edges make up much of the rest)
     noise = float(np.percentile(np.abs(np.diff(g)), 25)) / (0.32 * np.sqrt(2.0)) + 1e-9
     keep = is_max & (prom > max(4.0 * noise, 0.01 * float(prom.max())))
-    keep[[0, n - 1]] = False
     j = np.flatnonzero(keep)
     return (j + 1).astype(np.float64), np.sqrt(prom[j])
 
@@ -211,13 +209,17 @@ def _lines(n: int, pitch: float, phase: float) -> tuple[np.ndarray, np.ndarray]:
     return i[keep], pred[keep]
 
 
-def _match(pos: np.ndarray, w: np.ndarray, pred: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each predicted line, the strongest edge peak within +-radius: (index into pos or -1, position)."""
+def _match(pos: np.ndarray, w: np.ndarray, pred: np.ndarray, radius: float,
+           nearest: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """For each predicted line, the strongest (or ``nearest``) edge peak within +-radius: (index or -1, position)."""
     lo = np.searchsorted(pos, pred - radius, side="left")
     hi = np.searchsorted(pos, pred + radius, side="right")
     idx = np.full(len(pred), -1, dtype=np.int64)
     for t in np.flatnonzero(hi > lo):
-        idx[t] = lo[t] + int(np.argmax(w[lo[t]:hi[t]]))
+        if nearest:
+            idx[t] = lo[t] + int(np.argmin(np.abs(pos[lo[t]:hi[t]] - pred[t])))
+        else:
+            idx[t] = lo[t] + int(np.argmax(w[lo[t]:hi[t]]))
     # a peak claimed by two lines belongs to the nearer one; the other keeps its predicted place
     for t in np.flatnonzero((idx[1:] >= 0) & (idx[1:] == idx[:-1])):
         far = t if abs(pos[idx[t]] - pred[t]) > abs(pos[idx[t]] - pred[t + 1]) else t + 1
@@ -246,20 +248,20 @@ def _fit(n: int, pos: np.ndarray, w: np.ndarray, pitch: float) -> tuple[float, f
             if pitch < MIN_PITCH:
                 return pitch, phase, np.zeros(0), -1.0
     i, pred = _lines(n, pitch, phase)
-    idx, lines = _match(pos, w, pred, 1.5)  # +-1 px jitter plus rounding of a non-integer line
+    idx, _ = _match(pos, w, pred, 1.5)  # +-1 px jitter plus rounding of a non-integer line
     share = float(w[np.unique(idx[idx >= 0])].sum() / max(w.sum(), 1e-12))
+    _, lines = _match(pos, w, pred, 1.5, nearest=True)
     chance = min(1.0, 3.0 / pitch)
     return pitch, phase % pitch, lines, share - chance
 
 
 def _axis(g: np.ndarray, start: int, stop: int) -> list[_Axis]:
     """Candidate grids (pitch, phase, cell edges, fit score) along one axis of the content span [start, stop)."""
-    g = g[start:max(start, stop - 1)]
+    g = np.convolve(g, [0.25, 0.5, 0.25], mode="same")[start:max(start, stop - 1)]  # smoothed, then cut
     n = len(g)
     pmax = max(MIN_PITCH + 1, MAX_PITCH_FRACTION * (n + 1))
     if n < 8:
         return []
-    g = np.convolve(g, [0.25, 0.5, 0.25], mode="same")
     pos, strength = _edge_peaks(g)
     out = []
     for p in _pitch_candidates(pos, strength, MIN_PITCH, pmax):
@@ -277,9 +279,12 @@ def _axis_result(g: np.ndarray, start: int, pitch: float, phase: float, lines: n
     on = np.zeros(n, dtype=bool)
     for d in (-1, 0, 1):
         on[np.clip(lines.astype(np.int64) - 1 + d, 0, n - 1)] = True
+    inner = np.zeros(n, dtype=bool)  # the span's outer 3 px carry a border's blurred edge, not grid evidence
+    inner[3:n - 3] = True
+    excess, on = excess[inner], on[inner]
     total = excess.sum()
     share = float(excess[on].sum() / total) if total > 0 else 0.0
-    chance = float(on.mean())
+    chance = float(on.mean()) if len(on) else 1.0
     confidence = max(0.0, (share - chance) / max(1e-9, 1.0 - chance))
     # cell edges: picture edge, lines, picture edge; slivers under half a pitch are not cells
     edges = [0.0] + [v for v in lines if 0 < v < n + 1] + [float(n + 1)]
@@ -299,10 +304,20 @@ def _best_pair(xs: list[_Axis], ys: list[_Axis]) -> tuple[_Axis, _Axis]:
     return max(((a, b) for a in xs for b in ys), key=lambda ab: total(*ab))
 
 
+def _strip_edges(edges: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+    """The content span's ends moved to the grid lines within 3 px inside them, if there are any."""
+    inner = edges[(edges > lo) & (edges < hi)]
+    if len(inner) and inner[0] <= lo + 3:
+        lo = int(inner[0])
+    if len(inner) and inner[-1] >= hi - 3:
+        hi = int(inner[-1])
+    return lo, hi
+
+
 def _aligned(strip: int, pitch: float) -> bool:
     """Is a border strip (px) within max(2.5 px, a sixth of a cell) of a whole number (>= 1) of cells?
 
-    (2.5 px: blur eats about a pixel of the measured strip, jitter and rounding move the line by 1.5 more.)
+    (2.5 px: jitter and rounding move a line by up to 1.5 px, and a little more for the fit.)
     """
     k = round(strip / pitch)
     return k >= 1 and abs(strip - k * pitch) <= max(2.5, pitch / 6)
@@ -328,7 +343,10 @@ def detect_grid(rgb: np.ndarray) -> PixelGrid:
         raise GridError(f"picture is {w}x{h} px; no pixel grid could be measured")
     ax, ay = _best_pair(cx, cy)
     # a uniform strip a whole number of cells wide is cells of that colour, not a border: measure again with it
-    keep = [_aligned(x0, ax.pitch), _aligned(y0, ay.pitch), _aligned(w - x1, ax.pitch), _aligned(h - y1, ay.pitch)]
+    # (measured to the grid line at the strip's inner edge: blur and JPEG ringing make the strip look narrower)
+    sx0, sx1 = _strip_edges(ax.edges, x0, x1)
+    sy0, sy1 = _strip_edges(ay.edges, y0, y1)
+    keep = [_aligned(sx0, ax.pitch), _aligned(sy0, ay.pitch), _aligned(w - sx1, ax.pitch), _aligned(h - sy1, ay.pitch)]
     if any(keep):
         x0, y0 = (0 if keep[0] else x0), (0 if keep[1] else y0)
         x1, y1 = (w if keep[2] else x1), (h if keep[3] else y1)
