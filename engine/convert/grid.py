@@ -3,20 +3,23 @@
 A sprite upscaled by a possibly non-integer factor, with its block edges jittered by a pixel, then blurred,
 noised and JPEG-compressed, still has almost all of its gradient energy on the lines between blocks. Per axis:
 
-1. profile: summed absolute colour differences between neighbouring columns (rows), i.e. the gradient energy
-   at each possible cell edge;
-2. pitch: the strongest peak of the profile's (zero-padded) spectrum within ``MIN_PITCH..MAX_PITCH`` px,
-   checked against its sub-harmonics so a 2x pitch is not halved; the phase from the spectrum's angle;
-3. lines: each predicted line ``phase + i * pitch`` snaps to the strongest gradient peak near it (following
-   jitter), the pitch and phase are refitted on the snapped lines (least squares), and lines with no edge
-   keep their predicted place;
-4. extent: a uniform frame whose inner edge runs the full length of a side is a border, not cells; slivers
-   narrower than half a pitch at the picture's edges are dropped.
+1. profile: per pixel step, the summed absolute channel difference above a soft noise threshold, summed along
+   the other axis (the gradient energy at each possible cell edge); JPEG's 8 px block seams are subtracted;
+2. edges: the profile's prominent local maxima (positions and weights);
+3. pitch candidates: local maxima of the edges' phase coherence ``|sum w exp(-2 pi i x / p)|`` over
+   ``MIN_PITCH..side/4`` px (non-integer), those near the best;
+4. fit per candidate: phase from the coherence angle, lines ``phase + i * pitch`` snapped to the nearest edge
+   (following +-1 px jitter), pitch and phase refitted by weighted least squares; scored by the edge weight the
+   lines explain beyond chance. The x and y candidates are paired by the best summed score, preferring square
+   cells; lines with no edge keep their fitted place;
+5. extent: a uniform frame whose inner edge runs the full side is a border, not cells (unless it is a whole
+   number of cells wide); slivers narrower than half a pitch at the picture's edges are dropped.
 
-``confidence`` (0..1) is the share of the profile's energy above its baseline that sits on the snapped lines,
-beyond what lines at that pitch would catch by chance; under ``MIN_CONFIDENCE`` the picture is not pixel art.
+``confidence`` (0..1) is the share of the profile's energy on the lines (+-1 px) beyond what lines this dense
+catch by chance (the smaller of the two axes); under ``MIN_CONFIDENCE`` the picture is not pixel art.
 :func:`sample_grid` takes each cell's colour as the per-channel median of an 8 x 8 sample lattice inside the cell
-(a margin of CELL_MARGIN of the cell is skipped, where blur and JPEG ringing live).
+(a margin of CELL_MARGIN of the cell is skipped, where blur and JPEG ringing live); :func:`map_cells` matches
+cell colours to a palette.
 """
 
 from __future__ import annotations

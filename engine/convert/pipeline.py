@@ -385,19 +385,29 @@ def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfi
     """
     img = load_image(source)
     rgba = np.asarray(img)
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    flat = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)  # over white for detection
+    opaque = bool((rgba[..., 3] == 255).all())
+    if opaque:
+        flat = rgba[..., :3]
+    else:  # over white for detection
+        alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+        flat = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     try:
         grid = detect_grid(flat)
     except GridError as exc:
         raise ConvertError(f"{exc}; give the size by hand, e.g. --size 48x48") from None
+    if cancel is not None:
+        cancel.raise_if_cancelled()
     if not grid.is_pixel_art:
         raise ConvertError(f"this picture does not look like pixel art (grid confidence {grid.confidence:.2f} < "
                            f"{MIN_CONFIDENCE}); give --size WxH")
     if max(grid.cols, grid.rows) > MAX_SIDE:
         raise ConvertError(f"detected grid {grid.cols}x{grid.rows} has more than {MAX_SIDE} cells a side; "
                            "give --size WxH")
-    cells = np.clip(np.rint(sample_cells(rgba, grid)), 0, 255).astype(np.uint8)  # per-cell interior median
+    if opaque:  # per-cell interior median
+        cells = np.full((grid.rows, grid.cols, 4), 255, dtype=np.uint8)
+        cells[..., :3] = np.clip(np.rint(sample_cells(flat, grid)), 0, 255)
+    else:
+        cells = np.clip(np.rint(sample_cells(rgba, grid)), 0, 255).astype(np.uint8)
     cells[..., :3] = palette.rgb8[map_cells(cells[..., :3], palette.lab, mask=cells[..., 3] >= 128)]
     cell_img = Image.fromarray(cells, "RGBA")
     name = _source_name(source)
