@@ -164,3 +164,15 @@ def test_a_photo_made_pixel_art_and_upscaled_unevenly(size, scale):
     assert grid.pitch_x == pytest.approx(scale, abs=0.05) and grid.pitch_y == pytest.approx(scale, abs=0.05)
     err = np.abs(sample_grid(arr, grid).astype(int) - np.asarray(small).astype(int)).max(axis=2)
     assert np.mean(err <= 16) >= 0.99
+
+
+def test_generate_refuses_size_auto(tmp_path, capsys):
+    from main import main
+
+    out = tmp_path / "x.pixl"
+    argv = ["generate", "--prompt", "a fox", "--palette", "perler", "--size", "auto", "--steps", "2",
+            "--model", "nobody/absent-model", "--device", "cpu", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "--size auto only applies to converting pixel art" in err
+    assert not out.exists()
