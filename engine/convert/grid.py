@@ -166,14 +166,18 @@ def _edge_peaks(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prominent local maxima of the profile: edge positions (j + 1) and weights (prominence).
 
     A peak is the maximum within +-2 px and rises above the lowest value within +-4 px by more than four
-    noise levels (the noise level from the quietest quarter of the profile's first differences).
+    noise levels (the noise level from the steps between the profile's low values).
     """
     pad = np.pad(g, 4, mode="constant", constant_values=float(g.min()))
     win = np.lib.stride_tricks.sliding_window_view(pad, 9)  # n x 9, centred on each position
     is_max = (g >= win[:, 2:7].max(axis=1)) & (g > win[:, 3])
     prom = g - win.min(axis=1)
-    # noise from the quietest quarter of the first differences (edges make up much of the rest)
-    noise = float(np.percentile(np.abs(np.diff(g)), 25)) / (0.32 * np.sqrt(2.0)) + 1e-9
+    # noise: robust spread of the steps between neighbours that are both in the profile's lower 40 % (cell
+    # interiors; edges may be anywhere from a few to most of the rest)
+    low = g <= np.percentile(g, 40)
+    both = low[1:] & low[:-1]
+    steps = np.abs(np.diff(g))[both] if both.sum() >= 8 else np.abs(np.diff(g))
+    noise = 1.4826 * float(np.median(steps)) / np.sqrt(2.0) + 1e-9
     keep = is_max & (prom > max(4.0 * noise, 0.01 * float(prom.max())))
     j = np.flatnonzero(keep)
     return (j + 1).astype(np.float64), np.sqrt(prom[j])
@@ -283,10 +287,11 @@ def _axis(g: np.ndarray, start: int, stop: int) -> list[_Axis]:
 def _axis_result(g: np.ndarray, start: int, pitch: float, phase: float, lines: np.ndarray, score: float) -> _Axis:
     n = len(g)
     base = float(np.median(g))
-    # confidence: profile energy on the lines (+-1 px) beyond the share lines this dense catch by chance
+    # confidence: profile energy on the lines (+-1 px, or exactly on them for cells under 6 px, where +-1 px
+    # would cover most of the period) beyond the share lines this dense catch by chance
     excess = np.maximum(g - base, 0.0)
     on = np.zeros(n, dtype=bool)
-    for d in (-1, 0, 1):
+    for d in (-1, 0, 1) if pitch >= 6 else (0,):
         on[np.clip(lines.astype(np.int64) - 1 + d, 0, n - 1)] = True
     inner = np.zeros(n, dtype=bool)  # the span's outer 3 px carry a border's blurred edge, not grid evidence
     inner[3:n - 3] = True
