@@ -148,7 +148,8 @@ def test_map_cells_breaks_near_ties_towards_the_sprites_common_colour(perler_mod
     assert map_cells(cells, pal.lab, mask=mask)[2, 3] == b
 
 
-@pytest.mark.parametrize("size, scale", [((64, 48), 5.3), ((60, 40), 7.3), ((48, 48), 10.67), ((24, 20), 33.3)])
+@pytest.mark.parametrize("size, scale", [((80, 60), 4.0), ((64, 48), 5.3), ((60, 40), 7.3), ((48, 48), 10.67),
+                                         ((24, 20), 33.3)])
 def test_a_photo_made_pixel_art_and_upscaled_unevenly(size, scale):
     """A real upscale: a 16-colour thumbnail of a photo, Pillow nearest-neighbour by a non-integer factor (blocks
     of uneven width, as upscalers make them), then JPEG."""

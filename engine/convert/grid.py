@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MIN_PITCH = 3.0  # px per cell, smallest detected
 MAX_PITCH_FRACTION = 0.25  # the pitch is at most this share of the side (at least 4 cells)
-MIN_CONFIDENCE = 0.35  # below: not pixel art (synthetic sprites measure >= 0.5, photos <= 0.26)
+MIN_CONFIDENCE = 0.3  # below: not pixel art (sprites and upscales >= x4 measure >= 0.35, photos <= 0.24)
 SAMPLES_PER_SIDE = 8  # sample lattice per cell side in sample_grid
 CELL_MARGIN = 0.15  # share of the cell size skipped at each cell edge by the sample lattice (blur, JPEG)
 NEAR_TIE = 5.0  # map_cells: ΔE2000 within which a much more used palette colour wins a near tie
