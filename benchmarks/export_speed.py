@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.core.palette import load_palette  # noqa: E402
+from engine.core.palette_io import load_palette  # noqa: E402
 from engine.core.pattern import Pattern  # noqa: E402
 from exporters.beads.chart import BeadChartOptions, export_bead_chart_pdf  # noqa: E402
 from exporters.bricks.cover import clear_cover_cache, greedy_cover, optimal_cover  # noqa: E402

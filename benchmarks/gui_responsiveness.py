@@ -6,7 +6,13 @@ A QTimer fires every few milliseconds on the GUI thread; we record how late each
 with the converter in the worker thread (baseline) and in a child process (what the app does). Live previews go to the
 canvas as in real use. Prints worst and p99 tick delay in ms per phase (goal: worst < 50 ms).
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--seconds 4] [--interval 5]
+Then (issue 13) frame times on a large pattern: 290x290 cells (100 midi boards) of random Perler colours (the
+worst case for caching), zoom in/out around the cursor, pan with the middle button and a pencil stroke, each step
+sent as real mouse/wheel events; a zoom step repaints the whole canvas synchronously (``repaint``), a pan or pencil
+step is timed until Qt has painted what it scheduled (``processEvents``: the scrolled-in strips, the dirty cells).
+Goal: < 16 ms per frame. ``--frames-only`` runs just this part.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--seconds 4] [--interval 5] [--frames-only]
 """
 
 from __future__ import annotations
@@ -110,12 +116,105 @@ def run_phase(window, probe: TickProbe, start_job, seconds: float) -> tuple[list
     return delays, steady, f"runs {runs}, progress reports {len(first_report)}, Stop took {stop_ms:.0f} ms"
 
 
+def _mouse(widget, kind, pos, button, buttons) -> None:
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+             "release": QEvent.Type.MouseButtonRelease}
+    p = QPointF(pos)
+    ev = QMouseEvent(types[kind], p, widget.mapToGlobal(p), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def _wheel(widget, pos, steps: int) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+
+    p = QPointF(pos)
+    ev = QWheelEvent(p, widget.mapToGlobal(p), QPoint(), QPoint(0, 120 * steps), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def frame_times(window, cells: int = 290, frames: int = 80) -> dict[str, list[float]]:
+    """ms per frame (event handling + synchronous repaint) for zoom, pan and pencil on a cells x cells pattern."""
+    from PySide6.QtCore import QPointF, Qt
+
+    from engine.core.palette_io import load_palette
+    from engine.core.pattern import Pattern
+
+    pal = load_palette("perler")
+    rng = np.random.default_rng(0)
+    window.doc.reset(Pattern(rng.integers(0, len(pal), size=(cells, cells)), pal))
+    c = window.canvas
+    spin(0.2)
+    c.repaint()
+    out: dict[str, list[float]] = {"zoom": [], "pan": [], "pencil": []}
+    centre = QPointF(c.width() / 2, c.height() / 2)
+
+    def timed(name, fn, full: bool = True) -> None:
+        t0 = time.perf_counter()
+        fn()
+        if full:
+            c.repaint()  # zoom and pan change every pixel
+        else:
+            QApplication.processEvents()  # what the app paints after an edit: the pending (dirty) update
+        out[name].append((time.perf_counter() - t0) * 1000)
+
+    c.fit()
+    for i in range(frames):  # in and out between fit and about 20 px per cell
+        timed("zoom", lambda i=i: _wheel(c, centre, 1 if (i // 10) % 2 == 0 else -1))
+    c.set_scale(12.0, centre)  # grid visible
+    c.repaint()
+    M, L, NB = Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _mouse(c, "press", centre, M, M)
+    for i in range(frames):
+        pos = centre + QPointF(3 * ((i % 40) - 20), 2 * ((i % 30) - 15))
+        timed("pan", lambda pos=pos: _mouse(c, "move", pos, NB, M), full=False)
+    _mouse(c, "release", centre, M, NB)
+    window.set_tool("pencil")
+    window.edit.set_color(3)
+    start = c.cell_center(cells // 2, cells // 2 - frames // 2)
+    _mouse(c, "press", start, L, L)
+    for i in range(frames):
+        pos = start + QPointF(i * c.scale, (i % 3) * c.scale)
+        timed("pencil", lambda pos=pos: _mouse(c, "move", pos, NB, L), full=False)
+    _mouse(c, "release", start, L, NB)
+    painted = int((window.doc.pattern.index[cells // 2: cells // 2 + 3, cells // 2 - frames // 2:] == 3).sum())
+    assert painted >= frames * 0.9, f"the pencil stroke painted only {painted} cells"
+    assert np.array_equal(c.grab_pixels()[..., :3], window.doc.pattern.to_rgb()), "canvas and pattern differ"
+    window.doc.undo_stack.setClean()
+    blank = type(c)()  # the floor on this machine: an empty canvas of the same size, repainted
+    blank.resize(c.size())
+    blank.show()
+    spin(0.1)
+    out["blank canvas (floor)"] = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        blank.repaint()
+        out["blank canvas (floor)"].append((time.perf_counter() - t0) * 1000)
+    blank.close()
+    return out
+
+
+def report_frames(times: dict[str, list[float]], cells: int) -> None:
+    print(f"frame time on a {cells}x{cells} pattern (event + synchronous repaint), goal < 16 ms:")
+    for name, ts in times.items():
+        arr = np.asarray(ts)
+        verdict = "OK" if np.percentile(arr, 95) < 16 else "over the 16 ms goal"
+        print(f"  {name:<20} median {np.median(arr):6.2f} ms  p95 {np.percentile(arr, 95):6.2f} ms  "
+              f"worst {arr.max():6.2f} ms  ({len(arr)} frames, {verdict} at p95)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=6.0, help="measuring time per phase")
     ap.add_argument("--interval", type=int, default=5, help="probe timer interval in ms")
     ap.add_argument("--size", type=int, default=200, help="converter pattern width in cells")
     ap.add_argument("--no-sdpixl", action="store_true", help="skip the tiny SD-piXL phase")
+    ap.add_argument("--frames-only", action="store_true", help="only the large-pattern frame times")
+    ap.add_argument("--frame-cells", type=int, default=290, help="pattern side for the frame times")
     ap.add_argument("--default-switch-interval", action="store_true",
                     help="keep Python's 5 ms GIL switch interval (run_gui lowers it to 1 ms)")
     ap.add_argument("--no-gc-freeze", action="store_true",
@@ -140,6 +239,10 @@ def main() -> int:
     w.resize(1400, 860)
     w.show()
     spin(0.3)
+    if args.frames_only:
+        report_frames(frame_times(w, args.frame_cells), args.frame_cells)
+        w.close()
+        return 0
     probe = TickProbe(args.interval)
     print(f"GUI event-loop delay, timer every {args.interval} ms, {args.seconds:.0f} s per phase, "
           f"{os.cpu_count()} CPUs, platform {app.platformName()}, GIL switch {sys.getswitchinterval() * 1000:g} ms")
@@ -187,6 +290,8 @@ def main() -> int:
             report("tiny SD-piXL 16x16, whole run", delays, extra)
             results["sd-pixl steps"] = report("tiny SD-piXL, after model load", steady)
 
+    print()
+    report_frames(frame_times(w, args.frame_cells), args.frame_cells)
     print()
     for name, r in results.items():
         if r:

@@ -14,12 +14,20 @@ from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
 from engine.core.color import nearest_palette_index, srgb8_to_lab
+from engine.core.palette import Palette, PaletteColor
 from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
-from exporters.beads.chart import BeadChartOptions, export_bead_chart_pdf, export_chart_png, resolve_board
+from exporters.beads.chart import (
+    BeadChartOptions,
+    chart_png_layout,
+    chart_symbols,
+    export_bead_chart_pdf,
+    export_chart_png,
+    resolve_board,
+)
 from exporters.common.errors import ExportError
 from exporters.common.pdf import contrast_rgb
-from exporters.common.symbols import symbols_for
+from exporters.common.symbols import SHAPES, symbols_for
 
 ROOT = Path(__file__).resolve().parents[1]
 MM = 72 / 25.4
@@ -73,10 +81,11 @@ def test_pdf_pages_overview_boards_and_legend(tmp_path):
               for i in range(1, 5)]
     assert sum(totals) == p.filled_cells
     legend = reader.pages[5].extract_text()
-    symbols = symbols_for(p.palette, p.used_indices())
+    symbols = chart_symbols(p)
     for i, color, n in p.color_counts():
         assert color.code in legend and f"{n:,}" in legend
-        assert symbols[i] in legend
+        if symbols[i] not in SHAPES:  # shapes are vector paths, not text
+            assert symbols[i] in legend
     assert "Bags of 1000" in legend
     assert f"Total: {len(p.used_indices())} colours" in legend
 
@@ -163,7 +172,10 @@ def test_symbols_stable_unique_and_contrasting():
     many = symbols_for(load_palette("dmc"), list(range(0, 454, 2)))
     assert len(set(many.values())) == len(many)
     perler = load_palette("perler")
-    assert symbols_for(perler, [0, 1])[0] == perler[0].symbol
+    # a palette's own symbol is kept when it is legible ("!" of Perler is not: it reads as "i" or "1")
+    assert symbols_for(perler, [0, 1])[0] != perler[0].symbol == "!"
+    legible = Palette("x", (PaletteColor("a", "A", (1, 2, 3), "K"), PaletteColor("b", "B", (9, 9, 9))))
+    assert symbols_for(legible, [0, 1])[0] == "K"
     assert contrast_rgb((250, 250, 240)) == (0, 0, 0)
     assert contrast_rgb((20, 20, 60)) == (1, 1, 1)
 
@@ -174,7 +186,8 @@ def test_chart_png_symbols(tmp_path):
     out = export_chart_png(p, tmp_path / "chart.png", cell_px=20)
     img = np.asarray(Image.open(out).convert("RGB"))
     margin = 40
-    assert img.shape == (8 * 20 + 2 * margin, 12 * 20 + 2 * margin, 3)
+    lay = chart_png_layout(p, 20)
+    assert img.shape == (lay.height, lay.width, 3) and lay.legend_top > 8 * 20 + margin  # legend under the grid
     # a cell's corner area shows its colour, the empty cell is white, the centre carries a symbol
     y, x = 5, 7
     patch = img[margin + y * 20 + 3, margin + x * 20 + 3]
@@ -186,8 +199,10 @@ def test_chart_png_symbols(tmp_path):
 
 def test_chart_png_codes_and_bad_args(tmp_path):
     p = photo_pattern("perler", 6, 4)
-    assert Image.open(export_chart_png(p, tmp_path / "c.png", cell_px=40, show="codes")).size == (6 * 40 + 160,
-                                                                                                4 * 40 + 160)
+    lay = chart_png_layout(p, 40)
+    assert Image.open(export_chart_png(p, tmp_path / "c.png", cell_px=40, show="codes")).size == (lay.width,
+                                                                                                lay.height)
+    assert lay.width >= 6 * 40 + 160 and lay.legend_top > 4 * 40 + 80
     with pytest.raises(ExportError, match="symbols"):
         export_chart_png(p, tmp_path / "x.png", show="pictures")
     with pytest.raises(ExportError, match="cell size"):
@@ -239,3 +254,118 @@ def test_cancel_leaves_no_file_and_progress_reports(tmp_path):
     seen.clear()
     export_bead_chart_pdf(p, tmp_path / "c.pdf", progress=lambda r: seen.append((r.step, r.total)))
     assert seen[-1] == (6, 6)
+
+
+def board_span_mm(reader: PdfReader, page_no: int, cells: int) -> float:
+    """Millimetres per cell measured over the whole board: (right edge - left edge) / cells."""
+    rects = cell_rects(reader, page_no)
+    size = cell_pitch(rects)
+    grid = [r for r in rects if abs(r[2] - size) < 0.01 and abs(r[3] - size) < 0.01]
+    left, right = min(r[0] for r in grid), max(r[0] + r[2] for r in grid)
+    top, bottom = max(r[1] + r[3] for r in grid), min(r[1] for r in grid)
+    assert abs((right - left) - (top - bottom)) < 0.01  # a square board
+    return (right - left) / cells / MM
+
+
+@pytest.mark.parametrize("palette_key, board, cells, pitch_mm", [
+    ("artkal_a", "mini 50x50 (Artkal)", 50, 2.812),
+    ("perler_mini", "mini 56x56 (Perler)", 56, 2.689),
+    ("perler", "midi 29x29", 29, 5.0),
+])
+def test_true_scale_pitch_is_the_board_pitch_over_a_full_board(tmp_path, palette_key, board, cells, pitch_mm):
+    p = photo_pattern(palette_key, cells, cells)
+    reader = PdfReader(export_bead_chart_pdf(p, tmp_path / "t.pdf", BeadChartOptions(board=board, true_scale=True)))
+    assert len(reader.pages) == 3  # the full board fits one page at 1:1
+    assert board_span_mm(reader, 1, cells) == pytest.approx(pitch_mm, abs=0.01)
+    assert f"{pitch_mm:.3f} mm per peg" in reader.pages[1].extract_text()
+
+
+def test_perler_mini_default_board_is_56_wide():
+    assert resolve_board(photo_pattern("perler_mini", 5, 5), None).width == 56
+
+
+def test_calibration_scales_the_chart(tmp_path):
+    p = photo_pattern("hama_mini", 40, 40)
+    opts = BeadChartOptions(board="40x40", calibrate="40:110")  # my board: 40 pegs measure 110 mm
+    reader = PdfReader(export_bead_chart_pdf(p, tmp_path / "cal.pdf", opts))
+    assert board_span_mm(reader, 1, 40) == pytest.approx(110 / 40, abs=0.01)
+    assert "calibrated: 40 pegs = 110 mm" in reader.pages[0].extract_text()
+    for bad in ("50", "0:10", "50:3", "x:y"):
+        with pytest.raises(ExportError, match="calibration"):
+            export_bead_chart_pdf(p, tmp_path / "bad.pdf", BeadChartOptions(calibrate=bad))
+
+
+def test_large_print_spreads_one_mini_board_over_pages(tmp_path):
+    p = photo_pattern("artkal_a", 50, 50)
+    reader = PdfReader(export_bead_chart_pdf(p, tmp_path / "lp.pdf", BeadChartOptions(large_print=True)))
+    board_pages = reader.pages[1:-1]
+    assert len(board_pages) >= 4 and "Board A1 (part 1 of" in board_pages[0].extract_text()
+    for i in range(1, len(reader.pages) - 1):
+        assert cell_pitch(cell_rects(reader, i)) == pytest.approx(6.0 * MM, abs=0.01)
+
+
+def test_legible_symbols_for_100_colours():
+    from exporters.common.symbols import FORBIDDEN, POOL, family
+
+    dmc = load_palette("dmc")
+    counts = np.arange(len(dmc))[::-1] + 1  # colour 0 most used
+    syms = symbols_for(dmc, list(range(120)), counts)
+    assert len(set(syms.values())) == 120
+    for s in syms.values():
+        assert s.isascii() or s in SHAPES  # no accented letters
+        assert not set(s) & FORBIDDEN
+    assert syms[0] == POOL[0] and syms[1] == POOL[1]  # most used: clearest (filled shapes first)
+    for a in ("'", "/", "I", "i", "l", "0", "O", "c", "C"):
+        assert a in FORBIDDEN
+    # similar colours get symbols of different look-alike families
+    from engine.core.color import ciede2000
+
+    lab = dmc.lab
+    for i in range(120):
+        for j in range(i + 1, 120):
+            if float(ciede2000(lab[i], lab[j])) < 12.0:
+                assert family(syms[i]) != family(syms[j]) or syms[i] in POOL[100:] or syms[j] in POOL[100:]
+
+
+def test_chart_png_legend_rows_decoded(tmp_path):
+    p = photo_pattern("perler", 30, 20)
+    out = export_chart_png(p, tmp_path / "chart.png", cell_px=16, board="10x10")
+    img = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    lay = chart_png_layout(p, 16)
+    rows = p.color_counts()
+    assert lay.rows == len(rows)
+    for k, (i, color, n) in enumerate(rows):  # one row per colour, most used first: swatch of its colour + text
+        y = lay.row_y(k)
+        swatch = img[y + 2:y + lay.swatch - 1, lay.margin + 2:lay.margin + lay.swatch - 1]
+        assert (np.abs(swatch - color.rgb).sum(axis=2) == 0).mean() > 0.4  # mostly the colour, with its symbol
+        text = img[y:y + lay.swatch, lay.margin + lay.swatch + 40:]
+        assert (text.sum(axis=2) < 200).sum() > 30  # code, name and count are written
+    below = img[lay.row_y(len(rows)) + 2:, :]
+    assert (below == 255).all()  # nothing after the last row
+    # board edges every 10 cells in red
+    x = lay.margin + 10 * 16
+    col = img[lay.margin + 5:lay.margin + 20 * 16 - 5, x]
+    assert (np.abs(col - (215, 25, 32)).sum(axis=1) < 10).all()
+
+
+def test_describe_export_and_cli_options(tmp_path):
+    import argparse
+
+    from exporters.beads import chart
+    from exporters.common import basic
+
+    parser = argparse.ArgumentParser()
+    basic.add_cli_arguments(parser)
+    chart.add_cli_arguments(parser)
+    args = parser.parse_args(["--calibrate", "50:140.6", "--board", "mini 50x50 (Artkal)", "--spares", "10",
+                              "--spares-min", "5", "--bag-size", "1000"])
+    p = photo_pattern("artkal_a", 50, 50)
+    out = chart.export_cli(p, "bead-pdf", tmp_path / "c.pdf", args)
+    text = "\n".join(chart.describe_export(p, "bead-pdf", out, args))
+    assert f"{len(PdfReader(out[0]).pages)} pages" in text and "1 x 1 boards of mini 50x50 (Artkal)" in text
+    assert "true scale: 2.812 mm per peg (calibrated)" in text
+    legend = PdfReader(out[0]).pages[-1].extract_text()
+    assert "Spares" in legend and "To buy" in legend and "Bags of 1000" in legend
+    rows = chart.legend_rows(p, chart.options_from_args(args))
+    assert all(ln.spares == max(5, -(-ln.needed // 10)) for _, _, ln in rows)
+    assert f"{sum(ln.total for _, _, ln in rows):,} beads to buy" in text

@@ -85,8 +85,11 @@ def test_merged_tiles_use_only_tile_sizes():
     plan = plan_parts(p, BrickOptions(piece="merged-tile"))
     assert_plan_exact(plan, p)
     sizes = {(min(q.w, q.h), max(q.w, q.h)) for q in plan.parts}
-    assert sizes <= {(1, 1), (1, 2), (1, 3), (1, 4), (2, 2)}
-    assert len(sizes) > 2
+    # all tile sizes of the fabrication facts (1x6, 1x8, 2x3, 2x4, 2x6 added): no other sizes, several used
+    assert sizes <= {(1, 1), (1, 2), (1, 3), (1, 4), (1, 6), (1, 8), (2, 2), (2, 3), (2, 4), (2, 6)}
+    assert len(sizes) > 5
+    ids = {q.part_id for q in plan.parts}
+    assert {"6636", "4162", "26603", "87079", "69729"} & ids
 
 
 def test_cover_handles_shapes_exactly():
@@ -183,7 +186,11 @@ def test_parts_csv_and_bricklink_xml_add_up(tmp_path):
     opts = BrickOptions(piece="merged-plate", section=8)
     csv_path = export_parts_csv(p, tmp_path / "parts.csv", opts)
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
-    assert list(rows[0]) == ["part id", "part name", "colour name", "BrickLink colour id", "quantity"]
+    assert list(rows[0]) == ["part id", "part name", "colour name", "BrickLink colour id", "LEGO colour id",
+                             "Rebrickable colour id", "use", "needed", "spares", "quantity"]
+    bases = [r for r in rows if r["use"] == "base"]  # the order is complete: 3 x 3 sections of 8 -> 16x16 plates
+    assert [(r["part id"], r["quantity"]) for r in bases] == [("91405", "4")]
+    rows = [r for r in rows if r["use"] == "mosaic"]
     studs = {pt.part_id: pt.w * pt.h for pt in PIECE_PARTS["merged-plate"]}
     names = {pt.part_id: pt.name for pt in PIECE_PARTS["merged-plate"]}
     assert sum(int(r["quantity"]) * studs[r["part id"]] for r in rows) == p.filled_cells
@@ -197,7 +204,10 @@ def test_parts_csv_and_bricklink_xml_add_up(tmp_path):
     root = ET.fromstring(text)
     assert root.tag == "INVENTORY"
     items = root.findall("ITEM")
-    assert len(items) == len(rows)
+    assert len(items) == len(rows) + 1
+    assert [(it.findtext("ITEMID"), it.findtext("MINQTY")) for it in items if it.findtext("ITEMID") == "91405"] == [
+        ("91405", "4")]
+    items = [it for it in items if it.findtext("ITEMID") != "91405"]
     assert all(it.findtext("ITEMTYPE") == "P" for it in items)
     assert sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in items) == p.filled_cells
     per_colour = {}
@@ -217,10 +227,10 @@ def test_non_lego_palette_is_mapped_and_says_so(tmp_path):
     plan = plan_parts(p, BrickOptions())
     assert plan.mapped and any("nearest LEGO" in n for n in plan.notes)
     rows = list(csv.DictReader(export_parts_csv(p, tmp_path / "p.csv", plan=plan).open(encoding="utf-8")))
-    assert "note" in rows[0] and all("nearest LEGO colour" in r["note"] for r in rows)
+    assert "note" in rows[0] and all("nearest LEGO colour" in r["note"] for r in rows if r["use"] == "mosaic")
     lego_ids = {c.ids["bricklink"] for c in load_palette("lego")}
     assert {r["BrickLink colour id"] for r in rows} <= lego_ids
-    assert sum(int(r["quantity"]) for r in rows) == 256
+    assert sum(int(r["quantity"]) for r in rows if r["use"] == "mosaic") == 256
     # Perler White lands on LEGO White, Perler Black on LEGO Black
     for name in ("White", "Black"):
         i = next(k for k, c in enumerate(p.palette) if c.name == name)
@@ -294,3 +304,86 @@ def test_random_masks_cover_exactly_and_never_worse_than_greedy():
         assert all((r.w, r.h) in allowed for r in o)
 
     check()
+
+
+@pytest.mark.parametrize("base, section, part, n", [
+    ("auto", 16, "3867", 6), ("baseplate", 32, "3811", 2), ("baseplate", 48, "4186", 1), ("plate-16", 32, "91405", 6),
+])
+def test_bases_in_csv_xml_and_pdf(tmp_path, base, section, part, n):
+    p = photo_pattern("lego", 40, 20)
+    opts = BrickOptions(section=section, base=base, base_color="86")
+    rows = list(csv.DictReader(export_parts_csv(p, tmp_path / "p.csv", opts).open(encoding="utf-8")))
+    assert [(r["part id"], r["colour name"], r["BrickLink colour id"], int(r["quantity"]))
+            for r in rows if r["use"] == "base"] == [(part, "Light Bluish Gray", "86", n)]
+    root = ET.parse(export_bricklink_xml(p, tmp_path / "w.xml", opts)).getroot()
+    assert [(it.findtext("COLOR"), int(it.findtext("MINQTY"))) for it in root.iter("ITEM")
+            if it.findtext("ITEMID") == part] == [("86", n)]
+    if section == 16:
+        text = "".join(pg.extract_text() for pg in PdfReader(export_build_pdf(p, tmp_path / "b.pdf", opts)).pages)
+        assert f"{n} x Baseplate 16 x 16 (3867)" in text and "3867" in text.split("Parts list")[-1]
+
+
+def test_no_base_and_bad_base(tmp_path):
+    p = photo_pattern("lego", 8, 8)
+    assert plan_parts(p, BrickOptions(base="none")).bases == []
+    with pytest.raises(ExportError, match="no 8x8 baseplate"):
+        plan_parts(p, BrickOptions(base="baseplate", section=8))
+    with pytest.raises(ExportError, match="base colour"):
+        plan_parts(p, BrickOptions(base_color="9999"))
+
+
+def test_spares_in_parts_list_and_xml(tmp_path):
+    from exporters.common.shopping import SpareRule
+
+    p = photo_pattern("lego", 16, 16)
+    opts = BrickOptions(piece="plate", spares=SpareRule(percent=10, minimum=3), base="none")
+    rows = list(csv.DictReader(export_parts_csv(p, tmp_path / "p.csv", opts).open(encoding="utf-8")))
+    for r in rows:
+        need = int(r["needed"])
+        assert int(r["spares"]) == max(3, -(-need * 10 // 100))
+        assert int(r["quantity"]) == need + int(r["spares"])
+    assert sum(int(r["needed"]) for r in rows) == 256
+    root = ET.parse(export_bricklink_xml(p, tmp_path / "w.xml", opts)).getroot()
+    assert sum(int(it.findtext("MINQTY")) for it in root.iter("ITEM")) == sum(int(r["quantity"]) for r in rows)
+    assert all(it.find("CONDITION") is None for it in root.iter("ITEM"))
+    opts.condition = "N"
+    root = ET.parse(export_bricklink_xml(p, tmp_path / "n.xml", opts)).getroot()
+    assert {it.findtext("CONDITION") for it in root.iter("ITEM")} == {"N"}
+
+
+def test_rebrickable_csv_uses_rebrickable_colour_ids(tmp_path):
+    from exporters.bricks.mosaic import export_rebrickable_csv
+
+    lego = load_palette("lego")
+    red = lego.index_of("21")  # Red: BrickLink 5, Rebrickable 4
+    idx = np.full((16, 16), red)
+    idx[:, 8:] = lego.index_of("26")  # Black: BrickLink 11, Rebrickable 0
+    p = Pattern(idx, lego)
+    out = export_rebrickable_csv(p, tmp_path / "rb.csv", BrickOptions(piece="tile"))
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "Part,Color,Quantity"
+    rows = {tuple(r[:2]): int(r[2]) for r in csv.reader(lines[1:])}
+    assert rows == {("3070b", "4"): 128, ("3070b", "0"): 128, ("3867", "0"): 1}
+
+
+def test_describe_export_lines(tmp_path):
+    import argparse
+
+    from exporters.bricks import mosaic
+    from exporters.common import basic
+
+    parser = argparse.ArgumentParser()
+    basic.add_cli_arguments(parser)
+    mosaic.add_cli_arguments(parser)
+    args = parser.parse_args(["--spares", "5", "--spares-min", "2", "--base", "plate-16"])
+    p = photo_pattern("lego", 20, 20)
+    out = mosaic.export_cli(p, "build-pdf", tmp_path / "b.pdf", args)
+    lines = mosaic.describe_export(p, "build-pdf", out, args)
+    text = "\n".join(lines)
+    assert "bases: 4 x Plate 16 x 16 (91405)" in text and "spare parts" in text
+    assert f"{len(PdfReader(out[0]).pages)} pages" in text
+    counts = basic.export_cli(p, "counts-csv", tmp_path / "c.csv", args)
+    header = next(csv.reader(counts[0].open(encoding="utf-8")))
+    assert header[:3] == ["LEGO colour id", "BrickLink colour id", "Rebrickable colour id"]
+    assert "spares" in header and "to buy" in header
+    assert "code columns: LEGO colour id" in "\n".join(basic.describe_export(p, "counts-csv", counts, args))

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from engine.core.color import nearest_palette_index, srgb8_to_lab
 from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
+from exporters.beads.chart import chart_png_layout
 from exporters.bricks.mosaic import PIECE_PARTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +45,10 @@ def test_cli_bricklink_xml_merged(lego_project, tmp_path):
     assert "wrote" in r.stdout
     root = ET.parse(out).getroot()
     studs = {pt.part_id: pt.w * pt.h for pt in PIECE_PARTS["merged-plate"]}
-    total = sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in root.iter("ITEM"))
+    total = sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in root.iter("ITEM")
+                if it.findtext("ITEMID") != "91405")  # 8-stud sections: the bases are 16x16 plates
     assert total == p.filled_cells == 383
+    assert [it.findtext("MINQTY") for it in root.iter("ITEM") if it.findtext("ITEMID") == "91405"] == ["2"]
     assert not out.read_text(encoding="utf-8").startswith("<?xml")
 
 
@@ -55,6 +58,8 @@ def test_cli_parts_csv_and_build_pdf(lego_project, tmp_path):
     r = cli(project, "-f", "parts-csv", "--piece", "round-tile", "-o", out)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(row["part id"], row["quantity"]) for row in rows if row["use"] == "base"] == [("3867", "2")]
+    rows = [row for row in rows if row["use"] == "mosaic"]
     assert {row["part id"] for row in rows} == {"98138"}
     assert sum(int(row["quantity"]) for row in rows) == p.filled_cells
     pdf = tmp_path / "build.pdf"
@@ -86,6 +91,7 @@ def test_cli_chart_png_and_unwritable_output(lego_project, tmp_path):
     out = tmp_path / "chart.png"
     r = cli(project, "-f", "chart-png", "--cell-px", "10", "-o", out)
     assert r.returncode == 0, r.stderr
-    assert Image.open(out).size == (24 * 10 + 40, 16 * 10 + 40)
+    lay = chart_png_layout(p, 10)  # the grid (24 x 16 cells of 10 px, 20 px margins), then the legend under it
+    assert Image.open(out).size == (lay.width, lay.height) and lay.legend_top > 16 * 10 + 20
     r = cli(project, "-f", "chart-png", "-o", tmp_path / "missing" / "c.png")
     assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr

@@ -58,10 +58,15 @@ def test_generate_with_sd15_lora_and_text_only(tiny_root, tmp_path, capsys):
     model = build_cached("sd15", tiny_root)
     lora = build_cached("lora-sd15", tiny_root)
     out = tmp_path / "text.pixl"
-    code = main(_base(model, out, "--lora", str(lora), "--lora-scale", "0.8", "--preset", "reference"))
+    clip = build_cached("clip", tiny_root)
+    code = main(_base(model, out, "--lora", str(lora), "--lora-scale", "0.8", "--preset", "reference",
+                      "--init-samples", "2", "--init-sample-steps", "2", "--clip-model", str(clip)))
     assert code == 0, capsys.readouterr().err
     pattern = Pattern.load(out)
-    assert pattern.metadata["init"] == "random" and pattern.shape == (10, 14)
+    assert pattern.metadata["init"] == "sample" and pattern.shape == (10, 14)
+    out = tmp_path / "random.pixl"
+    assert main(_base(model, out, "--init-samples", "0")) == 0
+    assert Pattern.load(out).metadata["init"] == "random"
 
 
 @pytest.mark.parametrize("extra,needle", [
@@ -82,7 +87,7 @@ def test_generate_bad_arguments_exit_2(tiny_root, tmp_path, capsys, extra, needl
 def test_generate_missing_model_exit_2(tmp_path, capsys):
     assert main(_base("nobody/absent-model", tmp_path / "x.pixl")) == 2
     err = capsys.readouterr().err
-    assert "huggingface-cli download nobody/absent-model" in err and "--model" in err
+    assert "hf download nobody/absent-model" in err and "--model" in err
 
 
 def test_generate_unwritable_output_exit_2(tiny_root, tmp_path, capsys):

@@ -58,11 +58,12 @@ def test_gpl_lists_only_used_colours(small_pattern, tmp_path):
 def test_counts_csv_counts_and_bags(small_pattern, tmp_path):
     out = export_counts_csv(small_pattern, tmp_path / "counts.csv", bag_size=7)
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert list(rows[0]) == ["code", "name", "hex", "count", "bags"]
+    code = f"{small_pattern.palette.name} code"  # the header names the id system of the code column
+    assert list(rows[0]) == [code, "name", "hex", "count", "bags"]
     counts = small_pattern.counts()
     total = 0
     for row in rows:
-        i = small_pattern.palette.index_of(row["code"])
+        i = small_pattern.palette.index_of(row[code])
         assert int(row["count"]) == counts[i]
         assert row["hex"] == small_pattern.palette[i].hex
         assert int(row["bags"]) == -(-counts[i] // 7)
@@ -73,7 +74,7 @@ def test_counts_csv_counts_and_bags(small_pattern, tmp_path):
 
 def test_counts_csv_without_bags(small_pattern, tmp_path):
     rows = list(csv.reader((export_counts_csv(small_pattern, tmp_path / "c.csv")).open(encoding="utf-8")))
-    assert rows[0] == ["code", "name", "hex", "count"]
+    assert rows[0] == [f"{small_pattern.palette.name} code", "name", "hex", "count"]
 
 
 def test_bad_bag_size(small_pattern, tmp_path):

@@ -173,9 +173,32 @@ def test_upsample_letterboxes_instead_of_stretching():
     out = upsample_for_model(img, (32, 32))
     assert out.shape == (1, 3, 32, 32)
     top, left, ch, cw = letterbox_box(10, 30, (32, 32))
+    top0 = top
     assert (ch, cw) == (11, 32) and left == 0
-    # The rows outside the content repeat the content's edge rows: no new content, no stretching.
-    assert torch.equal(out[0, :, :top], out[0, :, top:top + 1].expand(-1, top, -1))
-    assert torch.equal(out[0, :, top + ch:], out[0, :, top + ch - 1:top + ch].expand(-1, 32 - top - ch, -1))
+    # Wide bands (10 rows here) are neutral grey letterbox bars: no new content, no stretching, no extra weight
+    # on the edge rows.
+    assert torch.all(out[0, :, :top] == 0.5) and torch.all(out[0, :, top + ch:] == 0.5)
+    assert torch.allclose(out[0, 0, top + ch // 2], torch.linspace(0, 1, 32), atol=0.05)
+    # A few pixels of rounding slack repeat the content's edge rows instead.
+    slim = upsample_for_model(img, (12, 32))
+    top, left, ch, cw = letterbox_box(10, 30, (12, 32))
+    assert 0 < 12 - ch <= 8
+    assert torch.equal(slim[0, :, :top], slim[0, :, top:top + 1].expand(-1, top, -1))
+    assert torch.equal(slim[0, :, top + ch:], slim[0, :, top + ch - 1:top + ch].expand(-1, 12 - top - ch, -1))
     arr = letterbox_array((np.ones((10, 30, 3)) * 0.5), (32, 32))
     assert arr.shape == (32, 32, 3) and arr.dtype == np.uint8 and np.all(arr == 128)
+    bars = letterbox_array(np.zeros((10, 30, 3), dtype=np.uint8), (32, 32))
+    assert np.all(bars[:top0] == 128) and np.all(bars[top0:top0 + 11] == 0)
+
+
+def test_extreme_aspects_are_clamped_to_the_trained_range_and_letterboxed():
+    # 16 x 512 (aspect 32) would need a 5792 x 192 render; SDXL is trained up to 4:1.
+    rh, rw = render_size(16, 512, 1024, 64, max_aspect=4.0)
+    assert (rh, rw) == (512, 2048)
+    assert render_size(512, 16, 1024, 64, max_aspect=4.0) == (2048, 512)
+    assert render_size(48, 64, 1024, 64, max_aspect=4.0) == render_size(48, 64, 1024, 64)  # inside: unchanged
+    img = torch.rand(16, 512, 3)
+    out = upsample_for_model(img, (rh, rw))
+    top, left, ch, cw = letterbox_box(16, 512, (rh, rw))
+    assert (ch, cw) == (64, 2048) and top == 224
+    assert torch.all(out[0, :, :top] == 0.5) and torch.all(out[0, :, top + ch:] == 0.5)

@@ -69,8 +69,8 @@ def test_convert_edit_undo_save_reopen_and_screenshot(window, qtbot, tmp_path, s
     assert window.open_project(out)
     np.testing.assert_array_equal(window.doc.pattern.index, p.index)
     assert window.doc.pattern.metadata.get("source_image") == "chelsea.jpg"
-    # screenshot for the README: pattern beside its input
-    window.act_show_input.setChecked(True)
+    # screenshot for the README: the converted pattern filling the canvas
+    window.act_show_input.setChecked(False)
     window.canvas.fit()
     window.statusBar().clearMessage()
     window.palette_panel.used_only.setChecked(True)
@@ -157,6 +157,8 @@ def test_brick_exports_from_a_lego_conversion(window, qtbot, tmp_path, sample_im
     xml_file = window.export_to("bricklink-xml", tmp_path / "wanted.xml")[0]
     root = ET.fromstring(xml_file.read_text(encoding="utf-8"))
     items = root.findall("ITEM")
+    assert [i.findtext("MINQTY") for i in items if i.findtext("ITEMID") == "3867"] == ["2"]  # bases (issue 11)
+    items = [i for i in items if i.findtext("ITEMID") != "3867"]
     assert items and {i.findtext("ITEMID") for i in items} == {"3024"}
     assert sum(int(i.findtext("MINQTY")) for i in items) == pattern.filled_cells
     # CLI-style options reach the exporter: tiles instead of plates

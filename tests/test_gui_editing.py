@@ -98,15 +98,22 @@ def test_fill_eyedropper_replace_and_eraser(window, small_pattern, tmp_path, qtb
 
 
 def test_highlight_dims_other_colours_and_hover_reports_cell(window, small_pattern, tmp_path, qtbot):
+    # Issue 13: choosing a colour in the palette makes it the pen colour and never dims the canvas; the
+    # highlight is its own toggle (View > Highlight pen colour) that dims every other colour.
     _open_pattern(window, small_pattern, tmp_path)
     p, pal, canvas = window.doc.pattern, window.palette_panel.palette(), window.canvas
     code = small_pattern.palette[20].code
     window.palette_panel.select_color(pal.index_of(code))
+    assert window.edit.color == pal.index_of(code)
+    np.testing.assert_array_equal(canvas.grab_pixels()[..., :3][~p.empty_mask], p.to_rgb()[~p.empty_mask])
+    window.act_highlight.setChecked(True)
     shown = canvas.grab_pixels()[..., :3]
     mask = (p.index == pal.index_of(code)) & ~p.empty_mask
     np.testing.assert_array_equal(shown[mask], p.to_rgb()[mask])
     others = ~mask & ~p.empty_mask
     assert (shown[others] != p.to_rgb()[others]).any(axis=-1).all()
+    window.act_highlight.setChecked(False)
+    np.testing.assert_array_equal(canvas.grab_pixels()[..., :3][~p.empty_mask], p.to_rgb()[~p.empty_mask])
     window.palette_panel.clear_highlight()
     qtbot.mouseMove(canvas, canvas.cell_center(3, 7).toPoint())
     c = p.palette[p.get_cell(3, 7)]
@@ -266,5 +273,5 @@ def test_typing_a_prompt_does_not_trigger_tool_shortcuts(window, qtbot):
     assert prompt.toPlainText() == "fix a pixel"
     assert window.edit.tool == "pencil"
     window.canvas.setFocus()
-    qtbot.keyClick(window, Qt.Key.Key_F)
+    qtbot.keyClick(window, Qt.Key.Key_G)  # G is flood fill since issue 13 (B pencil, G fill, I, E, X swap)
     assert window.edit.tool == "fill"

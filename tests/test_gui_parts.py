@@ -85,22 +85,26 @@ def test_describe_error_names_the_problem():
 
 
 def test_export_dialog_lists_formats_and_builds_paths(qtbot, tmp_path):
+    # The dialog lists every registered format (the pattern's medium first) and names one file per ticked
+    # format in the chosen folder; the free-text option box became one widget per exporter option (issue 13).
     from app.gui.export_dialog import ExportDialog, default_options, export_formats, suffix_for
     from exporters.common.errors import ExportError
     from exporters.common.registry import all_formats
 
     dlg = ExportDialog(None, tmp_path, "cat")
     qtbot.addWidget(dlg)
-    listed = [dlg.format.itemData(i) for i in range(dlg.format.count())]
-    assert listed == list(all_formats()) == list(export_formats())
+    listed = dlg.all_formats()
+    assert sorted(listed) == sorted(all_formats()) == sorted(export_formats())
     for fmt in ("bead-pdf", "parts-csv", "bricklink-xml", "png"):
         dlg.select_format(fmt)
-        assert dlg.path.text() == str(tmp_path / ("cat" + suffix_for(fmt)))
+        assert dlg.paths() == {fmt: tmp_path / ("cat" + suffix_for(fmt))}
     assert suffix_for("bead-pdf") == ".pdf" and suffix_for("counts-csv") == ".csv"
     dlg.select_format("png")
-    dlg.scale.setValue(4)
-    dlg.extra.setText("--bag-size 500")
-    assert dlg.options() == {"extra": ["--bag-size", "500"], "scale": 4}
+    dlg.option_widgets["scale"].widget.setValue(4)
+    assert dlg.options() == {"scale": 4}
+    dlg.set_formats(["png", "counts-csv"])
+    dlg.option_widgets["bag_size"].widget.setValue(500)
+    assert dlg.options() == {"scale": 4, "bag_size": 500}
     assert default_options(["--bag-size", "500"]).bag_size == 500
     with pytest.raises(ExportError):
         default_options(["--no-such-option"])

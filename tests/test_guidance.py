@@ -139,7 +139,7 @@ def test_joint_augmentation_moves_render_and_conditions_together():
 
 # --------------------------------------------------------------------------- loading
 def test_missing_hub_model_offline_says_how_to_get_it():
-    with pytest.raises(ModelLoadError, match="huggingface-cli download nobody/no-such-model"):
+    with pytest.raises(ModelLoadError, match="hf download nobody/no-such-model"):
         load_pipeline("nobody/no-such-model", family="sdxl")
 
 
@@ -295,7 +295,7 @@ def test_missing_lora_and_controlnet_are_model_load_errors(tiny_root, tmp_path):
     model = str(build_cached("sd15", tiny_root))
     with pytest.raises(ModelLoadError, match="LoRA"):
         SDXLGuidance(SDXLGuidanceConfig(model=model, lora=str(tmp_path / "nope.safetensors")))
-    with pytest.raises(ModelLoadError, match="huggingface-cli download nobody/cn"):
+    with pytest.raises(ModelLoadError, match="hf download nobody/cn"):
         SDXLGuidance(SDXLGuidanceConfig(model=model, controlnets=[ControlNetSpec("depth", "nobody/cn")]))
 
 
@@ -305,3 +305,129 @@ def test_tiny_models_folder_layout(tiny_root):
     assert index["_class_name"] == "StableDiffusionXLPipeline"
     assert (folder / "taesd" / "config.json").is_file()
     assert build_cached("sdxl", tiny_root) == folder  # cached, not rebuilt
+
+
+# --------------------------------------------------------------------------- reference defaults, v-prediction, offline
+def test_controlnet_defaults_are_the_reference_mid_nets_at_015():
+    from engine.sdpixl.guidance.loading import DEFAULT_CONTROLNETS
+
+    assert DEFAULT_CONTROLNETS["sdxl"] == {"canny": "diffusers/controlnet-canny-sdxl-1.0-mid",
+                                           "depth": "diffusers/controlnet-depth-sdxl-1.0-mid"}
+    assert ControlNetSpec("canny").scale == 0.15 and ControlNetSpec("depth").scale == 0.15
+
+
+class _VOracle(torch.nn.Module):
+    """A 'UNet' that returns the v-prediction of a known eps: v = sqrt(a) eps - sqrt(1 - a) z0, with
+    z0 = (z_t - sqrt(1 - a) eps) / sqrt(a)."""
+
+    def __init__(self, alphas, eps):
+        super().__init__()
+        self.alphas, self.eps = alphas, eps
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.config = type("C", (), {"block_out_channels": (4, 4), "sample_size": 8})()
+
+    def forward(self, sample, t, return_dict=False, **kwargs):
+        a = self.alphas[t].reshape(-1, 1, 1, 1)
+        z0 = (sample - (1 - a).sqrt() * self.eps) / a.sqrt()
+        return (a.sqrt() * self.eps - (1 - a).sqrt() * z0,)
+
+
+def test_v_prediction_is_converted_to_eps_and_other_kinds_refused():
+    from engine.sdpixl.guidance.sdxl import check_prediction_type
+
+    alphas = torch.linspace(0.999, 0.01, 1000)
+    eps = torch.randn(1, 4, 8, 8)
+    enc = torch.nn.Conv2d(3, 4, 1)
+    cfg_ = SDXLGuidanceConfig(device="cpu")
+    g = SDXLGuidance.from_components(cfg_, _VOracle(alphas, eps), enc, alphas, torch.zeros(2, 3, 8), tiny=True,
+                                     vae_scale_factor=1, prediction_type="v_prediction")
+    z_t = torch.randn(1, 4, 8, 8)
+    for t in (30, 500, 900):
+        eu, ec = g.noise_predictions(z_t, torch.tensor([t]), [])
+        assert torch.allclose(ec, eps, atol=1e-4) and torch.allclose(eu, eps, atol=1e-4)
+    assert check_prediction_type({"prediction_type": "epsilon"}) == "epsilon"
+    with pytest.raises(ModelLoadError, match="epsilon- or v-prediction"):
+        check_prediction_type({"prediction_type": "sample"})
+
+
+def test_offline_is_detected_fast_and_named_in_plain_words(monkeypatch):
+    import time
+
+    from engine.sdpixl.guidance import loading
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: like no network
+    loading._REACH_CACHE.clear()
+    t0 = time.perf_counter()
+    with pytest.raises(loading.ModelOfflineError) as info:
+        load_pipeline("nobody/no-such-model", family="sdxl")
+    assert time.perf_counter() - t0 < 10  # one quick check, no minute of retries
+    err = info.value
+    assert "hf download nobody/no-such-model" in str(err) and "no connection to the model hub" in str(err)
+    assert err.command == "hf download nobody/no-such-model" and err.repo == "nobody/no-such-model"
+    assert "not on this computer" in err.plain and "hf download" in err.plain and ".safetensors" in err.plain
+    import pickle
+
+    again = pickle.loads(pickle.dumps(err))
+    assert isinstance(again, loading.ModelOfflineError) and again.plain == err.plain
+    assert loading.download_command("a/b") == "hf download a/b"  # the installed huggingface_hub ships `hf`
+    loading._REACH_CACHE.clear()
+
+
+def test_without_taesd_offline_the_full_vae_runs_checkpointed_in_bf16(tiny_root, tmp_path, monkeypatch, caplog):
+    import shutil
+
+    from engine.sdpixl.guidance import sdxl as sdxl_mod
+    from engine.sdpixl.guidance.loading import load_tiny_vae
+
+    folder = tmp_path / "no-taesd"
+    shutil.copytree(build_cached("sdxl", tiny_root), folder)
+    shutil.rmtree(folder / "taesd")
+    with caplog.at_level("WARNING"):
+        assert load_tiny_vae("auto", "sdxl", str(folder)) is None
+    assert "hf download madebyollin/taesdxl" in caplog.text and "--tiny-vae none" in caplog.text
+    g = SDXLGuidance(SDXLGuidanceConfig(model=str(folder), prompt="a fox", seed=0), 8, 8)
+    assert g.tiny is False and g.encoder.encoder.gradient_checkpointing is True
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert sdxl_mod.full_vae_dtype(torch.float16, torch.device("cuda")) == torch.bfloat16
+    assert sdxl_mod.full_vae_dtype(torch.float32, torch.device("cuda")) == torch.bfloat16  # never fp32 on GPU
+    out = g(torch.rand(1, 3, 8, 8, requires_grad=True), 0.1)
+    assert torch.isfinite(out["loss_sds"])
+
+
+def test_compile_is_opt_in_and_wraps_unet_controlnets_and_encoder(tiny_root):
+    from engine.sdpixl.optimize import PRESETS
+
+    assert PRESETS["fast"].guidance.compile is False and PRESETS["reference"].guidance.tf32 is True
+    cn = str(build_cached("controlnet-sdxl", tiny_root))
+    cfg_ = SDXLGuidanceConfig(model=str(build_cached("sdxl", tiny_root)), prompt="a fox", seed=0, compile=True,
+                              controlnets=[ControlNetSpec("canny", cn)])
+    g = SDXLGuidance(cfg_, 12, 18)  # compiling happens lazily at the first call; only the wrapping is checked
+    compiled = torch._dynamo.eval_frame.OptimizedModule
+    assert isinstance(g._unet_call, compiled) and all(isinstance(c, compiled) for c in g._controlnet_calls)
+    assert isinstance(g.encoder.encoder, compiled)
+    assert g.time_ids.tolist() == [[*g.render_hw, 0, 0, *g.render_hw]]  # precomputed once per size
+
+
+def test_device_augmentation_matches_the_reference_distributions():
+    from engine.sdpixl.guidance.augment import DeviceAugment
+
+    aug = DeviceAugment(AugmentConfig(), 32, 48, "cpu")
+    g = torch.Generator().manual_seed(0)
+    draws = [aug.draw(g) for _ in range(2000)]
+    for key, p in (("gray", 0.2), ("persp", 0.5), ("flip", 0.5)):
+        rate = float(np.mean([bool(d[key]) for d in draws]))
+        assert abs(rate - p) < 0.04, (key, rate)
+    # perspective off: identity; on: the four corners move inwards by at most distortion * size / 2
+    x = torch.rand(1, 3, 32, 48)
+    off = {"gray": torch.tensor(False), "persp": torch.tensor(False), "flip": torch.tensor(False),
+           "grid": aug.identity_grid}
+    assert torch.equal(aug.apply(x, off), x)
+    d = next(d for d in draws if bool(d["persp"]))
+    corners = d["grid"][[0, 0, -1, -1], [0, -1, -1, 0]]  # where the output corners sample the input
+    px = (corners[:, 0] + 1) / 2 * 47
+    py = (corners[:, 1] + 1) / 2 * 31
+    assert bool(((px < -1e-3) | (px > 47 + 1e-3) | (py < -1e-3) | (py > 31 + 1e-3)).any())  # zoomed-out frame
+    # same draw on render and condition: they stay aligned
+    r, (c,) = aug(x, [x.clone()], torch.Generator().manual_seed(3))
+    assert torch.allclose(r, c)

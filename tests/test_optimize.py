@@ -140,7 +140,8 @@ def test_checkpoint_and_resume_reproduce_an_uninterrupted_run(config, guidance, 
 
 
 def test_random_init_without_image_and_fidelity(config, guidance):
-    pattern = run_optimization(replace(config, image=None, steps=2), guidance=guidance)
+    # init_samples=0 skips the sample-and-select init of text-only runs: random logits, as before.
+    pattern = run_optimization(replace(config, image=None, steps=2, init_samples=0), guidance=guidance)
     assert pattern.metadata["init"] == "random" and pattern.metadata["source_image"] is None
     seen = []
     run_optimization(replace(config, steps=2, fidelity_weight=1.0, init="ciede2000"), guidance=guidance,
@@ -167,7 +168,7 @@ def test_validation_errors(config, tmp_path):
 
 
 def test_missing_model_is_a_model_load_error(config):
-    with pytest.raises(ModelLoadError, match="huggingface-cli download"):
+    with pytest.raises(ModelLoadError, match="hf download"):
         run_optimization(replace(config, guidance=SDXLGuidanceConfig(model="nobody/nothing-here")))
 
 
@@ -205,3 +206,111 @@ def test_crop_to_aspect():
     img = np.zeros((100, 300, 3), dtype=np.uint8)
     assert crop_to_aspect(img, 1, 1).shape == (100, 100, 3)
     assert crop_to_aspect(img, 4, 1).shape == (75, 300, 3)
+
+
+def test_checkpoint_carries_the_settings_and_refuses_a_mismatched_resume(config, guidance, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    run_optimization(replace(config, steps=2, checkpoint_path=str(ckpt)), guidance=guidance)
+    state = load_checkpoint(ckpt, replace(config, steps=2))
+    assert state["settings"]["prompt"] == "a cat" and state["settings"]["weights"]["fft"] == 20
+    assert state["settings"]["model"] == config.guidance.model
+    for change, needle in [({"prompt": "a dog"}, "prompt"), ({"negative_prompt": "blurry"}, "negative_prompt"),
+                           ({"fft_weight": 5.0}, "weights"),
+                           ({"guidance": replace(config.guidance, guidance_scale=7.5)}, "guidance_scale"),
+                           ({"guidance": replace(config.guidance, lora="style.safetensors")}, "lora")]:
+        with pytest.raises(OptimizeError, match=f"other settings.*{needle}"):
+            run_optimization(replace(config, steps=4, resume=str(ckpt), **change), guidance=guidance)
+    # the same settings (and more steps) resume fine
+    assert run_optimization(replace(config, steps=3, resume=str(ckpt)), guidance=guidance).metadata["steps"] == 3
+    other = torch.load(ckpt, weights_only=True)
+    assert other["device"] == "cpu"
+    other["device"] = "cuda"
+    torch.save(other, tmp_path / "gpu.ckpt")
+    with pytest.raises(OptimizeError, match="same kind of device"):
+        run_optimization(replace(config, steps=3, resume=str(tmp_path / "gpu.ckpt")), guidance=guidance)
+    old = torch.load(ckpt, weights_only=True)
+    old["version"] = 1
+    del old["settings"]
+    torch.save(old, tmp_path / "old.ckpt")
+    with pytest.raises(OptimizeError, match="start a new run"):
+        load_checkpoint(tmp_path / "old.ckpt", config)
+
+
+def test_sample_and_select_init_for_text_only_runs(config, guidance, tiny_root):
+    from engine.sdpixl.generator import PaletteGenerator
+    from engine.sdpixl.optimize import crop_to_aspect
+    from engine.sdpixl.select_init import SampleInitConfig, clip_scores, load_clip, sample_and_select, sample_candidates
+
+    clip_path = str(build_cached("clip", tiny_root))
+    cfg = replace(config, image=None, init_samples=3, steps=1, lr=1e-9,
+                  sample_init=SampleInitConfig(clip_model=clip_path, inference_steps=2))
+    candidates = sample_candidates(cfg, 3)
+    assert len(candidates) == 3 and all(c.dtype == np.uint8 and c.shape[2] == 3 for c in candidates)
+    assert not np.array_equal(candidates[0], candidates[1])  # really different samples
+    h, w = candidates[0].shape[:2]
+    assert w / h == pytest.approx(12 / 10, rel=0.25) and h % 8 == 0 and w % 8 == 0  # the pattern's aspect
+    scores = clip_scores(candidates, cfg.prompt, load_clip(clip_path))
+    best, scores2 = sample_and_select(cfg)
+    assert scores2 == pytest.approx(scores, abs=1e-5)  # seeded: the same candidates, the same ranking
+    assert np.array_equal(best, candidates[int(np.argmax(scores))])
+    assert len(set(np.round(scores, 6))) == 3  # a real ranking, not a tie
+    start = {}
+    pattern = run_optimization(cfg, guidance=guidance,
+                               callback_on_step_end=lambda i: start.setdefault("index", i.generator.index_map()))
+    assert pattern.metadata["init"] == "sample"
+    expected = PaletteGenerator.create(cfg.palette, 10, 12, "bilinear", image=crop_to_aspect(best, 12, 10))
+    assert np.mean(start["index"] == expected.index_map()) > 0.95  # one negligible step from the chosen image
+    assert "best of 3 candidates by CLIP" in pattern.metadata["init_note"]
+    # No CLIP on this computer: "auto" starts from random logits and says so; an explicit "sample" fails clearly.
+    fallback = run_optimization(replace(cfg, sample_init=SampleInitConfig()), guidance=guidance)
+    assert fallback.metadata["init"] == "random" and "no CLIP model" in fallback.metadata["init_note"]
+    with pytest.raises(ModelLoadError, match="hf download openai/clip"):
+        run_optimization(replace(cfg, init="sample", sample_init=SampleInitConfig()), guidance=guidance)
+    with pytest.raises(OptimizeError, match="init samples"):
+        run_optimization(replace(cfg, init_samples=-1), guidance=guidance)
+
+
+@pytest.mark.parametrize("kind", ["sd15", "sdxl+controlnets"])
+def test_a_step_reads_nothing_back_from_the_device_unless_a_report_is_due(config, guidance, monkeypatch, kind,
+                                                                           tiny_root):
+    """The hot loop must not sync: no .item()/.cpu()/.tolist()/float()/bool()/int() on tensors inside a step.
+    (The CPU stands in for the GPU here: any such call would be a device-to-host sync on CUDA.) AdamW's own
+    step counter is a CPU scalar by design and is ignored."""
+    import sys
+
+    calls: list[tuple[int, str, str]] = []
+    state = {"step": 0}
+
+    def counting(name, original):
+        def wrapper(self, *args, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            if "torch/optim" not in caller.replace("\\", "/"):
+                calls.append((state["step"], name, f"{caller}:{sys._getframe(1).f_lineno}"))
+            return original(self, *args, **kwargs)
+        return wrapper
+
+    if kind != "sd15":
+        cn = str(build_cached("controlnet-sdxl", tiny_root))
+        g = SDXLGuidanceConfig(model=str(build_cached("sdxl", tiny_root)),
+                               controlnets=[ControlNetSpec("canny", cn), ControlNetSpec("depth", cn)])
+        config = replace(config, width=16, height=9, guidance=g)
+        guidance = build_guidance(config)
+        from tiny_models import make_tiny_depth_image
+
+        config = replace(config, depth_image=str(make_tiny_depth_image(tiny_root / "depth-sync.png", (40, 30))))
+    for name in ("item", "cpu", "tolist", "numpy", "__float__", "__bool__", "__int__", "__index__"):
+        monkeypatch.setattr(torch.Tensor, name, counting(name, getattr(torch.Tensor, name)))
+
+    def on_step(info):
+        state["step"] = info.step
+
+    reports = []
+    cn_free = replace(config, steps=10, preview_every=5)
+    run_optimization(cn_free, progress=reports.append, guidance=guidance, callback_on_step_end=on_step)
+    monkeypatch.undo()
+    assert [r.step for r in reports] == [5, 10]
+    quiet = [c for c in calls if c[0] in (1, 2, 3, 6, 7, 8)]  # after these steps no report is due
+    assert quiet == [], quiet[:5]
+    assert any(c[0] == 5 for c in calls)  # the report itself reads the losses (one copy) and the preview
+    assert all(np.isfinite(v) for v in reports[0].losses.values())
+    assert set(reports[0].losses) >= {"sds", "fft", "total", "t", "grad_norm"}

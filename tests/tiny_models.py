@@ -9,6 +9,8 @@ Public, stable helpers (the GUI tests call them too):
 - ``make_tiny_lora(pipeline_folder, folder) -> Path``: a LoRA (``.safetensors``) for that UNet, non-zero.
 - ``make_tiny_dpt(folder) -> Path``: a tiny DPT depth estimator (transformers) for the depth ControlNet.
 - ``make_tiny_depth_image(path, size)``: a smooth greyscale depth image.
+- ``make_tiny_clip(folder) -> Path``: a tiny CLIP (text + vision towers, tokenizer, image processor) for the
+  sample-and-select init's ranking.
 - ``save_tiny_sd15_single_file(pipeline_folder, path) -> Path``: the SD 1.5 pipeline as one original-layout
   ``.safetensors`` (load with ``config=pipeline_folder``).
 - ``build_cached(kind, root) -> Path``: build once per test session and reuse.
@@ -214,6 +216,26 @@ def make_tiny_dpt(folder: str | Path) -> Path:
     return folder
 
 
+def make_tiny_clip(folder: str | Path) -> Path:
+    """Save a tiny random CLIPModel with its processor (tokenizer + 32 x 32 image processor) to ``folder``."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPVisionConfig
+
+    folder = Path(folder)
+    text = _clip_config().to_dict()
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                              image_size=32, patch_size=8, projection_dim=TEXT_HIDDEN).to_dict()
+    torch.manual_seed(4)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=TEXT_HIDDEN))
+    model.save_pretrained(str(folder))
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=images, tokenizer=_tokenizer(folder / "_vocab")).save_pretrained(str(folder))
+    import shutil
+
+    shutil.rmtree(folder / "_vocab", ignore_errors=True)
+    return folder
+
+
 def make_tiny_depth_image(path: str | Path, size: tuple[int, int] = (32, 24)) -> Path:
     """Write a greyscale PNG depth map (a radial gradient) of ``size`` = (width, height)."""
     from PIL import Image
@@ -244,7 +266,8 @@ def single_thread() -> Iterator[None]:
 def build_cached(kind: str, root: str | Path) -> Path:
     """Build one tiny model under ``root`` once and reuse it afterwards; returns its path.
 
-    ``kind``: ``sd15``, ``sdxl``, ``controlnet-sd15``, ``controlnet-sdxl``, ``lora-sd15``, ``lora-sdxl`` or ``dpt``.
+    ``kind``: ``sd15``, ``sdxl``, ``controlnet-sd15``, ``controlnet-sdxl``, ``lora-sd15``, ``lora-sdxl``, ``dpt``
+    or ``clip``.
     Test files call this from a session-scoped fixture with ``tmp_path_factory.getbasetemp()`` as root, so
     every test file of a session shares the same models.
     """
@@ -260,6 +283,8 @@ def build_cached(kind: str, root: str | Path) -> Path:
         path = make_tiny_sdxl(target)
     elif kind == "dpt":
         path = make_tiny_dpt(target)
+    elif kind == "clip":
+        path = make_tiny_clip(target)
     elif kind.startswith("controlnet-"):
         path = make_tiny_controlnet(build_cached(family, root.parent), target)
     elif kind.startswith("lora-"):

@@ -45,7 +45,9 @@ def register(sub) -> None:
                    help="reference: the paper's settings (fp32, 10,001 steps); fast: fewer steps, half precision")
     p.add_argument("--model", help="hub id, diffusers folder or .safetensors checkpoint (default: SDXL base 1.0)")
     p.add_argument("--model-config", help="diffusers folder or hub id matching a single-file --model checkpoint")
-    p.add_argument("--tiny-vae", default="auto", help="tiny autoencoder for encoding: auto, none, or a folder/hub id")
+    p.add_argument("--tiny-vae", default="auto",
+                   help="tiny autoencoder for encoding: auto (TAESD(XL), downloaded with the model when online), "
+                        "none (the full VAE in bf16 with gradient checkpointing: slower), or a folder/hub id")
     p.add_argument("--controlnet", default="", help="comma-separated ControlNets to use: canny, depth")
     p.add_argument("--controlnet-model", action="append", default=[], metavar="KIND=SOURCE",
                    help="use SOURCE (hub id, folder or file) for the canny or depth ControlNet; repeatable")
@@ -55,8 +57,20 @@ def register(sub) -> None:
     p.add_argument("--lora", help="a LoRA .safetensors file (or folder / hub id) to fuse into the model")
     p.add_argument("--lora-scale", type=float, default=1.0, help="LoRA strength (default 1.0)")
     p.add_argument("--guidance-scale", type=float, help="CFG scale in diffusers' form (default 41 = the paper's 40)")
-    p.add_argument("--init", choices=["auto", "bilinear", "ciede2000", "converter", "random"], default="auto",
-                   help="how to start: from the image (bilinear/ciede2000/converter) or random")
+    p.add_argument("--init", choices=["auto", "bilinear", "ciede2000", "converter", "sample", "random"],
+                   default="auto",
+                   help="how to start: from the image (bilinear/ciede2000/converter); without one, auto samples "
+                        "candidate images and keeps the best by CLIP (sample), or random logits (random)")
+    p.add_argument("--init-samples", type=int,
+                   help="text-only runs: candidate images to sample and rank by CLIP (default: the preset's, "
+                        "10 reference / 4 fast; 0 starts from random logits)")
+    p.add_argument("--init-sample-steps", type=int, help="denoising steps per candidate image (default 50)")
+    p.add_argument("--clip-model", help="CLIP model ranking the candidates (hub id or folder; default "
+                                        "openai/clip-vit-base-patch32)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the UNet, ControlNets and encoder (GPU; the first steps are slow)")
+    p.add_argument("--compile-mode", choices=["default", "reduce-overhead", "max-autotune"], default="default",
+                   help="torch.compile mode with --compile; reduce-overhead adds CUDA graphs (default: default)")
     p.add_argument("--fft-weight", type=float, help="smoothness weight (default 20)")
     p.add_argument("--fidelity-weight", type=float, help="weight of closeness to --image (default 0)")
     p.add_argument("--seed", type=int, help="random seed for a repeatable run")
@@ -114,6 +128,9 @@ def build_config(args: argparse.Namespace):
     g = copy.deepcopy(base.guidance)
     changes = {"tiny_vae": args.tiny_vae, "device": args.device, "controlnets": _controlnets(args),
                "lora": args.lora, "lora_scale": args.lora_scale, "model_config": args.model_config}
+    if args.compile:
+        changes["compile"] = True
+        changes["compile_mode"] = args.compile_mode
     for name, value in (("model", args.model), ("dtype", args.dtype), ("guidance_scale", args.guidance_scale),
                         ("depth_model", args.depth_model)):
         if value is not None:
@@ -124,9 +141,15 @@ def build_config(args: argparse.Namespace):
            "init": args.init, "seed": args.seed, "preview_every": max(1, args.preview_every), "guidance": g,
            "checkpoint_path": args.checkpoint, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
     for name, value in (("steps", args.steps), ("fft_weight", args.fft_weight),
-                        ("fidelity_weight", args.fidelity_weight)):
+                        ("fidelity_weight", args.fidelity_weight), ("init_samples", args.init_samples)):
         if value is not None:
             run[name] = value
+    sample = base.sample_init
+    if args.clip_model:
+        sample = replace(sample, clip_model=args.clip_model)
+    if args.init_sample_steps is not None:
+        sample = replace(sample, inference_steps=args.init_sample_steps)
+    run["sample_init"] = sample
     return replace(base, **run)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from engine.core.pattern import Pattern
 
 MIN_SCALE, MAX_SCALE = 0.25, 96.0
+GRID_MIN_SCALE = 8.0  # grid lines only from this many screen pixels per cell (below, they would hide the cells)
 _EMPTY_BACKGROUND = QColor(236, 236, 236)  # shows through empty cells
 
 
@@ -25,11 +26,14 @@ class PatternCanvas(QWidget):
     """Shows a Pattern (or a live preview) cell by cell.
 
     Mouse: wheel zooms around the cursor, middle button (or left in pan mode) pans, left button
-    emits ``cellPressed``/``cellDragged``/``cellReleased`` for the edit tools; moving emits
+    emits ``cellPressed``/``cellDragged``/``cellReleased`` for the edit tools, the right button
+    ``cellAltPressed`` (secondary colour) then the same drag/release; moving emits
     ``hoveredCell(y, x)`` ((-1, -1) when outside).
     """
 
     cellPressed = Signal(int, int)
+    cellAltPressed = Signal(int, int)
+    previewClicked = Signal()
     cellDragged = Signal(int, int)
     cellReleased = Signal()
     hoveredCell = Signal(int, int)
@@ -41,6 +45,8 @@ class PatternCanvas(QWidget):
         self.setMinimumSize(240, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        # paintEvent fills every exposed pixel: Qt can skip the background and scroll() can move pixels
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._pattern: Pattern | None = None
         self._image: QImage | None = None  # one pixel per cell
         self._input: QImage | None = None
@@ -56,6 +62,8 @@ class PatternCanvas(QWidget):
         self._drawing = False
         self._last_cell = (-1, -1)
         self._fitted = True
+        self.showing_preview = False  # a preview (not the pattern) is on screen
+        self._preview_medium = None  # board lines of a preview
 
     # ------------------------------------------------------------ content
     @property
@@ -65,6 +73,7 @@ class PatternCanvas(QWidget):
     def set_pattern(self, pattern: Pattern | None, refit: bool = False) -> None:
         """Show a pattern (re-rendered from its cells); refits the view when its size changed."""
         self._pattern = pattern
+        self.showing_preview = False
         new_size = (0, 0) if pattern is None else (pattern.width, pattern.height)
         self._image = None if pattern is None else self._render(pattern)
         changed = new_size != self._size
@@ -80,15 +89,50 @@ class PatternCanvas(QWidget):
             rgba[other, :3] = (rgba[other, :3] * 0.25 + 190).astype(np.uint8)
         return array_to_qimage(rgba)
 
+    def _cell_colors(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """RGBA of some cells as ``_render`` paints them (highlight dimming included)."""
+        p = self._pattern
+        idx = p.index[ys, xs]
+        rgba = np.empty((len(ys), 4), dtype=np.uint8)
+        rgba[:, :3] = p.palette.rgb8[idx]
+        rgba[:, 3] = 255
+        empty = p.empty_mask[ys, xs]
+        rgba[empty] = 0
+        if self.highlight is not None:
+            other = (idx != self.highlight) | empty
+            rgba[other, :3] = (rgba[other, :3] * 0.25 + 190).astype(np.uint8)
+        return rgba
+
+    def update_cells(self, ys: np.ndarray, xs: np.ndarray) -> None:
+        """Re-render only these cells of the current pattern and repaint only their screen area."""
+        img = self._image
+        if self._pattern is None or img is None or self.showing_preview or len(ys) == 0 or (
+                img.width(), img.height()) != (self._pattern.width, self._pattern.height) or (
+                img.format() != QImage.Format.Format_RGBA8888):
+            self.refresh()
+            return
+        ys, xs = np.asarray(ys, dtype=np.intp), np.asarray(xs, dtype=np.intp)
+        bits = np.frombuffer(img.bits(), dtype=np.uint8).reshape(img.height(), img.bytesPerLine())
+        view = bits[:, : img.width() * 4].reshape(img.height(), img.width(), 4)
+        view[ys, xs] = self._cell_colors(ys, xs)
+        x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+        dirty = QRectF(self.offset.x() + x0 * self.scale, self.offset.y() + y0 * self.scale,
+                       (x1 - x0) * self.scale, (y1 - y0) * self.scale).toAlignedRect().adjusted(-3, -3, 3, 3)
+        self.update(dirty)
+
     def refresh(self) -> None:
         """Re-render the current pattern after its cells changed."""
         if self._pattern is not None:
             self._image = self._render(self._pattern)
+            self.showing_preview = False
         self.update()
 
-    def set_preview(self, rgb: np.ndarray) -> None:
-        """Show a live preview image (H x W x 3 uint8 cells) during a run."""
+    def set_preview(self, rgb: np.ndarray, medium=None) -> None:
+        """Show a preview image (H x W x 3 or x 4 uint8 cells): live during a run, or before Start; ``medium``
+        gives its board lines."""
         h, w = rgb.shape[:2]
+        self.showing_preview = True
+        self._preview_medium = medium
         self._image = array_to_qimage(rgb)
         if (w, h) != self._size:
             self._size = (w, h)
@@ -184,67 +228,89 @@ class PatternCanvas(QWidget):
 
     # ------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        """Paint only what the exposed rectangle needs: the visible cells of the cell image (no full-image
+        scaling), grid lines (zoomed in to GRID_MIN_SCALE px per cell or more) and board lines, each in one
+        ``drawLines`` call."""
         p = QPainter(self)
-        p.fillRect(self.rect(), self.palette().window())
+        exposed = QRectF(event.rect())
+        p.fillRect(exposed, self.palette().window())
         w, h = self._size
         if self._image is None or not w:
             p.setPen(self.palette().text().color())
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
                        "Open or drop a picture, pick a palette, then press Start")
+            p.end()
             return
         target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
-        self._paint_empty_background(p, target)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        p.drawImage(target, self._image)
-        if self.show_grid and self.scale >= 8:
-            self._paint_grid(p, target)
-        if self.show_boards:
-            self._paint_boards(p, target)
+        x0, y0, x1, y1 = self._visible_cells(target, exposed)
+        if x1 > x0 and y1 > y0:
+            part = QRectF(target.left() + x0 * self.scale, target.top() + y0 * self.scale,
+                          (x1 - x0) * self.scale, (y1 - y0) * self.scale)
+            self._paint_empty_background(p, part)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawImage(part, self._image, QRectF(x0, y0, x1 - x0, y1 - y0))
+            if self.show_grid and self.scale >= GRID_MIN_SCALE:
+                self._paint_grid(p, target, (x0, y0, x1, y1), exposed)
+            if self.show_boards:
+                self._paint_boards(p, target, exposed)
         if self.show_input and self._input is not None:
             iw = h * self.scale * self._input.width() / max(1, self._input.height())
             src = QRectF(target.right() + self.scale, target.top(), iw, target.height())
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            p.drawImage(src, self._input)
+            if src.intersects(exposed):
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+                p.drawImage(src, self._input)
         p.end()
 
     def _paint_empty_background(self, p: QPainter, target: QRectF) -> None:
-        if self._pattern is None or self._pattern.empty is None:
+        if not self.showing_preview and (self._pattern is None or self._pattern.empty is None):
             return
         p.fillRect(target, _EMPTY_BACKGROUND)
 
-    def _visible_cells(self, target: QRectF) -> tuple[int, int, int, int]:
+    def _visible_cells(self, target: QRectF, area: QRectF | None = None) -> tuple[int, int, int, int]:
+        """Cell range (x0, y0, x1, y1), end exclusive, that covers ``area`` (default: the whole widget)."""
+        area = QRectF(self.rect()) if area is None else area
         w, h = self._size
-        x0 = max(0, int((0 - target.left()) / self.scale))
-        y0 = max(0, int((0 - target.top()) / self.scale))
-        x1 = min(w, int((self.width() - target.left()) / self.scale) + 1)
-        y1 = min(h, int((self.height() - target.top()) / self.scale) + 1)
+        x0 = max(0, int(np.floor((area.left() - target.left()) / self.scale)))
+        y0 = max(0, int(np.floor((area.top() - target.top()) / self.scale)))
+        x1 = min(w, int(np.ceil((area.right() - target.left()) / self.scale)) + 1)
+        y1 = min(h, int(np.ceil((area.bottom() - target.top()) / self.scale)) + 1)
         return x0, y0, x1, y1
 
-    def _paint_grid(self, p: QPainter, target: QRectF) -> None:
-        x0, y0, x1, y1 = self._visible_cells(target)
-        thin = QPen(QColor(0, 0, 0, 50), 0)
-        bold = QPen(QColor(0, 0, 0, 120), 0)
+    def _paint_grid(self, p: QPainter, target: QRectF, cells: tuple[int, int, int, int], area: QRectF) -> None:
+        x0, y0, x1, y1 = cells
+        top, bottom = max(target.top(), area.top()), min(target.bottom(), area.bottom())
+        left, right = max(target.left(), area.left()), min(target.right(), area.right())
+        thin: list[QLineF] = []
+        bold: list[QLineF] = []
         for x in range(x0, x1 + 1):
-            p.setPen(bold if x % 10 == 0 else thin)
             xx = target.left() + x * self.scale
-            p.drawLine(QPointF(xx, max(target.top(), 0)), QPointF(xx, min(target.bottom(), self.height())))
+            (bold if x % 10 == 0 else thin).append(QLineF(xx, top, xx, bottom))
         for y in range(y0, y1 + 1):
-            p.setPen(bold if y % 10 == 0 else thin)
             yy = target.top() + y * self.scale
-            p.drawLine(QPointF(max(target.left(), 0), yy), QPointF(min(target.right(), self.width()), yy))
+            (bold if y % 10 == 0 else thin).append(QLineF(left, yy, right, yy))
+        p.setPen(QPen(QColor(0, 0, 0, 50), 0))
+        p.drawLines(thin)
+        p.setPen(QPen(QColor(0, 0, 0, 120), 0))
+        p.drawLines(bold)
 
-    def _paint_boards(self, p: QPainter, target: QRectF) -> None:
-        board = None if self._pattern is None or self._pattern.medium is None else self._pattern.medium.default_board
+    def _paint_boards(self, p: QPainter, target: QRectF, area: QRectF) -> None:
+        medium = self._preview_medium if self.showing_preview and self._preview_medium is not None else (
+            None if self._pattern is None else self._pattern.medium)
+        board = None if medium is None else medium.default_board
         if board is None:
             return
         w, h = self._size
-        p.setPen(QPen(QColor(220, 40, 40, 200), 2))
-        for x in range(board.width, w, board.width):
-            xx = target.left() + x * self.scale
-            p.drawLine(QPointF(xx, target.top()), QPointF(xx, target.bottom()))
-        for y in range(board.height, h, board.height):
-            yy = target.top() + y * self.scale
-            p.drawLine(QPointF(target.left(), yy), QPointF(target.right(), yy))
+        top, bottom = max(target.top(), area.top() - 2), min(target.bottom(), area.bottom() + 2)
+        left, right = max(target.left(), area.left() - 2), min(target.right(), area.right() + 2)
+        lines = [QLineF(xx, top, xx, bottom) for xx in (target.left() + x * self.scale
+                                                          for x in range(board.width, w, board.width))
+                 if area.left() - 2 <= xx <= area.right() + 2]
+        lines += [QLineF(left, yy, right, yy) for yy in (target.top() + y * self.scale
+                                                          for y in range(board.height, h, board.height))
+                  if area.top() - 2 <= yy <= area.bottom() + 2]
+        if lines:
+            p.setPen(QPen(QColor(220, 40, 40, 200), 2))
+            p.drawLines(lines)
 
     # ------------------------------------------------------------ input events
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -266,20 +332,31 @@ class PatternCanvas(QWidget):
             self._pan_from = pos
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if event.button() == Qt.MouseButton.LeftButton and self._pattern is not None:
+        if self.showing_preview and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self.previewClicked.emit()  # the window decides (e.g. back to the pattern); never an edit
+            return
+        if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) and self._pattern is not None:
             y, x = self.cell_at(pos)
             if y >= 0:
                 self._drawing = True
                 self._last_cell = (y, x)
-                self.cellPressed.emit(y, x)
+                if event.button() == Qt.MouseButton.RightButton:
+                    self.cellAltPressed.emit(y, x)
+                else:
+                    self.cellPressed.emit(y, x)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         pos = event.position()
         if self._pan_from is not None:
-            self.offset += pos - self._pan_from
-            self._pan_from = pos
-            self._fitted = False
-            self.update()
+            delta = (pos - self._pan_from).toPoint()  # whole pixels, so the shifted pixels stay exact
+            if not delta.isNull():
+                self._pan_from += QPointF(delta)
+                self.offset += QPointF(delta)
+                self._fitted = False
+                if self._image is not None:
+                    self.scroll(delta.x(), delta.y())  # moves what is on screen, repaints only the new strips
+                else:
+                    self.update()
             return
         y, x = self.cell_at(pos)
         self.hoveredCell.emit(y, x)

@@ -32,6 +32,7 @@ class PatternDocument(QObject):
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.generation = 0  # bumps on every change (autosave uses it)
+        self.last_cells: tuple[np.ndarray, np.ndarray] | None = None  # (ys, xs) of the latest cellsChanged
         self.undo_stack.indexChanged.connect(self._bump)
 
     def _on_clean_changed(self, clean: bool) -> None:
@@ -93,4 +94,5 @@ class PatternDocument(QObject):
             empty = p.empty_mask.copy()
             empty[ys, xs] = ~filled
             p.empty = empty if empty.any() else None
+        self.last_cells = (ys, xs)
         self.cellsChanged.emit()

@@ -76,13 +76,15 @@ class ImageDropLabel(QLabel):
 
 class InputPanel(QWidget):
     """Inputs for a run. Signals: ``openRequested()``, ``fileDropped(str)``, ``startRequested()``,
-    ``stopRequested()``, ``clearImageRequested()``."""
+    ``stopRequested()``, ``clearImageRequested()``, ``previewSettingsChanged()`` (the user changed the size or
+    the fit: time for a new preview)."""
 
     openRequested = Signal()
     fileDropped = Signal(str)
     startRequested = Signal()
     stopRequested = Signal()
     clearImageRequested = Signal()
+    previewSettingsChanged = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,6 +197,7 @@ class InputPanel(QWidget):
         self.stop_button.clicked.connect(self.stopRequested)
         self.seed_button.clicked.connect(lambda: self.seed.setValue(random.randrange(2**31 - 1)))
         self.mode.currentIndexChanged.connect(self.stack.setCurrentIndex)
+        self.fit.currentIndexChanged.connect(lambda _i: self.previewSettingsChanged.emit())
         self.unit.currentIndexChanged.connect(self._show_size)
         self.width_spin.valueChanged.connect(lambda _v: self._size_edited("w"))
         self.height_spin.valueChanged.connect(lambda _v: self._size_edited("h"))
@@ -272,6 +275,11 @@ class InputPanel(QWidget):
         """Target pattern size in cells (width, height)."""
         return self._cells
 
+    def set_cells(self, width: int, height: int) -> None:
+        """Show this size (e.g. an opened pattern's) without emitting ``sizeChanged``."""
+        self._cells = (max(1, min(1024, int(width))), max(1, min(1024, int(height))))
+        self._show_size()
+
     def _unit_factor(self) -> tuple[float, float]:
         try:
             return self.medium.cells_per_unit(self.unit.currentText())
@@ -309,8 +317,11 @@ class InputPanel(QWidget):
                 h = max(1, round(w * ih / iw))
             else:
                 w = max(1, round(h * iw / ih))
+        changed = (min(1024, w), min(1024, h)) != self._cells
         self._cells = (min(1024, w), min(1024, h))
         self._show_size()
+        if changed:
+            self.previewSettingsChanged.emit()
 
     # ------------------------------------------------------------ run state
     def set_running(self, running: bool) -> None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,15 +27,15 @@ from app.gui.autosave import Autosaver, load_recovery, pending_recovery
 from app.gui.canvas import PatternCanvas, array_to_qimage
 from app.gui.commands import SetPatternCommand
 from app.gui.crash import install_excepthook
-from app.gui.document import PatternDocument
-from app.gui.export_dialog import ExportDialog, export_pattern
+from app.gui.document import EMPTY, PatternDocument
 from app.gui.input_panel import IMAGE_FILTER, MODE_FAST, MODE_SDPIXL, InputPanel, JobSettings, describe_image_file
 from app.gui.palette_panel import PalettePanel
 from app.gui.preferences import Preferences, PreferencesDialog, resolve_device
+from app.gui.preview import PreviewRunner
 from app.gui.process_jobs import convert_in_process, warm_up
-from app.gui.tools import EditController
+from app.gui.swatch import ColorSwatch
+from app.gui.tools import SWAP_KEY, TOOL_KEYS, EditController
 from app.gui.workers import JobRunner, freeze_startup_objects, prefer_gui_thread
-from engine.core.edit import adopt_palette
 from engine.core.palette import Palette, PaletteError
 from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
 from engine.core.progress import Progress
@@ -49,6 +49,9 @@ PALETTE_FILTER = "Palettes (*.hex *.gpl *.csv *.json);;All files (*)"
 # The fast converter runs in a child process (see app.gui.process_jobs); False runs it in the worker thread
 # (the benchmark compares both).
 CONVERT_IN_PROCESS = True
+PREVIEW_DELAY_MS = 150  # the preview waits for the size/palette to settle (typing, spinning)
+PARTIAL_REPAINT_CELLS = 4096  # edits touching at most this many cells repaint only those
+COUNTS_DURING_STROKE_MS = 120  # how often colour counts follow a pencil stroke
 
 
 def icon(name: str) -> QIcon:
@@ -71,6 +74,13 @@ class MainWindow(QMainWindow):
         self.doc = PatternDocument(self)
         self.edit = EditController(self.doc, self)
         self.runner = JobRunner(self)
+        self.previews = PreviewRunner(self)
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(COUNTS_DURING_STROKE_MS)
         self.autosaver = Autosaver(self.doc, self.prefs.autosave_seconds, self)
         self.source_image = None  # PIL RGBA of the input picture
         self.source_path: Path | None = None
@@ -79,6 +89,7 @@ class MainWindow(QMainWindow):
         self._run_palette: Palette | None = None  # full panel palette of the current run
         self._run_device = "cpu"  # SD-πXL device of the current run
         self._close_after_run = False
+        self._hover_cell = (-1, -1)
 
         self.canvas = PatternCanvas()
         self.setCentralWidget(self.canvas)
@@ -88,7 +99,7 @@ class MainWindow(QMainWindow):
         self.input_dock = self._dock("Input", "inputDock", self.input_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.palette_dock = self._dock("Palette", "paletteDock", self.palette_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
-        self.palette_panel.setMinimumWidth(300)
+        self.palette_panel.setMinimumWidth(340)  # room for long colour names (full names are in tooltips)
 
         self._build_status_bar()
         self._build_actions()
@@ -108,8 +119,10 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        # closable, or Qt greys out its View-menu toggle
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         return dock
 
@@ -123,7 +136,11 @@ class MainWindow(QMainWindow):
         self.progress_bar.setTextVisible(True)
         self.progress_bar.hide()
         self.device_label = QLabel()
+        self.count_label = QLabel()
+        self.count_label.setObjectName("colorCount")
+        self.count_label.setToolTip("Colours and filled cells in the pattern (updates as you edit)")
         sb.addWidget(self.hover_label, 1)
+        sb.addPermanentWidget(self.count_label)
         sb.addPermanentWidget(self.run_label)
         sb.addPermanentWidget(self.progress_bar)
         sb.addPermanentWidget(self.device_label)
@@ -179,14 +196,23 @@ class MainWindow(QMainWindow):
         self.act_stop.setEnabled(False)
         self.tool_group = QActionGroup(self)
         self.tool_actions: dict[str, QAction] = {}
-        for name, text, key in (("pan", "Pan", "H"), ("pencil", "Pencil", "P"), ("eraser", "Eraser", "X"),
-                                ("fill", "Flood fill", "F"), ("eyedropper", "Eyedropper", "I"),
-                                ("replace", "Replace colour", "R")):
-            act = self._action(text, None, key, name, checkable=True, tip=f"{text} tool ({key})")
+        tips = {"pencil": "left button: pen colour, right button: secondary colour",
+                "eraser": "empties cells", "fill": "fills the touching cells of one colour",
+                "eyedropper": "left click: pen colour, right click: secondary colour",
+                "replace": "every cell of the clicked colour becomes the pen colour",
+                "pan": "drag to move the view (the middle button pans in every tool)"}
+        for name in ("pan", "pencil", "eraser", "fill", "eyedropper", "replace"):
+            text, key = TOOL_KEYS[name]
+            act = self._action(text, None, key, name, checkable=True, tip=f"{text} ({key}): {tips[name]}")
             act.triggered.connect(lambda _c=False, n=name: self.set_tool(n))
             self.tool_group.addAction(act)
             self.tool_actions[name] = act
         self.tool_actions["pencil"].setChecked(True)
+        self.act_swap = self._action("S&wap colours", self.edit.swap_colors, SWAP_KEY,
+                                     tip=f"Swap pen and secondary colour ({SWAP_KEY})")
+        self.act_highlight = self._action("&Highlight pen colour", self._on_highlight_toggled, "Ctrl+H",
+                                          "highlight", checkable=True,
+                                          tip="Dim every cell that is not the pen colour (Ctrl+H)")
 
     def _build_menus_and_toolbars(self) -> None:
         mb = self.menuBar()
@@ -200,11 +226,12 @@ class MainWindow(QMainWindow):
                   self.act_export, None, self.act_quit):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Edit")
-        for a in (self.act_undo, self.act_redo, None, *self.tool_actions.values(), None, self.act_prefs):
+        for a in (self.act_undo, self.act_redo, None, *self.tool_actions.values(), self.act_swap, None,
+                  self.act_prefs):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&View")
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual, None, self.act_grid,
-                  self.act_boards, self.act_show_input, None, self.input_dock.toggleViewAction(),
+                  self.act_boards, self.act_show_input, self.act_highlight, None, self.input_dock.toggleViewAction(),
                   self.palette_dock.toggleViewAction()):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Run")
@@ -221,9 +248,15 @@ class MainWindow(QMainWindow):
         tb2.setObjectName("toolsToolbar")
         for a in self.tool_actions.values():
             tb2.addAction(a)
+        self.swatch = ColorSwatch()
+        tb2.addWidget(self.swatch)
+        self.swatch_label = QLabel()
+        self.swatch_label.setObjectName("swatchLabel")
+        self.swatch_label.setMinimumWidth(150)
+        tb2.addWidget(self.swatch_label)
         tb2.addSeparator()
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual, self.act_grid,
-                  self.act_boards, self.act_show_input):
+                  self.act_boards, self.act_show_input, self.act_highlight):
             tb2.addAction(a)
 
     def _connect(self) -> None:
@@ -236,9 +269,21 @@ class MainWindow(QMainWindow):
         pp.paletteChanged.connect(self._on_palette_changed)
         pp.highlightRequested.connect(self._on_highlight)
         pp.colorActivated.connect(self._on_color_activated)
+        pp.secondaryRequested.connect(self._on_secondary_requested)
         pp.replaceRequested.connect(self.replace_color)
+        pp.replaceWithPenRequested.connect(lambda i: self.replace_with_pen(i))
         pp.import_button.clicked.connect(self.import_palette_dialog)
         c.cellPressed.connect(self._on_cell_pressed)
+        c.cellAltPressed.connect(self._on_cell_alt_pressed)
+        self.swatch.swapRequested.connect(self.edit.swap_colors)
+        ip.previewSettingsChanged.connect(self.request_preview)
+        pp.ownedChanged.connect(self._on_owned_changed)
+        c.previewClicked.connect(self._on_preview_clicked)
+        self._preview_timer.timeout.connect(self._start_preview)
+        self._counts_timer.timeout.connect(self._flush_counts)
+        c.cellReleased.connect(self._flush_counts)
+        self.previews.ready.connect(self._show_preview)
+        self.edit.colorsChanged.connect(self._on_colors_changed)
         c.cellDragged.connect(self.edit.drag)
         c.cellReleased.connect(self.edit.release)
         c.hoveredCell.connect(self._on_hover)
@@ -254,23 +299,54 @@ class MainWindow(QMainWindow):
         self.runner.stopped.connect(self._on_run_stopped)
 
     def _load_presets(self) -> None:
-        # Import the engine now, not in the middle of the first run: loading compiled extension modules
-        # holds the GIL and would freeze the GUI for a moment while a worker thread imports them.
+        # Nothing heavy here: the window must show first. The converter engine loads just after the first
+        # paint (_warm_up_engine); SD-πXL (torch, diffusers) loads when its mode is first chosen.
+        self.input_panel.model.setText(self.prefs.model_source)
+        self.input_panel.mode.currentIndexChanged.connect(self._on_mode_changed)
+        self._engine_warm = False
+        self.canvas.installEventFilter(self)  # the warm-up waits for the canvas's first paint
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if obj is self.canvas and event.type() == QEvent.Type.Paint and not self._engine_warm:
+            self._engine_warm = True
+            self.canvas.removeEventFilter(self)
+            QTimer.singleShot(0, self._warm_up_engine)
+        return super().eventFilter(obj, event)
+
+    def _warm_up_engine(self) -> None:
+        """Import the converter now (after the window showed), not in the middle of the first run: loading
+        compiled extension modules holds the GIL and would freeze the GUI while a worker thread imports them."""
         import engine.convert.pipeline  # noqa: F401
         import engine.core.image_io  # noqa: F401
 
         warm_up()  # the converter runs in a child process; start its server now
 
+    def _on_mode_changed(self, *_args) -> None:
+        if self.input_panel.current_mode() == MODE_SDPIXL:
+            self.ensure_sdpixl_loaded()
+
+    def ensure_sdpixl_loaded(self) -> bool:
+        """Load SD-πXL (torch, diffusers) on first use and list its presets; False when it is not installed."""
+        if self.input_panel.preset.count():
+            return True
+        self.statusBar().showMessage("Loading SD-πXL…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             from engine.sdpixl.optimize import PRESETS
 
             names = list(PRESETS)
-        except ImportError:
+        except Exception as exc:  # not installed (ImportError) or a broken install (OSError, RuntimeError...)
+            log.warning("SD-πXL unavailable: %s", exc)
+            self._sdpixl_error = f"{type(exc).__name__}: {exc}"
             names = []
+        finally:
+            QApplication.restoreOverrideCursor()
+            self.statusBar().clearMessage()
         self.input_panel.set_presets(names)
         if "fast" in names:
             self.input_panel.preset.setCurrentText("fast")
-        self.input_panel.model.setText(self.prefs.model_source)
+        self._update_device_label()
+        return bool(names)
 
     # ================================================================== dialogs (tests monkeypatch these)
     def show_error(self, title: str, message: str) -> None:
@@ -345,6 +421,8 @@ class MainWindow(QMainWindow):
 
     def _match_panel_palette(self, pattern: Pattern) -> Pattern:
         """Show the project's palette in the panel: the shipped one when it matches, else the project's own."""
+        from engine.core.edit import adopt_palette
+
         key = pattern.palette.key
         if key and self.palette_panel.select_palette(key):
             adopted = adopt_palette(pattern, self.palette_panel.palette())
@@ -452,12 +530,16 @@ class MainWindow(QMainWindow):
         self.input_panel.set_image(qimg, describe_image_file(path, image.width, image.height))
         self.canvas.set_input_image(qimg)
         settings.set_value("lastDir", str(Path(path).resolve().parent))
+        self.request_preview()
         return True
 
     def clear_image(self) -> None:
         self.source_image, self.source_path = None, None
         self.input_panel.set_image(None)
         self.canvas.set_input_image(None)
+        self.previews.invalidate()
+        if self.canvas.showing_preview and not self.runner.is_running():
+            self.canvas.set_pattern(self.doc.pattern)
 
     def import_palette_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import palette", str(self._last_dir()), PALETTE_FILTER)
@@ -477,9 +559,43 @@ class MainWindow(QMainWindow):
         if palette is not None:
             self.input_panel.set_medium(palette.medium)
         self.palette_panel.set_counts(self.doc.pattern)
+        if self.doc.pattern is None:  # with a pattern on screen, a palette switch (e.g. opening) keeps it shown
+            self.request_preview()
+
+    def _on_owned_changed(self) -> None:
+        if self.doc.pattern is None or self.canvas.showing_preview:
+            self.request_preview()
+
+    # ================================================================== preview before Start
+    def request_preview(self) -> None:
+        """Schedule a quick nearest-colour preview of the picture at the chosen size (debounced)."""
+        if self.source_image is not None and not self.runner.is_running():
+            self._preview_timer.start()
+
+    def _start_preview(self) -> None:
+        palette = self.palette_panel.owned_palette()
+        if self.source_image is None or palette is None or self.runner.is_running():
+            return
+        w, h = self.input_panel.cells()
+        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.currentText())
+
+    def _show_preview(self, rgba) -> None:
+        if self.runner.is_running() or self.source_image is None:
+            return
+        palette = self.palette_panel.palette()
+        self.canvas.set_preview(rgba, palette.medium if palette is not None else None)
+        h, w = rgba.shape[:2]
+        self.statusBar().showMessage(
+            f"Preview {w} × {h} (nearest colours) — press Start for the full conversion"
+            + ("; click the canvas to see the pattern again" if self.doc.pattern is not None else ""), 8000)
+
+    def _on_preview_clicked(self) -> None:
+        if self.doc.pattern is not None and not self.runner.is_running():
+            self.canvas.set_pattern(self.doc.pattern)
 
     # ================================================================== editing
     def set_tool(self, name: str) -> None:
+        """Choose an edit tool (pan, pencil, eraser, fill, eyedropper, replace)."""
         self.edit.set_tool(name)
         self.tool_actions[name].setChecked(True)
         self.canvas.pan_mode = name == "pan"
@@ -487,6 +603,10 @@ class MainWindow(QMainWindow):
     def _on_cell_pressed(self, y: int, x: int) -> None:
         if not self.runner.is_running():
             self.edit.press(y, x)
+
+    def _on_cell_alt_pressed(self, y: int, x: int) -> None:
+        if not self.runner.is_running():
+            self.edit.press(y, x, alt=True)
 
     def _panel_to_pattern_index(self, i: int) -> int | None:
         pal, p = self.palette_panel.palette(), self.doc.pattern
@@ -498,28 +618,61 @@ class MainWindow(QMainWindow):
             return None
 
     def _on_color_activated(self, i: int) -> None:
+        """A palette row was chosen: it becomes the pen colour (the canvas is not dimmed)."""
         j = self._panel_to_pattern_index(i)
         if j is not None:
             self.edit.set_color(j)
-            if self.edit.tool in ("pan", "eyedropper"):
+            if self.edit.tool in ("pan", "eyedropper", "eraser"):
                 self.set_tool("pencil")
+
+    def _on_secondary_requested(self, i: int) -> None:
+        j = self._panel_to_pattern_index(i)
+        if j is not None:
+            self.edit.set_secondary(j)
 
     def _on_color_picked(self, j: int) -> None:
         p, pal = self.doc.pattern, self.palette_panel.palette()
-        if p is None or pal is None:
+        if p is None or pal is None or not 0 <= j < len(p.palette):
             return
         code = p.palette[j].code
-        self.statusBar().showMessage(f"Drawing colour: {code} {p.palette[j].name}", 3000)
+        self.statusBar().showMessage(f"Pen colour: {code} {p.palette[j].name}", 3000)
         if code in pal.codes:
             self.palette_panel.tree.blockSignals(True)
             self.palette_panel.select_color(pal.index_of(code))
             self.palette_panel.tree.blockSignals(False)
 
+    def _describe_color(self, j: int) -> tuple[tuple[int, int, int] | None, str]:
+        p = self.doc.pattern
+        if j == EMPTY:
+            return None, "empty (erase)"
+        if p is None or not 0 <= j < len(p.palette):
+            return None, "—"
+        c = p.palette[j]
+        return c.rgb, f"{c.code} {c.name}"
+
+    def _on_colors_changed(self) -> None:
+        """Show the pen/secondary colours in the swatch; a highlight follows the pen colour."""
+        prim, prim_text = self._describe_color(self.edit.primary)
+        sec, sec_text = self._describe_color(self.edit.secondary)
+        tip = (f"Pen (left button): {prim_text}\nSecondary (right button): {sec_text}\n"
+               f"Click or press {SWAP_KEY} to swap")
+        self.swatch.set_colors(prim if self.doc.pattern is not None else None, sec, tip)
+        self.swatch_label.setText(prim_text if self.doc.pattern is not None else "")
+        self.swatch_label.setToolTip(tip)
+        if self.act_highlight.isChecked():
+            self.canvas.set_highlight(self.edit.primary if self.doc.pattern is not None else None)
+
+    def _on_highlight_toggled(self, on: bool) -> None:
+        self.canvas.set_highlight(self.edit.primary if on and self.doc.pattern is not None else None)
+
     def _on_highlight(self, i: int) -> None:
+        """Context menu "Highlight in the pattern": that colour becomes the pen colour and the highlight is on."""
         j = self._panel_to_pattern_index(i) if i >= 0 else None
-        self.canvas.set_highlight(j)
-        if j is not None:
-            self.edit.color = j
+        if j is None:
+            self.act_highlight.setChecked(False)
+            return
+        self.edit.set_color(j)
+        self.act_highlight.setChecked(True)
 
     def replace_color(self, old_panel: int, new_panel: int) -> int:
         """Replace panel colour ``old_panel`` with ``new_panel`` everywhere (one undo step)."""
@@ -529,21 +682,59 @@ class MainWindow(QMainWindow):
             return 0
         return self.edit.replace_color(old, new)
 
+    def replace_with_pen(self, old_panel: int) -> int:
+        """Replace panel colour ``old_panel`` with the pen colour everywhere (one undo step)."""
+        old = self._panel_to_pattern_index(old_panel)
+        if old is None:
+            self.show_error("Cannot replace colour", "The colour must belong to the pattern's palette.")
+            return 0
+        return self.edit.replace_color(old, self.edit.primary)
+
     def _on_pattern_replaced(self) -> None:
         p = self.doc.pattern
         self.canvas.set_pattern(p)
         self.palette_panel.set_counts(p)
         if p is not None:
             self.input_panel.set_medium(p.medium or p.palette.medium)
-            if not 0 <= self.edit.color < len(p.palette):
-                self.edit.color = 0
+            self.input_panel.set_cells(p.width, p.height)  # the size box shows the pattern's size
+        self.edit.validate()
+        self._update_counts()
+        self._refresh_hover()
         self._update_title()
 
     def _on_cells_changed(self) -> None:
-        self.canvas.refresh()
+        cells = self.doc.last_cells
+        if cells is not None and len(cells[0]) <= PARTIAL_REPAINT_CELLS:
+            self.canvas.update_cells(*cells)  # a pencil dab: only those cells, only their screen area
+        else:
+            self.canvas.refresh()
+        if self.edit.drawing:
+            self._counts_timer.start()  # during a stroke the counts follow a few times a second
+        else:
+            self._flush_counts()
+        self._refresh_hover()
+
+    def _flush_counts(self) -> None:
+        self._counts_timer.stop()
         self.palette_panel.set_counts(self.doc.pattern)
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        """The live colour count in the status bar."""
+        p = self.doc.pattern
+        if p is None:
+            self.count_label.setText("")
+            return
+        used = len(p.used_indices())
+        self.count_label.setText(f"{used} colour{'s' if used != 1 else ''} · {p.filled_cells} cells")
+
+    def _refresh_hover(self) -> None:
+        """Re-describe the cell under the mouse after any change (an undo changes what it shows)."""
+        y, x = self._hover_cell
+        self._on_hover(y, x)
 
     def _on_hover(self, y: int, x: int) -> None:
+        self._hover_cell = (y, x)
         p = self.doc.pattern
         if p is None or y < 0 or self.runner.is_running() or (p.width, p.height) != self.canvas.cells_size:
             self.hover_label.setText("")
@@ -577,6 +768,8 @@ class MainWindow(QMainWindow):
         self._run_mode = js.mode
         self._stopping = False
         self._run_palette = self.palette_panel.palette()
+        self._preview_timer.stop()
+        self.previews.invalidate()
         self.runner.start(job)
         self._set_running(True)
         return True
@@ -608,6 +801,11 @@ class MainWindow(QMainWindow):
         if not js.prompt and self.source_image is None:
             self.show_error("Nothing to start from", "Type a prompt or open a picture for SD-πXL.")
             return None
+        if not self.ensure_sdpixl_loaded():
+            self.show_error("SD-πXL unavailable", "Install the diffusion extras: pip install -e \".[diffusion]\""
+                            f"\n\nDetails: {getattr(self, '_sdpixl_error', 'no presets')}")
+            return None
+        js = self.input_panel.job_settings()  # the preset list exists now
         device = resolve_device(self.prefs.device)
         image = str(self.source_path) if self.source_image is not None and self.source_path else None
         model = js.sdpixl.get("model") or self.prefs.model_source
@@ -658,14 +856,21 @@ class MainWindow(QMainWindow):
         parts = [report.message] if report.message else []
         if report.eta is not None:
             parts.append(f"ETA {format_seconds(report.eta)}")
+        tip = ""
         if report.losses:
-            name = "total" if "total" in report.losses else next(iter(report.losses))
-            parts.append(f"loss {report.losses[name]:.4g}")
+            from app.gui.wording import describe_losses
+
+            line, tip = describe_losses(report.losses)
+            parts.append(line)
         self.run_label.setText(" · ".join(parts))
+        self.run_label.setToolTip(tip)
         if report.preview is not None:
-            self.canvas.set_preview(np.asarray(report.preview))
+            medium = self._run_palette.medium if self._run_palette is not None else None
+            self.canvas.set_preview(np.asarray(report.preview), medium)
 
     def _accept_result(self, pattern: Pattern, text: str) -> None:
+        from engine.core.edit import adopt_palette
+
         pattern = adopt_palette(pattern, self._run_palette)
         if self.source_path is not None:
             pattern.metadata.setdefault("source_image", self.source_path.name)
@@ -701,37 +906,75 @@ class MainWindow(QMainWindow):
             device = self._run_device
         elif self.runner.is_running():
             device = "cpu (fast converter)"
-        else:
+        elif "torch" in sys.modules:
             device = resolve_device(self.prefs.device)
+        else:  # resolving "auto" needs torch: not worth loading it at start-up just for this label
+            device = self.prefs.device
         self.device_label.setText(f"Device: {device}")
 
     # ================================================================== export, preferences, about
     def export_dialog(self) -> None:
+        """The export dialog: formats of the pattern's medium first, options, then a summary of what was written."""
         if self.doc.pattern is None:
             self.show_error("Nothing to export", "Make or open a pattern first.")
             return
-        base = self.doc.path.stem if self.doc.path else "pattern"
+        dlg = self.make_export_dialog()
+        if dlg is not None and dlg.exec():
+            self.export_from_dialog(dlg)
+
+    def make_export_dialog(self):
+        """An ExportDialog set up for the current pattern (None, with a message, when exporters are missing)."""
+        from app.gui.export_dialog import ExportDialog
+
+        p = self.doc.pattern
+        base = self.doc.path.stem if self.doc.path else (Path(str(p.metadata.get("source_image", ""))).stem
+                                                         or "pattern")
+        medium = (p.medium or p.palette.medium).kind
         try:
-            dlg = ExportDialog(self, self._last_dir(), base)
+            return ExportDialog(self, None, base, medium)
         except ImportError as exc:
             self.show_error("Export unavailable", str(exc))
-            return
-        if dlg.exec() and dlg.path.text():
-            self.export_to(dlg.selected_format(), dlg.path.text(), **dlg.options())
+            return None
 
-    def export_to(self, fmt: str, path: str | Path, **options) -> list[Path]:
-        """Export the current pattern; errors go to ``show_error``. Returns the files written."""
+    def export_from_dialog(self, dlg) -> list[Path]:
+        """Export every format ticked in ``dlg`` with its options; shows the summary. Returns the files."""
+        from app.gui.export_dialog import ExportResult
+
+        total = ExportResult()
+        options = dlg.option_values()
+        for fmt, path in dlg.paths().items():
+            result = self.export_to(fmt, path, summary=True, **options)
+            if result is None:
+                break
+            total.files += result.files
+            total.lines += [f"{fmt}:"] + [f"  {line}" for line in result.lines]
+        self.last_export = total
+        if total.files:
+            self.show_export_summary(total)
+        return total.files
+
+    def show_export_summary(self, result) -> None:
+        """After an export: files, summary lines, Open file / Show in folder (tests replace this)."""
+        from app.gui.export_dialog import ExportSummaryDialog
+
+        ExportSummaryDialog(self, result).exec()
+
+    def export_to(self, fmt: str, path: str | Path, summary: bool = False, **options):
+        """Export the current pattern; errors go to ``show_error``. Returns the files written (with
+        ``summary=True`` an ExportResult, or None after an error)."""
+        from app.gui.export_dialog import export_with_summary
+
         if self.doc.pattern is None:
-            return []
+            return None if summary else []
         try:
-            files = export_pattern(self.doc.pattern, fmt, path, **options)
+            result = export_with_summary(self.doc.pattern, fmt, path, **options)
         except Exception as exc:  # exporter errors of every kind are reported, never fatal
             from app.gui.workers import describe_error
 
             self.show_error("Export failed", describe_error(exc))
-            return []
-        self.statusBar().showMessage("Exported " + ", ".join(str(f) for f in files), 5000)
-        return files
+            return None if summary else []
+        self.statusBar().showMessage("Exported " + ", ".join(str(f) for f in result.files), 5000)
+        return result if summary else result.files
 
     def preferences_dialog(self) -> None:
         dlg = PreferencesDialog(self, self.prefs)

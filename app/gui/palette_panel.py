@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSpinBox,
     QTreeWidget,
@@ -52,15 +53,18 @@ def palette_settings_key(palette: Palette, source: str) -> str:
 class PalettePanel(QWidget):
     """Palette chooser and colour list.
 
-    Signals: ``paletteChanged()`` (a new palette is active), ``highlightRequested(int)`` (palette index,
-    -1 = none), ``colorActivated(int)`` (double-click: drawing colour), ``replaceRequested(int, int)``,
-    ``ownedChanged()``.
+    Signals (palette indices): ``paletteChanged()`` (a new palette is active), ``colorActivated(int)`` (a row
+    was chosen: the pen colour), ``secondaryRequested(int)``, ``highlightRequested(int)`` (context menu: show
+    where this colour is), ``replaceRequested(int, int)``, ``replaceWithPenRequested(int)``, ``ownedChanged()``.
+    Choosing a row never dims the canvas: highlighting is a separate toggle.
     """
 
     paletteChanged = Signal()
     highlightRequested = Signal(int)
     colorActivated = Signal(int)
+    secondaryRequested = Signal(int)
     replaceRequested = Signal(int, int)
+    replaceWithPenRequested = Signal(int)
     ownedChanged = Signal()
 
     COL_COLOR, COL_NAME, COL_COUNT = 0, 1, 2
@@ -98,7 +102,10 @@ class PalettePanel(QWidget):
         header.setSectionResizeMode(self.COL_COLOR, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(self.COL_NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(self.COL_COUNT, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)  # the name column gets the spare width, not the counts
         self.tree.setSortingEnabled(False)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
 
         self.all_button = QPushButton("Own all")
         self.none_button = QPushButton("Own none")
@@ -158,6 +165,8 @@ class PalettePanel(QWidget):
             self._add_header(GROUP_TITLES.get(group, group.title()))
             for info in groups[group]:
                 self.combo.addItem(f"  {info.name} ({info.count})", info.key)
+                self.combo.setItemData(self.combo.count() - 1, f"{info.name}: {info.count} colours",
+                                       Qt.ItemDataRole.ToolTipRole)
         imported = [p for p in settings.string_list("palette/imported") if Path(p).is_file()]
         if imported:
             self._add_header("Imported")
@@ -241,7 +250,9 @@ class PalettePanel(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             checked = owned_set is None or c.code in owned_set
             item.setCheckState(self.COL_COLOR, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-            item.setToolTip(self.COL_NAME, f"{c.code} {c.name} {c.hex}")
+            tip = f"{c.code} {c.name} {c.hex}" + (f" ({c.finish})" if getattr(c, "finish", "solid") != "solid" else "")
+            for col in (self.COL_COLOR, self.COL_NAME, self.COL_COUNT):
+                item.setToolTip(col, tip)
             self._items.append(item)
         self.tree.addTopLevelItems(self._items)
         self._loading = False
@@ -343,12 +354,41 @@ class PalettePanel(QWidget):
         self.summary.setText("; ".join(parts))
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
-        self.highlightRequested.emit(-1 if current is None else int(current.data(0, Qt.UserRole)))
+        if current is not None:
+            self.colorActivated.emit(int(current.data(0, Qt.UserRole)))
 
     def clear_highlight(self) -> None:
+        """Deselect the row (the pen colour stays)."""
+        self.tree.blockSignals(True)
         self.tree.setCurrentItem(None)
         self.tree.clearSelection()
-        self.highlightRequested.emit(-1)
+        self.tree.blockSignals(False)
+
+    def context_actions(self, index: int) -> QMenu:
+        """The context menu of colour row ``index`` (built, not shown: tests trigger its actions)."""
+        menu = QMenu(self)
+        c = self._palette[index]
+        menu.addAction(f"Draw with {c.code} {c.name} (left button)", lambda: self.colorActivated.emit(index))
+        menu.addAction("Use as secondary colour (right button)", lambda: self.secondaryRequested.emit(index))
+        menu.addAction("Highlight in the pattern", lambda: self.highlightRequested.emit(index))
+        menu.addSeparator()
+        used = index in self._counts
+        act = menu.addAction("Replace with the pen colour", lambda: self.replaceWithPenRequested.emit(index))
+        act.setEnabled(used)
+        act = menu.addAction("Replace with…", lambda: self._ask_replace_index(index))
+        act.setEnabled(used)
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None or self._palette is None:
+            return
+        self.context_actions(int(item.data(0, Qt.UserRole))).exec(self.tree.viewport().mapToGlobal(pos))
+
+    def _ask_replace_index(self, old: int) -> None:
+        new = ReplaceColorDialog.ask(self, self._palette, old)
+        if new is not None and new != old:
+            self.replaceRequested.emit(old, new)
 
     def select_color(self, index: int) -> None:
         if 0 <= index < len(self._items):

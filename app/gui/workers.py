@@ -10,7 +10,6 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.cli import is_user_error
 from engine.core.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -29,6 +28,8 @@ def describe_error(exc: BaseException) -> str:
                 "steps, or run on the CPU (Preferences).\n\nDetails: " + (text or name))
     if name == "ModelLoadError":
         return "The diffusion model could not be loaded. " + text + "\n\nCheck the model source in Preferences."
+    from app.cli import is_user_error  # imported here: app.cli loads every command module
+
     if is_user_error(exc):  # the CLI's list of errors whose message is meant for the user
         return text or name
     return f"{name}: {text}" if text else name

@@ -27,6 +27,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "Medium": "medium",
     "Board": "medium",
     "BOARDS": "medium",
+    "find_board": "medium",
     "ImageLoadError": "image_io",
     "load_image": "image_io",
     "fit_layout": "image_io",

@@ -9,29 +9,63 @@ MEDIUM_KINDS = ("bead", "brick", "thread", "pixel")
 
 @dataclass(frozen=True)
 class Board:
-    """A pegboard, baseplate section or hoop grid, counted in cells."""
+    """A pegboard, baseplate section or hoop grid, counted in cells.
+
+    ``pitch_mm`` is the measured centre-to-centre peg spacing when known (a chart printed at true scale must
+    match the pegs, not the nominal bead size); 0 means "not measured": use the medium's nominal pitch.
+    """
 
     name: str
     width: int
     height: int
+    pitch_mm: float = 0.0
+    source: str = ""
+
+    def pitch_for(self, medium: "Medium | None") -> float:
+        """Peg spacing in mm: the board's measured pitch, else the medium's nominal one."""
+        if self.pitch_mm > 0:
+            return self.pitch_mm
+        return medium.pitch_mm if medium is not None else 5.0
 
 
-# Board sizes are data (fabrication facts): counted in beads/studs.
+_FIRAGA = "measured by firaga-io (calibrated prints on real boards)"
+
+# Board sizes and peg pitches are data (fabrication facts): counted in beads/studs, pitch in mm.
 BOARDS: dict[str, Board] = {
     b.name: b
     for b in (
-        Board("midi 29x29", 29, 29),
-        Board("mini 57x57 (Hama/Perler)", 57, 57),
-        Board("mini 50x50 (Artkal)", 50, 50),
-        Board("2.6 mm 52x52", 52, 52),
-        Board("2.6 mm 104x104", 104, 104),
-        Board("maxi 29x29", 29, 29),
-        Board("brick 8x8", 8, 8),
-        Board("brick 16x16", 16, 16),
-        Board("brick 32x32", 32, 32),
-        Board("brick 48x48", 48, 48),
+        Board("midi 29x29", 29, 29, 5.0, "nominal 5 mm; Perler midi measures 4.991 mm (139.75 mm over 28 gaps)"),
+        Board("mini 56x56 (Perler)", 56, 56, 2.689, _FIRAGA),
+        Board("mini 57x57 (Hama)", 57, 57, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
+        Board("mini 48x48 (Hama)", 48, 48, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
+        Board("mini 50x50 (Artkal)", 50, 50, 2.812, _FIRAGA),
+        Board("2.6 mm 52x52", 52, 52, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
+        Board("2.6 mm 104x104", 104, 104, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
+        Board("maxi 29x29", 29, 29, 10.0, "nominal 10 mm"),
+        Board("brick 8x8", 8, 8, 8.0, "LEGO stud pitch"),
+        Board("brick 16x16", 16, 16, 8.0, "LEGO stud pitch"),
+        Board("brick 32x32", 32, 32, 8.0, "LEGO stud pitch"),
+        Board("brick 48x48", 48, 48, 8.0, "LEGO stud pitch"),
     )
 }
+
+# Names used by earlier versions (palette files may still name them).
+BOARD_ALIASES: dict[str, str] = {"mini 57x57 (Hama/Perler)": "mini 57x57 (Hama)"}
+
+
+def find_board(name: str) -> Board | None:
+    """A board by name (exact, alias, then case-insensitive), or None."""
+    name = BOARD_ALIASES.get(name, name)
+    if name in BOARDS:
+        return BOARDS[name]
+    low = name.lower()
+    for key, board in BOARDS.items():
+        if key.lower() == low:
+            return board
+    for key, target in BOARD_ALIASES.items():
+        if key.lower() == low:
+            return BOARDS[target]
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,7 +86,7 @@ class Medium:
     @property
     def default_board(self) -> Board | None:
         """The first board listed for this medium, if any."""
-        return BOARDS.get(self.boards[0]) if self.boards else None
+        return find_board(self.boards[0]) if self.boards else None
 
     def cells_per_unit(self, unit: str) -> tuple[float, float]:
         """How many cells (across, down) one unit of ``unit`` is: cells, boards (the default board), cm or mm."""
@@ -96,7 +130,8 @@ class Medium:
 
 
 BEAD_MIDI = Medium("bead", 5.0, "midi", ("midi 29x29",))
-BEAD_MINI = Medium("bead", 2.6, "mini", ("mini 57x57 (Hama/Perler)", "2.6 mm 52x52", "2.6 mm 104x104"))
+BEAD_MINI = Medium("bead", 2.6, "mini", ("mini 57x57 (Hama)", "mini 48x48 (Hama)", "2.6 mm 52x52", "2.6 mm 104x104"))
+BEAD_MINI_PERLER = Medium("bead", 2.6, "mini", ("mini 56x56 (Perler)", "2.6 mm 52x52", "2.6 mm 104x104"))
 BEAD_MINI_ARTKAL = Medium("bead", 2.6, "mini", ("mini 50x50 (Artkal)", "2.6 mm 52x52", "2.6 mm 104x104"))
 BEAD_MAXI = Medium("bead", 10.0, "maxi", ("maxi 29x29",))
 BRICK = Medium("brick", 8.0, "", ("brick 16x16", "brick 8x8", "brick 32x32", "brick 48x48"))

@@ -52,6 +52,14 @@ class TauSchedule:
         f = min(max(fraction, 0.0), 1.0)
         return self.high * (self.low / self.high) ** f
 
+    def value_t(self, fraction: float, generator: torch.Generator | None = None,
+                device: torch.device | str = "cpu") -> torch.Tensor | float:
+        """As ``value`` but the random draw stays on ``device`` (a 0-dim tensor; no host sync)."""
+        if self.mode == "random":
+            u = torch.rand((), generator=generator, device=device)
+            return self.low + (self.high - self.low) * u
+        return self.value(fraction)
+
 
 def _palette_tensor(palette: Palette | np.ndarray | torch.Tensor) -> torch.Tensor:
     if isinstance(palette, Palette):
@@ -125,9 +133,9 @@ def logits_random(height: int, width: int, n: int, generator: torch.Generator | 
 
 
 def gumbel_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Standard Gumbel noise shaped like ``x`` (drawn on the CPU generator, then moved)."""
-    u = torch.rand(x.shape, generator=generator, dtype=torch.float32).clamp_(1e-10, 1.0 - 1e-7)
-    return (-torch.log(-torch.log(u))).to(device=x.device, dtype=x.dtype)
+    """Standard Gumbel noise shaped like ``x``, drawn on ``x``'s device (``generator`` must live there too)."""
+    u = torch.rand(x.shape, generator=generator, dtype=torch.float32, device=x.device).clamp_(1e-10, 1.0 - 1e-7)
+    return (-torch.log(-torch.log(u))).to(dtype=x.dtype)
 
 
 class PaletteGenerator(nn.Module):
@@ -189,7 +197,7 @@ class PaletteGenerator(nn.Module):
         return int(self.logits.shape[2])
 
     # ----------------------------------------------------------------- renders
-    def forward(self, tau: float = 1.0, hard: bool = False, generator: torch.Generator | None = None,
+    def forward(self, tau: float | torch.Tensor = 1.0, hard: bool = False, generator: torch.Generator | None = None,
                 noise: bool = True) -> torch.Tensor:
         """Gumbel-softmax render, H x W x 3 in [0, 1] (differentiable w.r.t. the logits).
 
@@ -231,12 +239,18 @@ class PaletteGenerator(nn.Module):
         self.logits.sub_(self.logits.mean(dim=-1, keepdim=True))
 
 
-def render_size(height: int, width: int, base: int, multiple: int = 64) -> tuple[int, int]:
+def render_size(height: int, width: int, base: int, multiple: int = 64,
+                max_aspect: float | None = None) -> tuple[int, int]:
     """A model resolution with about ``base``^2 pixels and the pattern's aspect ratio (sides multiples of
-    ``multiple``), so non-square patterns are never stretched."""
+    ``multiple``), so non-square patterns are never stretched.
+
+    ``max_aspect`` (e.g. 4 for SDXL, whose training buckets run from 512x2048 to 2048x512): a more extreme
+    pattern gets a render clamped to that aspect, and ``upsample_for_model`` letterboxes it inside."""
     if height < 1 or width < 1:
         raise ValueError(f"size must be positive, got {width}x{height}")
     aspect = width / height
+    if max_aspect:
+        aspect = min(max(aspect, 1.0 / max_aspect), max_aspect)
     h = base / math.sqrt(aspect)
     w = base * math.sqrt(aspect)
     hh = max(multiple, int(round(h / multiple)) * multiple)
@@ -253,21 +267,28 @@ def letterbox_box(height: int, width: int, size: tuple[int, int]) -> tuple[int, 
     return (big_h - ch) // 2, (big_w - cw) // 2, ch, cw
 
 
+LETTERBOX_REPLICATE_MAX = 8  # pads up to this many pixels (rounding slack) repeat the edge; wider bands are grey
+LETTERBOX_FILL = 0.5  # neutral grey (zero after the model's [-1, 1] scaling)
+
+
 def upsample_for_model(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """B x 3 x h x w (or h x w x 3) render -> B x 3 x size: bilinear (as the reference) at the exact aspect,
-    with the few rounding pixels left over filled by edge replication (never stretched)."""
+    never stretched. The few rounding pixels left over repeat the edge; wider bands (an aspect beyond what the
+    model was trained on, clamped by ``render_size``) are letterboxed in neutral grey, so edge cells get no
+    extra weight."""
     x = image.permute(2, 0, 1)[None] if image.ndim == 3 else image
     top, left, ch, cw = letterbox_box(x.shape[-2], x.shape[-1], size)
     x = F.interpolate(x, size=(ch, cw), mode="bilinear", align_corners=False)
     pad = (left, size[1] - cw - left, top, size[0] - ch - top)
     if any(pad):
-        x = F.pad(x, pad, mode="replicate")
+        mode = "replicate" if max(pad) <= LETTERBOX_REPLICATE_MAX else "constant"
+        x = F.pad(x, pad, mode=mode, **({"value": LETTERBOX_FILL} if mode == "constant" else {}))
     return x
 
 
 def letterbox_array(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize an image (uint8 or float [0, 1], H x W [x C]) into ``size`` at the exact aspect (bicubic), filling
-    the rest by edge replication; returns uint8."""
+    the rest as ``upsample_for_model`` does (edge for rounding slack, grey bands); returns uint8."""
     from PIL import Image
 
     arr = np.asarray(image)
@@ -278,4 +299,6 @@ def letterbox_array(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     top, left, ch, cw = letterbox_box(arr.shape[0], arr.shape[1], size)
     small = np.asarray(Image.fromarray(arr).resize((cw, ch), Image.BICUBIC))
     pad = [(top, size[0] - ch - top), (left, size[1] - cw - left)] + [(0, 0)] * (small.ndim - 2)
-    return np.pad(small, pad, mode="edge")
+    if max(max(p) for p in pad) <= LETTERBOX_REPLICATE_MAX:
+        return np.pad(small, pad, mode="edge")
+    return np.pad(small, pad, mode="constant", constant_values=int(round(LETTERBOX_FILL * 255)))

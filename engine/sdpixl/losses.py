@@ -20,29 +20,62 @@ def _channels_first(image: torch.Tensor) -> torch.Tensor:
 
 
 def high_frequency_mask(height: int, width: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """1 outside a disk of radius min(H, W) / (4 sqrt 2) around the centre of the fftshift-ed spectrum.
+    """1 outside a disk of radius min(H, W) / (4 sqrt 2) around (H / 2, W / 2) of the fftshift-ed spectrum.
 
-    Compared exactly in integers (32 d^2 > min(H, W)^2), so cells lying on the circle count as inside.
+    As the reference: the centre is (H / 2, W / 2) (a half cell off the DC term for odd sides) and a cell counts
+    as inside only when its distance is strictly below the radius, so cells exactly on the circle are outside.
+    Compared exactly in integers on doubled coordinates: outside when 8 ((2y - H)^2 + (2x - W)^2) >= min(H, W)^2.
+    The DC term is always excluded (the reference's offset centre would otherwise count it on sides <= 4, making
+    a constant tiny image cost something); on larger sides it lies inside the disk anyway.
     """
-    yy = torch.arange(height, device=device, dtype=torch.int64)[:, None] - height // 2
-    xx = torch.arange(width, device=device, dtype=torch.int64)[None, :] - width // 2
-    return (32 * (yy**2 + xx**2) > min(height, width) ** 2).float()
+    yy = 2 * torch.arange(height, device=device, dtype=torch.int64)[:, None] - height
+    xx = 2 * torch.arange(width, device=device, dtype=torch.int64)[None, :] - width
+    mask = (8 * (yy**2 + xx**2) >= min(height, width) ** 2).float()
+    mask[height // 2, width // 2] = 0.0
+    return mask
 
 
 def fft_smoothness_loss(image: torch.Tensor) -> torch.Tensor:
     """The reference's FFT regulariser: per channel F = fftshift(fft2(x_c)); L = sum(M |F|) / sum(M).
 
-    The sum runs over the three channels and the spectrum; ``sum(M)`` counts the mask once (H x W), as
-    the reference broadcasts one mask over the channels. Zero for a constant image.
+    The mask M is the H x W disk mask repeated over the three channels, so ``sum(M)`` is three times the 2-D
+    mask's count: the loss is the mean high-frequency magnitude per masked spectrum cell and channel.
+    Zero for a constant image.
     """
     x = _channels_first(image).float()
-    _, h, w = x.shape
+    c, h, w = x.shape
     spectrum = torch.fft.fftshift(torch.fft.fft2(x), dim=(-2, -1))
-    mask = high_frequency_mask(h, w, device=x.device)
-    denom = mask.sum()
-    if denom == 0:  # a 1 x 1 or 2 x 2 image has no band above the cut-off
-        return x.sum() * 0.0
-    return (mask * spectrum.abs()).sum() / denom
+    return (_cached_mask(h, w, x.device) * spectrum.abs()).sum() / _mask_denominator(h, w, c)
+
+
+_MASKS: dict[tuple[int, int, str], torch.Tensor] = {}
+
+
+def _cached_mask(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """The mask built once per size and device (the optimiser calls the loss every step)."""
+    key = (height, width, str(device))
+    if key not in _MASKS:
+        if len(_MASKS) > 16:
+            _MASKS.clear()
+        _MASKS[key] = high_frequency_mask(height, width, device=device)
+    return _MASKS[key]
+
+
+def _mask_denominator(height: int, width: int, channels: int) -> float:
+    """Sum of the channel-repeated mask (host integers, cached per size: no device sync in the loop); at least
+    1, so a 1 x 1 or 2 x 2 image (no band above the cut-off) gives a zero loss."""
+    return float(max(1, channels * _mask_count(height, width)))
+
+
+def _mask_count(height: int, width: int) -> int:
+    """Number of cells outside the disk (pure integer maths, cached per size)."""
+    key = (height, width)
+    if key not in _MASK_COUNTS:
+        _MASK_COUNTS[key] = int(high_frequency_mask(height, width).sum())
+    return _MASK_COUNTS[key]
+
+
+_MASK_COUNTS: dict[tuple[int, int], int] = {}
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -12,9 +12,10 @@ import copy
 import logging
 import random
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -28,10 +29,11 @@ from engine.sdpixl.generator import INIT_MODES, PaletteGenerator, TauSchedule, d
 from engine.sdpixl.losses import fft_smoothness_loss, fidelity_loss
 
 from .guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig
+from .select_init import SampleInitConfig, sample_and_select
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the run's settings are stored and checked on resume
 MAX_SIDE = 512
 
 
@@ -63,7 +65,9 @@ class RunConfig:
     fft_weight: float = 20.0
     fidelity_weight: float = 0.0
     fidelity_sigma: float = 1.0
-    init: str = "auto"  # auto: bilinear with an image, random without; or one of INIT_MODES
+    init: str = "auto"  # auto: bilinear with an image; without: sample-and-select (or random); or one of INIT_MODES
+    init_samples: int = 10  # text-only "auto" init: candidate images sampled and ranked by CLIP (0: random logits)
+    sample_init: SampleInitConfig = field(default_factory=SampleInitConfig)
     init_pattern: Pattern | None = None  # for init "converter": start from this Pattern instead of converting
     guidance: SDXLGuidanceConfig = field(default_factory=SDXLGuidanceConfig)
     seed: int | None = None
@@ -74,10 +78,12 @@ class RunConfig:
 
 
 PRESETS: dict[str, RunConfig] = {
-    # The paper's implementation: fp32 weights, 10,001 steps.
-    "reference": RunConfig(guidance=SDXLGuidanceConfig(dtype="fp32")),
-    # Ours: half precision on GPU, channels-last, batched two-branch CFG, 1,500 steps with a short warm-up.
-    "fast": RunConfig(steps=1500, warmup=100, guidance=SDXLGuidanceConfig(dtype="auto", channels_last=True)),
+    # The paper's implementation: fp32 weights (TF32 matmuls on CUDA), 10,001 steps, 10 candidate init images.
+    "reference": RunConfig(guidance=SDXLGuidanceConfig(dtype="fp32", tf32=True)),
+    # Ours: half precision on GPU, channels-last, batched two-branch CFG, 1,500 steps with a short warm-up,
+    # 4 candidate init images; torch.compile is opt-in (compile=True in the guidance config, --compile).
+    "fast": RunConfig(steps=1500, warmup=100, init_samples=4,
+                      guidance=SDXLGuidanceConfig(dtype="auto", channels_last=True)),
 }
 
 
@@ -88,13 +94,29 @@ def make_config(preset: str = "reference", **overrides: Any) -> RunConfig:
     return replace(copy.deepcopy(PRESETS[preset]), **overrides)
 
 
+class DeviceLosses(Mapping):
+    """Loss values kept as device tensors; a value is copied to the host (a sync) only when it is read."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        self._tensors = tensors
+
+    def __getitem__(self, key: str) -> float:
+        return float(self._tensors[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tensors)
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+
 @dataclass
 class StepInfo:
-    """What ``callback_on_step_end`` receives after each optimiser step."""
+    """What ``callback_on_step_end`` receives after each optimiser step (``losses`` read lazily)."""
 
     step: int
     total: int
-    losses: dict[str, float]
+    losses: Mapping[str, float]
     generator: PaletteGenerator
 
 
@@ -128,8 +150,10 @@ def validate(config: RunConfig) -> None:
     if config.lr <= 0:
         raise OptimizeError(f"learning rate must be positive, got {config.lr}")
     init = config.init
-    if init != "auto" and init not in INIT_MODES:
-        raise OptimizeError(f"unknown init {init!r}; choose auto or one of {', '.join(INIT_MODES)}")
+    if init not in ("auto", "sample") and init not in INIT_MODES:
+        raise OptimizeError(f"unknown init {init!r}; choose auto, sample or one of {', '.join(INIT_MODES)}")
+    if config.init_samples < 0:
+        raise OptimizeError(f"init samples must be 0 (skip) or more, got {config.init_samples}")
     if init in ("bilinear", "ciede2000") or (init == "converter" and config.init_pattern is None):
         if not config.image:
             raise OptimizeError(f"init {init!r} needs an input image (--image)")
@@ -152,12 +176,36 @@ def _converter_pattern(image_path: str, palette: Palette, width: int, height: in
 
 
 # --------------------------------------------------------------------------- checkpoints
+def run_settings(config: RunConfig) -> dict[str, Any]:
+    """What makes a run's objective: stored in checkpoints and compared on resume (plain Python values)."""
+    g = config.guidance
+    return {
+        "prompt": config.prompt,
+        "negative_prompt": config.negative_prompt,
+        "model": str(g.model),
+        "model_config": g.model_config,
+        "lora": g.lora,
+        "lora_scale": float(g.lora_scale),
+        "controlnets": [[c.kind, c.source, float(c.scale)] for c in g.controlnets],
+        "guidance_scale": float(g.guidance_scale),
+        "weighting": g.weighting,
+        "t_range": [g.t_min, g.t_max_start, g.t_max_end, g.t_anneal_until],
+        "resolution": g.resolution,
+        "augment": asdict(g.augment),
+        "weights": {"sds": config.sds_weight, "fft": config.fft_weight, "fidelity": config.fidelity_weight},
+        "tau": [config.tau.mode, config.tau.low, config.tau.high],
+        "hard": config.hard,
+        "image": Path(config.image).name if config.image else None,
+    }
+
+
 def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.optim.Optimizer, scheduler: Any,
                     step: int, rng: torch.Generator, guidance: Any, config: RunConfig) -> Path:
-    """Write logits, optimiser/scheduler state, the step and RNG states to ``path`` atomically."""
+    """Write logits, optimiser/scheduler state, the step, RNG states and the run's settings atomically."""
     state = {
         "version": CHECKPOINT_VERSION,
         "step": int(step),
+        "steps": int(config.steps),
         "logits": gen.logits.detach().cpu(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -166,6 +214,8 @@ def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.op
         "palette_codes": list(config.palette.codes) if config.palette else [],
         "size": [config.height, config.width],
         "seed": config.seed,
+        "settings": run_settings(config),
+        "device": gen.logits.device.type,  # the generator states belong to this device type
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -174,8 +224,13 @@ def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.op
     return path
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def load_checkpoint(path: str | Path, config: RunConfig) -> dict:
-    """Read a checkpoint and check it matches the run's size and palette."""
+    """Read a checkpoint and check it matches the run: size, palette and every setting of ``run_settings``."""
     path = Path(path)
     if not path.is_file():
         raise OptimizeError(f"checkpoint not found: {path}")
@@ -184,12 +239,22 @@ def load_checkpoint(path: str | Path, config: RunConfig) -> dict:
     except Exception as exc:  # torch raises a variety of unpickling errors
         raise OptimizeError(f"{path.name} is not a readable SD-piXL checkpoint: {exc}") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise OptimizeError(f"{path.name} is not an SD-piXL checkpoint of a version this program reads")
+        raise OptimizeError(f"{path.name} is not an SD-piXL checkpoint of a version this program reads "
+                            f"(checkpoints from before settings were recorded cannot be resumed); start a new run")
     if list(state["size"]) != [config.height, config.width]:
         h, w = state["size"]
         raise OptimizeError(f"checkpoint {path.name} is for a {w}x{h} pattern, not {config.width}x{config.height}")
     if config.palette is not None and list(state["palette_codes"]) != list(config.palette.codes):
         raise OptimizeError(f"checkpoint {path.name} was made with a different palette; use the same --palette")
+    saved, now = state.get("settings") or {}, run_settings(config)
+    diffs = [f"{key}: {_short(saved.get(key))} then, {_short(now[key])} now"
+             for key in now if saved.get(key) != now[key]]
+    if diffs:
+        raise OptimizeError(f"checkpoint {path.name} was made with other settings ({'; '.join(diffs)}); "
+                            f"resume with the same settings or start a new run")
+    if int(state.get("steps", config.steps)) != config.steps:
+        log.warning("resuming a %s-step run as a %d-step run: the timestep schedule changes from here on",
+                    state.get("steps"), config.steps)
     return state
 
 
@@ -210,6 +275,29 @@ def build_guidance(config: RunConfig) -> SDXLGuidance:
     return SDXLGuidance(gcfg, config.height, config.width)
 
 
+def _guarded_step(optimizer: torch.optim.Optimizer, param: torch.nn.Parameter, finite: torch.Tensor) -> None:
+    """One optimiser step that leaves the parameter and its Adam moments unchanged when ``finite`` (a device
+    bool) is False: decided with ``torch.where`` on the device, never read on the host."""
+    state = optimizer.state.get(param) or {}
+    saved = [(param, param.detach().clone())]
+    saved += [(state[k], state[k].clone()) for k in ("exp_avg", "exp_avg_sq") if k in state]
+    if param.grad is not None:
+        param.grad = torch.where(finite, param.grad, torch.zeros_like(param.grad))
+    optimizer.step()
+    with torch.no_grad():
+        for tensor, old in saved:
+            tensor.copy_(torch.where(finite, tensor, old))
+
+
+def _report_values(sums: dict[str, torch.Tensor], count: int, last: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Window means of the accumulated losses plus the last step's t / grad_norm, in ONE device-to-host copy."""
+    keys = list(sums) + list(last)
+    if not keys:
+        return {}
+    stacked = torch.stack([sums[k] / max(count, 1) for k in sums] + [last[k].float() for k in last])
+    return dict(zip(keys, stacked.detach().cpu().tolist()))
+
+
 def run_optimization(config: RunConfig, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
                      guidance: Any = None, callback_on_step_end: Callable[[StepInfo], None] | None = None) -> Pattern:
     """Run SD-piXL and return the final (or, when cancelled, the current) Pattern.
@@ -217,16 +305,21 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     ``guidance``: a ready guidance object (``SDXLGuidance`` or anything with the same ``__call__``); built
     from ``config.guidance`` when None (a guidance can be reused across runs with the same prompt and model).
     ``progress`` gets a Progress every ``preview_every`` steps (preview = hard image, H x W x 3 uint8) and a final
-    one with ``pattern`` set; ``losses`` holds ``sds``, ``fft`` (and ``fidelity``), their weighted ``total``, plus the
-    step's diffusion timestep ``t`` and SDS ``grad_norm``. ``callback_on_step_end`` is called after every step.
+    one with ``pattern`` set; ``losses`` holds the means since the previous report of ``sds``, ``fft`` (and
+    ``fidelity``) and their weighted ``total``, plus the last step's diffusion timestep ``t`` and SDS
+    ``grad_norm``. ``callback_on_step_end`` is called after every step (its ``losses`` are read lazily).
     Cancelling returns the current Pattern with ``metadata["cancelled"] = True`` (no exception).
+
+    The step itself does no host work: random numbers come from device generators, losses are accumulated on
+    the device and copied to the host only when a report, checkpoint or callback read is due, and a non-finite
+    loss skips its update on the device (counted and logged at the next report).
     """
     validate(config)
     palette = config.palette
     assert palette is not None
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     config = replace(config, seed=seed)
-    rng = torch.Generator().manual_seed(seed)
+    init_rng = torch.Generator().manual_seed(seed)
 
     image = None
     if config.image:
@@ -235,12 +328,35 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     if config.depth_image:
         depth = crop_to_aspect(load_rgb(config.depth_image), config.width, config.height)
 
-    init = config.init if config.init != "auto" else ("bilinear" if image is not None else "random")
+    init = config.init
+    init_image = image
+    if init == "auto":
+        if image is not None:
+            init = "bilinear"
+        elif config.init_samples > 0 and not config.resume:
+            init = "sample"
+        else:
+            init = "random"
+    if init == "sample" and config.resume:
+        init = "random"  # the checkpoint's logits replace the init: do not sample for nothing
+    init_note = None
+    if init == "sample":
+        # "auto" is best effort (no CLIP on this computer: random logits, said in the log and the metadata);
+        # an explicit init "sample" must work.
+        picked = sample_and_select(config, progress=progress, optional=config.init == "auto")
+        if picked is None:
+            init, init_note = "random", f"no CLIP model {config.sample_init.clip_model!r}: random start"
+        else:
+            init_image, scores = picked
+            log.info("init: kept candidate %d of %d (CLIP similarity %.3f)", int(np.argmax(scores)), len(scores),
+                     max(scores))
+            init_note = f"best of {len(scores)} candidates by CLIP (similarity {max(scores):.3f})"
+            init_image = crop_to_aspect(init_image, config.width, config.height)
     pattern0 = None
     if init == "converter":
         pattern0 = config.init_pattern or _converter_pattern(config.image, palette, config.width, config.height)
-    gen = PaletteGenerator.create(palette, config.height, config.width, init, image=image, pattern=pattern0,
-                                  generator=rng)
+    gen = PaletteGenerator.create(palette, config.height, config.width, "bilinear" if init == "sample" else init,
+                                  image=init_image, pattern=pattern0, generator=init_rng)
     target = downsample_image(image, config.height, config.width) if config.fidelity_weight > 0 else None
 
     if guidance is None:
@@ -254,7 +370,8 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
             raise OptimizeError(str(exc)) from None
     if hasattr(guidance, "generator"):
         guidance.generator.manual_seed(seed + 1)
-    device = getattr(guidance, "device", torch.device("cpu"))
+    device = torch.device(getattr(guidance, "device", "cpu"))
+    rng = torch.Generator(device=device).manual_seed(seed)  # the loop's draws (temperature, Gumbel noise)
     gen.to(device)
     if target is not None:
         target = target.to(device)
@@ -265,6 +382,9 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     start = 0
     if config.resume:
         state = load_checkpoint(config.resume, config)
+        if state.get("device", device.type) != device.type:
+            raise OptimizeError(f"checkpoint {Path(config.resume).name} was written on {state['device']}, this run "
+                                f"is on {device.type}: resume on the same kind of device (--device)")
         with torch.no_grad():
             gen.logits.copy_(state["logits"].to(device))
         optimizer.load_state_dict(state["optimizer"])
@@ -280,7 +400,13 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
             save_checkpoint(config.checkpoint_path, gen, optimizer, scheduler, step, rng, guidance, config)
 
     total = config.steps
+    every = max(1, config.preview_every)
     t0 = time.perf_counter()
+    sums: dict[str, torch.Tensor] = {}  # loss sums since the last report, on the device
+    last: dict[str, torch.Tensor] = {}  # the last step's t and grad_norm
+    count = 0
+    skipped = torch.zeros((), device=device, dtype=torch.int64)
+    logged = [0]
     losses: dict[str, float] = {}
     step = start
     cancelled = False
@@ -289,48 +415,56 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
             cancelled = True
             break
         frac = step / total
-        tau = config.tau.value(frac, rng)
+        tau = config.tau.value_t(frac, rng, device)
         img = gen(tau=tau, hard=config.hard, generator=rng)
         out = guidance(img.permute(2, 0, 1)[None], frac)
         loss = torch.zeros((), device=device)
-        losses = {}
+        terms: dict[str, torch.Tensor] = {}
         for name, value in out.items():
             if name.startswith("loss_"):
                 weight = getattr(config, name[5:] + "_weight", 1.0)
                 loss = loss + weight * value.to(device)
-                losses[name[5:]] = float(value.detach())
+                terms[name[5:]] = value.detach()
         if config.fft_weight:
             fft = fft_smoothness_loss(img)
             loss = loss + config.fft_weight * fft
-            losses["fft"] = float(fft.detach())
+            terms["fft"] = fft.detach()
         if target is not None:
             fid = fidelity_loss(img, target, config.fidelity_sigma)
             loss = loss + config.fidelity_weight * fid
-            losses["fidelity"] = float(fid.detach())
-        losses["total"] = float(loss.detach())
+            terms["fidelity"] = fid.detach()
+        terms["total"] = loss.detach()
         for key in ("t", "grad_norm"):
             if key in out:
-                losses[key] = float(out[key])
+                last[key] = torch.as_tensor(out[key]).detach()
         optimizer.zero_grad(set_to_none=True)
-        if torch.isfinite(loss):
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_([gen.logits], config.grad_clip)
-            optimizer.step()
-        else:
-            log.warning("non-finite loss at step %d; step skipped", step)
+        loss.backward()
+        finite = torch.isfinite(loss)
+        skipped += (~finite).long()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_([gen.logits], config.grad_clip)
+        _guarded_step(optimizer, gen.logits, finite)
         scheduler.step()
         gen.center_()
+        for key, value in terms.items():
+            sums[key] = value.float() if key not in sums else sums[key] + value.float()
+        count += 1
         step += 1
         if callback_on_step_end is not None:
-            callback_on_step_end(StepInfo(step, total, dict(losses), gen))
+            callback_on_step_end(StepInfo(step, total, DeviceLosses({**terms, **last}), gen))
         if config.checkpoint_every > 0 and step % config.checkpoint_every == 0 and step < total:
             checkpoint(step)
-        if progress is not None and step % max(1, config.preview_every) == 0 and step < total:
+        if progress is not None and step % every == 0 and step < total:
+            losses = _report_values(sums, count, last)
+            _log_skipped(skipped, step, logged)
+            sums, count = {}, 0
             elapsed = time.perf_counter() - t0
             eta = elapsed / (step - start) * (total - step)
             progress(Progress(step, total, f"step {step}/{total}", dict(losses), elapsed, eta, gen.hard_image()))
     checkpoint(step)
+    if count:
+        losses = _report_values(sums, count, last)
+    _log_skipped(skipped, step, logged)
 
     metadata = {
         "method": "sd-pixl",
@@ -341,6 +475,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         "steps_planned": total,
         "model": getattr(getattr(guidance, "config", None), "model", None),
         "init": init,
+        "init_note": init_note,
         "source_image": Path(config.image).name if config.image else None,
         "cancelled": cancelled,
     }
@@ -353,3 +488,10 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
              time.perf_counter() - t0)
     return pattern
 
+
+def _log_skipped(skipped: torch.Tensor, step: int, logged: list[int]) -> None:
+    """Log steps newly skipped for a non-finite loss (reads one device scalar; ``logged`` holds the count so far)."""
+    n = int(skipped)
+    if n > logged[0]:
+        log.warning("%d step(s) up to step %d had a non-finite loss; their updates were skipped", n - logged[0], step)
+        logged[0] = n

@@ -15,8 +15,8 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from engine.core.atomic import atomic_write_text
-from engine.core.color import nearest_palette_match
-from engine.core.palette import Palette, PaletteError
+from engine.core.color import ciede2000, nearest_palette_match, srgb8_to_lab
+from engine.core.palette import Palette, PaletteColor, PaletteError
 from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
@@ -38,13 +38,16 @@ from exporters.common.pdf import (
     run_rects,
     stroke_lines,
 )
+from exporters.common.shopping import NO_SPARES, SpareRule, purchase, spare_rule_from_args
 
 log = logging.getLogger(__name__)
 
 FORMATS = {
-    "parts-csv": "brick mosaic parts list CSV: part id, name, colour, BrickLink id, quantity (--piece, --section)",
-    "bricklink-xml": "BrickLink wanted-list XML to upload (--piece, --section)",
-    "build-pdf": "vector build instructions PDF: section map, one page per section with numbered studs",
+    "parts-csv": "brick mosaic parts list CSV: part, colour (BrickLink, LEGO and Rebrickable ids), needed, spares, "
+                 "quantity, with the bases (--piece, --section, --base, --spares)",
+    "bricklink-xml": "BrickLink wanted-list XML to upload, bases included (--piece, --section, --base, --condition)",
+    "rebrickable-csv": "Rebrickable parts-list import CSV: Part,Color,Quantity with Rebrickable colour ids",
+    "build-pdf": "vector build instructions PDF: section map, one page per section with numbered studs, parts list",
 }
 
 STUD_MM = 8.0
@@ -74,8 +77,16 @@ PLATES = (
 )
 TILES = (
     _pt("3070b", "Tile 1 x 1 with Groove", 1, 1), _pt("3069b", "Tile 1 x 2 with Groove", 1, 2),
-    _pt("63864", "Tile 1 x 3", 1, 3), _pt("2431", "Tile 1 x 4", 1, 4), _pt("3068b", "Tile 2 x 2 with Groove", 2, 2),
+    _pt("63864", "Tile 1 x 3", 1, 3), _pt("2431", "Tile 1 x 4", 1, 4), _pt("6636", "Tile 1 x 6", 1, 6),
+    _pt("4162", "Tile 1 x 8", 1, 8), _pt("3068b", "Tile 2 x 2 with Groove", 2, 2), _pt("26603", "Tile 2 x 3", 2, 3),
+    _pt("87079", "Tile 2 x 4", 2, 4), _pt("69729", "Tile 2 x 6", 2, 6),
 )
+# Bases to order with the mosaic (fabrication facts): baseplates per section size, or 16 x 16 plates.
+BASEPLATES = {16: _pt("3867", "Baseplate 16 x 16", 16, 16), 32: _pt("3811", "Baseplate 32 x 32", 32, 32),
+              48: _pt("4186", "Baseplate 48 x 48", 48, 48)}
+PLATE_16 = _pt("91405", "Plate 16 x 16", 16, 16)
+BASE_CHOICES = ("auto", "baseplate", "plate-16", "none")
+CONDITIONS = ("none", "N", "U", "X")  # BrickLink wanted list: new, used, any ("none": leave CONDITION out)
 PIECE_PARTS: dict[str, tuple[PartType, ...]] = {
     "plate": PLATES[:1],
     "tile": TILES[:1],
@@ -94,6 +105,10 @@ class BrickOptions:
     piece: str = "plate"  # plate, tile, round-plate, round-tile, brick, merged-plate, merged-tile
     section: int = 16  # 8, 16, 32 or 48 studs
     title: str = ""
+    base: str = "auto"  # auto (baseplates of the section size, else 16x16 plates), baseplate, plate-16, none
+    base_color: str = "11"  # BrickLink colour id of the bases (11 = Black)
+    spares: SpareRule = NO_SPARES
+    condition: str = "none"  # BrickLink CONDITION: N, U, X or none
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,7 @@ class BrickColor:
     rgb: tuple[int, int, int]
     palette_indices: tuple[int, ...]  # design colours built in this LEGO colour
     delta_e: float = 0.0  # CIEDE2000 to the design colour when it was mapped from a non-LEGO palette
+    replaces: tuple[str, ...] = ()  # LEGO colours of the design not made in the chosen piece, built in this one
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,7 @@ class PlacedPart:
 
 @dataclass(frozen=True)
 class PartTotal:
-    """One line of the parts list."""
+    """One line of the parts list: ``quantity`` to order = ``needed`` + ``spares`` (from shopping.py)."""
 
     part_id: str
     part_name: str
@@ -133,6 +149,9 @@ class PartTotal:
     bricklink_color: str
     quantity: int
     studs_each: int
+    needed: int = 0
+    spares: int = 0
+    use: str = "mosaic"  # "mosaic" (studs) or "base"
 
 
 @dataclass
@@ -150,6 +169,13 @@ class PartsPlan:
     mapped: bool = False  # design colours were mapped to the nearest LEGO colours
     greedy_count: int | None = None  # part count of the greedy largest-first cover (merged pieces only)
     notes: list[str] = field(default_factory=list)
+    bases: list[PartTotal] = field(default_factory=list)
+    spares: SpareRule = NO_SPARES
+
+    @property
+    def order(self) -> list[PartTotal]:
+        """Everything to buy: the mosaic's parts (with spares), then the bases."""
+        return self.totals + self.bases
 
     @property
     def part_count(self) -> int:
@@ -177,10 +203,14 @@ class PartsPlan:
         return "; ".join(lines)
 
 
-def _part_table(piece: str) -> tuple[PartType, ...]:
+def _check_piece(piece: str) -> str:
     if piece not in PIECE_PARTS:
         raise ExportError(f"unknown piece {piece!r}; choose one of: {', '.join(PIECE_PARTS)}")
-    return PIECE_PARTS[piece]
+    return piece
+
+
+def _part_table(piece: str) -> tuple[PartType, ...]:
+    return PIECE_PARTS[_check_piece(piece)]
 
 
 def check_options(options: BrickOptions) -> None:
@@ -190,6 +220,44 @@ def check_options(options: BrickOptions) -> None:
         raise ExportError(
             f"section size {options.section!r} is not available; choose one of {', '.join(map(str, SECTION_SIZES))}"
         )
+    if options.base not in BASE_CHOICES:
+        raise ExportError(f"unknown base {options.base!r}; choose one of: {', '.join(BASE_CHOICES)}")
+    if options.base == "baseplate" and options.section not in BASEPLATES:
+        raise ExportError(f"LEGO makes no {options.section}x{options.section} baseplate; choose --base plate-16 "
+                          "or a section size of 16, 32 or 48")
+    if options.condition not in CONDITIONS:
+        raise ExportError(f"unknown condition {options.condition!r}; choose one of: {', '.join(CONDITIONS)}")
+
+
+def base_part(options: BrickOptions) -> PartType | None:
+    """The base to order for the chosen sections (None for --base none)."""
+    if options.base == "none":
+        return None
+    if options.base == "plate-16" or (options.base == "auto" and options.section not in BASEPLATES):
+        return PLATE_16
+    return BASEPLATES[options.section]
+
+
+def plan_bases(width: int, height: int, options: BrickOptions) -> list[PartTotal]:
+    """The bases line(s) of the order: one base per section (or per 16 x 16 area for 16 x 16 plates)."""
+    part = base_part(options)
+    if part is None:
+        return []
+    lego = _lego_palette()
+    try:
+        color = lego[lego.codes.index(next(c.code for c in lego if c.ids["bricklink"] == str(options.base_color)))]
+    except StopIteration:
+        raise ExportError(f"base colour {options.base_color!r} is not a BrickLink colour id of a current LEGO "
+                          "colour (e.g. 11 for Black, 86 for Light Bluish Gray)") from None
+    n = math.ceil(width / part.w) * math.ceil(height / part.h)
+    return [PartTotal(part.part_id, part.name, color.name, color.ids["bricklink"], n, part.w * part.h, n, 0, "base")]
+
+
+# Which recorded piece kind (PaletteColor.parts) each piece choice needs.
+PIECE_KIND = {"plate": "plate", "brick": "plate", "merged-plate": "plate", "tile": "tile", "merged-tile": "tile",
+              "round-plate": "round", "round-tile": "round"}
+STALE_DE = 10.0  # a design colour this far from the shipped value of its BrickLink colour was made with old data
+KIND_LABEL = {"plate": "1x1 plates", "tile": "1x1 tiles", "round": "1x1 round plates/tiles"}
 
 
 def _lego_palette() -> Palette:
@@ -201,39 +269,71 @@ def _lego_palette() -> Palette:
     return pal.subset(keep, name=pal.name)
 
 
-def brick_colors(pattern: Pattern) -> tuple[list[BrickColor], np.ndarray, bool]:
+def lego_colors_for_piece(piece: str) -> Palette:
+    """The LEGO colours made in the piece kind ``piece`` needs (colours without recorded parts are kept)."""
+    kind = PIECE_KIND[_check_piece(piece)]
+    lego = _lego_palette()
+    keep = [i for i, c in enumerate(lego.colors) if not c.parts or kind in c.parts]
+    return lego.subset(keep, name=f"{lego.name} ({KIND_LABEL[kind]})")
+
+
+def brick_colors(pattern: Pattern, piece: str = "plate",
+                 notes: list[str] | None = None) -> tuple[list[BrickColor], np.ndarray, bool]:
     """LEGO colours for the design: (legend entries most-used first, palette index -> entry, mapped?).
 
-    Palette colours with a BrickLink id are used as they are; others are mapped to the CIEDE2000-nearest
-    LEGO colour. Design colours that end up as the same BrickLink colour share one entry.
+    Palette colours with a BrickLink id are used as they are, unless the shipped LEGO data says that colour is
+    not made in the chosen piece: then it is replaced by the CIEDE2000-nearest colour that is, and a line saying
+    so is appended to ``notes``. Other colours are mapped to the nearest LEGO colour made in the piece. Design
+    colours that end up as the same BrickLink colour share one entry (e.g. LEGO 22 and 221, both BrickLink 47).
     """
+    kind = PIECE_KIND[_check_piece(piece)]
     pal = pattern.palette
     counts = pattern.counts()
     used = pattern.used_indices()
     if not used:
         raise ExportError("the design has no filled cells; there is nothing to build")
-    lego = None
+    lego = _lego_palette()
+    by_bl = {c.ids["bricklink"]: c for c in lego}
+    avail = None
     groups: dict[str, dict] = {}
     mapped = False
     for i in used:
         c = pal[i]
         bl = c.ids.get("bricklink")
         de = 0.0
-        if bl:
-            name, rgb = c.name, c.rgb
+        known = by_bl.get(bl) if bl else None
+        replaced = ""
+        parts = known.parts if known is not None else c.parts
+        if bl and (not parts or kind in parts):
+            name, rgb = (known.name, known.rgb) if known is not None else (c.name, c.rgb)
+            if known is not None and notes is not None:
+                stale = float(ciede2000(pal.lab[i], srgb8_to_lab(np.array([known.rgb], dtype=np.uint8))[0]))
+                if stale > STALE_DE:
+                    notes.append(f"{c.name} (BrickLink {bl}) was {c.hex} in the palette this design was made with; "
+                                 f"the corrected LEGO value is {known.hex} (CIEDE2000 {stale:.1f}): convert the "
+                                 "picture again for the right colours")
         else:
-            if lego is None:
-                lego = _lego_palette()
-            j, d = nearest_palette_match(pal.lab[i], lego.lab)
-            j = int(j)
-            bl, name, rgb, de = lego[j].ids["bricklink"], lego[j].name, lego[j].rgb, float(d)
-            mapped = True
-        g = groups.setdefault(bl, {"name": name, "rgb": rgb, "idx": [], "count": 0, "de": 0.0})
+            if avail is None:
+                avail = lego_colors_for_piece(piece)
+            j, d = nearest_palette_match(pal.lab[i], avail.lab)
+            sub = avail[int(j)]
+            if bl and notes is not None:
+                notes.append(f"{c.name} (BrickLink {bl}) is not made as {KIND_LABEL[kind]}: its "
+                             f"{int(counts[i]):,} studs use {sub.name} (BrickLink {sub.ids['bricklink']}, "
+                             f"CIEDE2000 {float(d):.1f}) instead")
+            mapped = mapped or not bl
+            if bl:
+                replaced = f"{c.name} (BrickLink {bl}, not made as {KIND_LABEL[kind]})"
+            bl, name, rgb, de = sub.ids["bricklink"], sub.name, sub.rgb, float(d)
+        g = groups.setdefault(bl, {"name": name, "rgb": rgb, "idx": [], "count": 0, "de": 0.0, "rep": []})
+        if replaced:
+            g["rep"].append(replaced)
         g["idx"].append(i)
         g["count"] += int(counts[i])
         g["de"] = max(g["de"], de)
     order = sorted(groups.items(), key=lambda kv: (-kv[1]["count"], kv[0]))
-    colors = [BrickColor(bl, g["name"], tuple(g["rgb"]), tuple(g["idx"]), g["de"]) for bl, g in order]
+    colors = [BrickColor(bl, g["name"], tuple(g["rgb"]), tuple(g["idx"]), g["de"], tuple(g["rep"]))
+              for bl, g in order]
     lut = np.full(len(pal), -1, dtype=np.int64)
     for k, bc in enumerate(colors):
         lut[list(bc.palette_indices)] = k
@@ -246,7 +346,8 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
     options = options or BrickOptions()
     check_options(options)
     table = _part_table(options.piece)
-    colors, lut, mapped = brick_colors(pattern)
+    notes: list[str] = []
+    colors, lut, mapped = brick_colors(pattern, options.piece, notes)
     stud = lut[pattern.index].astype(np.int64)
     stud[pattern.empty_mask] = -1
     by_size = {(p.w, p.h): p for p in table} | {(p.h, p.w): p for p in table}
@@ -278,19 +379,21 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
     for p in parts:
         tally[(p.part_id, p.color)] = tally.get((p.part_id, p.color), 0) + 1
     part_of = {p.part_id: p for p in table}
-    totals = [PartTotal(pid, part_of[pid].name, colors[k].name, colors[k].bricklink_id, q,
-                        part_of[pid].w * part_of[pid].h)
-              for (pid, k), q in sorted(tally.items(), key=lambda kv: (kv[0][1], -part_of[kv[0][0]].w
-                                                                      * part_of[kv[0][0]].h, kv[0][0]))]
-    notes = []
+    totals = []
+    for (pid, k), q in sorted(tally.items(), key=lambda kv: (kv[0][1], -part_of[kv[0][0]].w * part_of[kv[0][0]].h,
+                                                             kv[0][0])):
+        buy = purchase(pid, part_of[pid].name, q, options.spares)
+        totals.append(PartTotal(pid, part_of[pid].name, colors[k].name, colors[k].bricklink_id, buy.total,
+                                part_of[pid].w * part_of[pid].h, q, buy.spares))
     if mapped:
         worst = max(c.delta_e for c in colors)
-        notes.append(f"colours of palette {pattern.palette.name!r} were mapped to the nearest LEGO colours "
+        notes.insert(0, f"colours of palette {pattern.palette.name!r} were mapped to the nearest LEGO colours "
                      f"(CIEDE2000, largest difference {worst:.1f})")
     plan = PartsPlan(pattern.width, pattern.height, sec, options.piece, parts, colors, stud, totals, mapped,
-                     greedy_total if (merged and with_baseline) else None, notes)
-    if mapped:
-        log.warning("%s", notes[0])
+                     greedy_total if (merged and with_baseline) else None, notes,
+                     plan_bases(pattern.width, pattern.height, options), options.spares)
+    for note in notes:
+        log.warning("%s", note)
     log.info("parts plan: %s (%.2f s)", plan.summary(), time.perf_counter() - t0)
     return plan
 
@@ -298,35 +401,79 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
 # --------------------------------------------------------------------------- CSV / XML
 
 
+def _color_ids() -> dict[str, PaletteColor]:
+    """BrickLink colour id -> shipped LEGO colour (for the LEGO and Rebrickable ids of each order line)."""
+    lego = _lego_palette()
+    return {c.ids["bricklink"]: c for c in lego}
+
+
 def parts_csv_text(plan: PartsPlan) -> str:
-    """The parts list as CSV text (a 'note' column is added when colours were mapped to LEGO colours)."""
+    """The order as CSV: mosaic parts (needed + spares = quantity) and bases; every colour column names its id
+    system. A 'note' column is added when colours were mapped or replaced."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = ["part id", "part name", "colour name", "BrickLink colour id", "quantity"]
-    if plan.mapped:
+    header = ["part id", "part name", "colour name", "BrickLink colour id", "LEGO colour id",
+              "Rebrickable colour id", "use", "needed", "spares", "quantity"]
+    noted = plan.mapped or any(c.delta_e > 0 for c in plan.colors)
+    if noted:
         header.append("note")
     w.writerow(header)
     by_bl = {c.bricklink_id: c for c in plan.colors}
-    for t in plan.totals:
-        row: list = [t.part_id, t.part_name, t.color_name, t.bricklink_color, t.quantity]
-        if plan.mapped:
-            c = by_bl[t.bricklink_color]
-            row.append(f"nearest LEGO colour (CIEDE2000 {c.delta_e:.1f})" if c.delta_e > 0 else "")
+    ids = _color_ids()
+    for t in plan.order:
+        lego = ids.get(t.bricklink_color)
+        row: list = [t.part_id, t.part_name, t.color_name, t.bricklink_color,
+                     lego.ids.get("lego", lego.code) if lego else "", lego.ids.get("rebrickable", "") if lego else "",
+                     t.use, t.needed, t.spares, t.quantity]
+        if noted:
+            c = by_bl.get(t.bricklink_color) if t.use == "mosaic" else None
+            note = ""
+            if c is not None and c.replaces:
+                note = f"replaces {'; '.join(c.replaces)} (CIEDE2000 {c.delta_e:.1f})"
+            elif c is not None and c.delta_e > 0:
+                note = f"nearest LEGO colour (CIEDE2000 {c.delta_e:.1f})"
+            row.append(note)
         w.writerow(row)
     return buf.getvalue()
 
 
-def bricklink_xml_text(plan: PartsPlan) -> str:
-    """BrickLink wanted-list XML (no XML declaration, as BrickLink's upload requires)."""
+def bricklink_xml_text(plan: PartsPlan, condition: str = "none") -> str:
+    """BrickLink wanted-list XML (no XML declaration, as BrickLink's upload requires), bases included;
+    ``condition`` N/U/X adds a CONDITION element to every item."""
+    if condition not in CONDITIONS:
+        raise ExportError(f"unknown condition {condition!r}; choose one of: {', '.join(CONDITIONS)}")
     root = ET.Element("INVENTORY")
-    for t in plan.totals:
+    for t in plan.order:
         item = ET.SubElement(root, "ITEM")
         ET.SubElement(item, "ITEMTYPE").text = "P"
         ET.SubElement(item, "ITEMID").text = t.part_id
         ET.SubElement(item, "COLOR").text = t.bricklink_color
         ET.SubElement(item, "MINQTY").text = str(t.quantity)
+        if condition != "none":
+            ET.SubElement(item, "CONDITION").text = condition
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def rebrickable_csv_text(plan: PartsPlan) -> str:
+    """Rebrickable's parts-list import: ``Part,Color,Quantity`` with Rebrickable colour ids (Red is 4 there,
+    5 on BrickLink). Part numbers of these plates, tiles and baseplates are the same on both sites."""
+    ids = _color_ids()
+    missing = sorted({t.color_name for t in plan.order
+                      if not (ids.get(t.bricklink_color) and ids[t.bricklink_color].ids.get("rebrickable"))})
+    if missing:
+        raise ExportError(f"no Rebrickable colour id is recorded for {', '.join(missing)}; export bricklink-xml "
+                          "instead or choose other colours")
+    merged: dict[tuple[str, str], int] = {}
+    for t in plan.order:
+        key = (t.part_id, ids[t.bricklink_color].ids["rebrickable"])
+        merged[key] = merged.get(key, 0) + t.quantity
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["Part", "Color", "Quantity"])
+    for (part, color), q in merged.items():
+        w.writerow([part, color, q])
+    return buf.getvalue()
 
 
 def _plan(pattern: Pattern, options: BrickOptions | None, plan: PartsPlan | None) -> PartsPlan:
@@ -344,14 +491,22 @@ def _write_plan_text(render, pattern: Pattern, path: str | Path, options: BrickO
 
 def export_parts_csv(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
                      plan: PartsPlan | None = None) -> Path:
-    """Write the parts list CSV: part id, part name, colour name, BrickLink colour id, quantity."""
+    """Write the parts list CSV: parts and bases with colour ids (BrickLink, LEGO, Rebrickable), needed,
+    spares and quantity."""
     return _write_plan_text(parts_csv_text, pattern, path, options, plan)
 
 
 def export_bricklink_xml(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
                          plan: PartsPlan | None = None) -> Path:
-    """Write a BrickLink wanted-list XML for the parts plan."""
-    return _write_plan_text(bricklink_xml_text, pattern, path, options, plan)
+    """Write a BrickLink wanted-list XML for the parts plan (bases included, optional CONDITION)."""
+    cond = (options or BrickOptions()).condition
+    return _write_plan_text(lambda pl: bricklink_xml_text(pl, cond), pattern, path, options, plan)
+
+
+def export_rebrickable_csv(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
+                           plan: PartsPlan | None = None) -> Path:
+    """Write Rebrickable's parts-list import CSV (Part,Color,Quantity; Rebrickable colour ids)."""
+    return _write_plan_text(rebrickable_csv_text, pattern, path, options, plan)
 
 
 def export_build_pdf(pattern: Pattern, path: str | Path, options: BrickOptions | None = None,
@@ -420,8 +575,11 @@ def _draw_overview_page(c, plan: PartsPlan, title: str, page: tuple[float, float
         f"{plan.height * STUD_MM / 10:.1f} cm (8 mm per stud)",
         f"Sections: {nsx} x {nsy} of {sec} x {sec} studs ({sec * STUD_MM / 10:.1f} cm square)   "
         f"Colours: {len(plan.colors)}",
-        f"Parts: {plan.part_count:,} {kinds.get(plan.piece, plan.piece)} for {plan.stud_count:,} studs",
+        f"Parts: {plan.part_count:,} {kinds.get(plan.piece, plan.piece)} for {plan.stud_count:,} studs"
+        + (f" + {sum(t.spares for t in plan.totals):,} spares" if plan.spares.active else ""),
     ]
+    for b in plan.bases:
+        sub.append(f"Bases: {b.quantity} x {b.part_name} ({b.part_id}) in {b.color_name} - included in the parts list")
     if plan.piece.startswith("merged"):
         extra = f"Merging saves {plan.saved_vs_1x1:,} parts compared with all 1x1"
         if plan.greedy_count is not None:
@@ -537,46 +695,56 @@ def _draw_parts_pages(c, plan: PartsPlan, page: tuple[float, float]) -> None:
 
     pw, ph = page
     m = 12 * MM
-    xs = [m, m + 30, m + 150, m + 300, m + 360, pw - m - 60]
-    heads = ["No.", "Colour", "Part", "Part id", "BL colour", "Quantity"]
+    xs = [m, m + 30, m + 140, m + 270, m + 320, pw - m - 120, pw - m - 75, pw - m - 35]
+    heads = ["No.", "Colour", "Part", "Part id", "BL colour", "Needed", "Spares", "Quantity"]
     index_of = {bc.bricklink_id: k for k, bc in enumerate(plan.colors)}
+    ids = _color_ids()
     y = 0.0
     first = True
-    for t in plan.totals:
+    for t in plan.order:
         if first or y < m + 14:
             if not first:
                 c.showPage()
             c.setFillGray(0)
             c.setFont(FONT_BOLD, 14)
             c.drawString(m, ph - m - 12, "Parts list" + ("" if first else " (continued)"))
+            if plan.spares.active:
+                c.setFont(FONT, 8)
+                c.drawString(m + 120, ph - m - 12, plan.spares.describe())
             c.setFont(FONT_BOLD, 8)
             y = ph - m - 36
             for x, h in zip(xs, heads):
                 c.drawString(x, y, h)
             y -= 14
             first = False
-        k = index_of[t.bricklink_color]
-        bc = plan.colors[k]
-        c.setFillColorRGB(*(v / 255 for v in bc.rgb))
+        k = index_of.get(t.bricklink_color) if t.use == "mosaic" else None
+        rgb = plan.colors[k].rgb if k is not None else ids[t.bricklink_color].rgb
+        c.setFillColorRGB(*(v / 255 for v in rgb))
         c.setStrokeGray(0.3)
         c.setLineWidth(0.4)
         c.rect(xs[0], y - 3, 18, 11, stroke=1, fill=1)
-        c.setFillColorRGB(*contrast_rgb(bc.rgb))
-        c.setFont(FONT_BOLD, 7)
-        c.drawCentredString(xs[0] + 9, y, str(k + 1))
+        c.setFillColorRGB(*contrast_rgb(rgb))
+        c.setFont(FONT_BOLD, 7 if k is not None else 5)
+        c.drawCentredString(xs[0] + 9, y, str(k + 1) if k is not None else "base")
         c.setFillGray(0)
         c.setFont(FONT, 9)
         c.drawString(xs[1], y, fit_text(t.color_name, FONT, 9, xs[2] - xs[1] - 4))
         c.drawString(xs[2], y, fit_text(t.part_name, FONT, 9, xs[3] - xs[2] - 4))
         c.drawString(xs[3], y, t.part_id)
         c.drawString(xs[4], y, t.bricklink_color)
-        c.drawString(xs[5], y, f"{t.quantity:,}")
+        c.drawString(xs[5], y, f"{t.needed:,}")
+        c.drawString(xs[6], y, f"{t.spares:,}")
+        c.drawString(xs[7], y, f"{t.quantity:,}")
         y -= 14
     c.setFont(FONT_BOLD, 9)
-    if y < m + 14:
+    if y < m + 40:
         c.showPage()
         y = ph - m - 36
     c.drawString(xs[2], y - 4, f"Total: {plan.part_count:,} parts covering {plan.stud_count:,} studs")
+    spares = sum(t.spares for t in plan.totals)
+    bases = sum(t.quantity for t in plan.bases)
+    c.drawString(xs[2], y - 18, f"Order: {sum(t.quantity for t in plan.order):,} pieces "
+                                f"({spares:,} spares, {bases} bases)")
     c.showPage()
 
 
@@ -605,17 +773,34 @@ def _write_build_pdf(plan: PartsPlan, path: Path, title: str, progress: Progress
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options for the brick formats (--title is shared with bead-pdf)."""
-    g = parser.add_argument_group("parts-csv / bricklink-xml / build-pdf")
+    """Options for the brick formats (--title is shared with bead-pdf, --spares with counts-csv)."""
+    g = parser.add_argument_group("parts-csv / bricklink-xml / rebrickable-csv / build-pdf")
     g.add_argument("--piece", default="plate", choices=list(PIECE_PARTS),
                    help="brick: piece type; merged-* covers same-colour areas with larger parts (default plate)")
-    g.add_argument("--section", type=int, default=16, help="brick: section (baseplate) size 8, 16, 32 or 48")
+    g.add_argument("--section", type=int, default=16,
+                   help="brick: section (baseplate) size 8, 16, 32 or 48")
+    g.add_argument("--base", default="auto", choices=list(BASE_CHOICES),
+                   help="brick: bases to order - baseplates of the section size (16x16 3867, 32x32 3811, 48x48 "
+                        "4186), plate-16 (16x16 plates 91405), auto (baseplates, or 16x16 plates for 8-stud "
+                        "sections) or none")
+    g.add_argument("--base-color", default="11",
+                   help="brick: BrickLink colour id of the bases (default 11, Black; 86 is Light Bluish Gray)")
+    g.add_argument("--condition", default="none", choices=list(CONDITIONS),
+                   help="bricklink-xml: CONDITION of every item - N new, U used, X any (none: leave it out)")
+
+
+def options_from_args(args: argparse.Namespace) -> BrickOptions:
+    """BrickOptions from CLI/GUI option values."""
+    return BrickOptions(piece=getattr(args, "piece", "plate"),
+                        section=int_option(getattr(args, "section", 16), "section size"),
+                        title=getattr(args, "title", "") or "", base=getattr(args, "base", "auto") or "auto",
+                        base_color=str(getattr(args, "base_color", "11") or "11").strip(),
+                        spares=spare_rule_from_args(args), condition=getattr(args, "condition", "none") or "none")
 
 
 def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) -> list[Path]:
     """Write ``fmt`` for the CLI."""
-    opts = BrickOptions(piece=args.piece, section=int_option(args.section, "section size"),
-                        title=getattr(args, "title", "") or "")
+    opts = options_from_args(args)
     check_options(opts)
     plan = plan_parts(pattern, opts, with_baseline=opts.piece.startswith("merged"))
     log.info("%s", plan.summary())
@@ -623,13 +808,42 @@ def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) 
         return [export_parts_csv(pattern, out, opts, plan)]
     if fmt == "bricklink-xml":
         return [export_bricklink_xml(pattern, out, opts, plan)]
+    if fmt == "rebrickable-csv":
+        return [export_rebrickable_csv(pattern, out, opts, plan)]
     if fmt == "build-pdf":
         return [export_build_pdf(pattern, out, opts, plan)]
     raise ExportError(f"the brick exporter does not write {fmt!r}")
 
 
+def describe_export(pattern: Pattern, fmt: str, paths: list[Path], args: argparse.Namespace) -> list[str]:
+    """Summary lines for what ``export_cli`` just wrote: parts, bases, spares, pages, colour notes."""
+    opts = options_from_args(args)
+    plan = plan_parts(pattern, opts, with_baseline=False)
+    nsx, nsy = math.ceil(plan.width / plan.section), math.ceil(plan.height / plan.section)
+    lines = [f"{plan.width} x {plan.height} studs, {nsx} x {nsy} sections of {plan.section}, {len(plan.colors)} "
+             f"colours, {plan.part_count:,} parts for {plan.stud_count:,} studs"]
+    if plan.spares.active:
+        lines.append(f"{plan.spares.describe()}: {sum(t.spares for t in plan.totals):,} spare parts")
+    for b in plan.bases:
+        lines.append(f"bases: {b.quantity} x {b.part_name} ({b.part_id}) in {b.color_name}")
+    if not plan.bases:
+        lines.append("no bases in the order (--base none)")
+    lines.append(f"order: {len(plan.order)} lines, {sum(t.quantity for t in plan.order):,} pieces")
+    if fmt == "build-pdf" and paths:
+        try:
+            from pypdf import PdfReader
+
+            lines.append(f"{len(PdfReader(str(paths[0])).pages)} pages")
+        except Exception:  # noqa: BLE001 - a summary line must never fail the export
+            pass
+    lines.extend(plan.notes)
+    return lines
+
+
 __all__ = [
     "FORMATS", "BrickOptions", "PartsPlan", "PlacedPart", "PartTotal", "BrickColor", "PartType", "PIECE_PARTS",
-    "plan_parts", "brick_colors", "export_parts_csv", "export_bricklink_xml", "export_build_pdf",
-    "parts_csv_text", "bricklink_xml_text", "add_cli_arguments", "export_cli", "check_options",
+    "plan_parts", "brick_colors", "export_parts_csv", "export_bricklink_xml", "export_rebrickable_csv",
+    "export_build_pdf", "parts_csv_text", "bricklink_xml_text", "rebrickable_csv_text", "add_cli_arguments",
+    "export_cli", "check_options", "describe_export", "options_from_args", "plan_bases", "base_part",
+    "lego_colors_for_piece", "BASEPLATES", "PLATE_16", "TILES", "PLATES",
 ]

@@ -1,4 +1,4 @@
-"""What every medium shares: the format registry, export errors, PDF helpers, chart symbols, PNG/GPL/counts."""
+"""What every medium shares: format registry, export errors, PDF helpers, chart symbols, counts, shopping."""
 
 from engine.core.lazy import lazy_exports
 
@@ -10,4 +10,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "export_gpl": "basic",
     "export_counts_csv": "basic",
     "symbols_for": "symbols",
+    "SpareRule": "shopping",
+    "shopping_list": "shopping",
+    "coverage": "shopping",
 })

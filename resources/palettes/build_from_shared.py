@@ -132,7 +132,7 @@ def build_pixelart(src: Path) -> None:
 if __name__ == "__main__":
     source = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/palettes")
     build_beads(source)
-    build_lego(source)
+    # LEGO colours: resources/palettes/build_lego.py (cross-checked against a second source)
     build_threads(source)
     build_pixelart(source)
     print("palettes written to", OUT)

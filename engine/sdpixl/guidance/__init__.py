@@ -7,6 +7,9 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "SDXLGuidanceConfig": "sdxl",
     "ControlNetSpec": "sdxl",
     "ModelLoadError": "loading",
+    "ModelOfflineError": "loading",
+    "download_command": "loading",
+    "hub_reachable": "loading",
     "load_pipeline": "loading",
     "resolve_source": "loading",
 })

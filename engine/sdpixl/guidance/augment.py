@@ -106,3 +106,81 @@ def joint_augment(render: torch.Tensor, conditions: list[torch.Tensor], cfg: Aug
     """One random draw applied to the render and to each condition (all B x 3 x H x W, same H x W)."""
     params = draw_params(render.shape[-2], render.shape[-1], cfg, generator)
     return apply(render, params), [apply(c, params) for c in conditions]
+
+
+# --------------------------------------------------------------------------- on the device, no host sync
+def _homographies_t(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """3 x 3 homography mapping the four points ``src`` (4 x 2) onto ``dst`` (4 x 2), solved on their device.
+
+    Uses ``solve_ex`` (no error check, so no device-to-host sync); float64 except on MPS (float32 there).
+    """
+    x, y = src[:, 0], src[:, 1]
+    u, v = dst[:, 0], dst[:, 1]
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    rows_u = torch.stack([x, y, one, zero, zero, zero, -u * x, -u * y], dim=-1)
+    rows_v = torch.stack([zero, zero, zero, x, y, one, -v * x, -v * y], dim=-1)
+    a = torch.stack([rows_u, rows_v], dim=1).reshape(8, 8)
+    b = torch.stack([u, v], dim=1).reshape(8, 1)
+    h = torch.linalg.solve_ex(a, b)[0][:, 0]
+    return torch.cat([h, torch.ones_like(h[:1])]).view(3, 3)
+
+
+class DeviceAugment:
+    """The joint augmentation with every random number drawn on the images' device and no host round trip.
+
+    Per step: one draw of 3 coins and 8 corner offsets (same distributions as ``draw_params``), one sampling
+    grid built on the device, shared by the render and every condition. Transforms are blended with
+    ``torch.where`` on device flags instead of Python branches, so a step's work does not depend on the draw
+    (and could be captured in a CUDA graph).
+    """
+
+    def __init__(self, cfg: AugmentConfig, height: int, width: int, device: torch.device | str) -> None:
+        self.cfg, self.height, self.width = cfg, height, width
+        self.device = torch.device(device)
+        fdt = torch.float32 if self.device.type == "mps" else torch.float64
+        self.solve_dtype = fdt
+        ys, xs = torch.meshgrid(torch.arange(height, device=self.device, dtype=fdt),
+                                torch.arange(width, device=self.device, dtype=fdt), indexing="ij")
+        self.pixels = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1)  # H x W x 3 homogeneous pixel centres
+        w1, h1 = width - 1, height - 1
+        self.corners = torch.tensor([[0, 0], [w1, 0], [w1, h1], [0, h1]], device=self.device, dtype=fdt)
+        dx, dy = int(cfg.distortion * width / 2), int(cfg.distortion * height / 2)
+        self.max_offset = torch.tensor([dx, dy], device=self.device, dtype=fdt)
+        # offsets move each corner inwards: +x/+y for top-left, -x/+y top-right, -x/-y bottom-right, +x/-y left
+        self.signs = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], device=self.device, dtype=fdt)
+        self.scale = torch.tensor([2.0 / max(w1, 1), 2.0 / max(h1, 1)], device=self.device, dtype=fdt)
+        self.identity_grid = (self.pixels[..., :2] * self.scale - 1).float()
+
+    def draw(self, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """One draw on the device: flags (grayscale, perspective, flip) and the sampling grid (H x W x 2)."""
+        cfg = self.cfg
+        coins = torch.rand(3, device=self.device, generator=generator)
+        u = torch.rand(4, 2, device=self.device, generator=generator, dtype=self.solve_dtype)
+        probs = torch.tensor([cfg.p_grayscale, cfg.p_perspective, cfg.p_hflip], device=self.device)
+        flags = (coins < probs) & cfg.enabled
+        # integer offsets uniform in 0..max (as torch.randint(0, max + 1)), drawn from uniforms on the device
+        offsets = torch.floor(u * (self.max_offset + 1)).clamp_max(self.max_offset)
+        end = self.corners + self.signs * offsets
+        inv = _homographies_t(end, self.corners)  # output pixel -> input pixel
+        pts = self.pixels @ inv.T
+        warped = (pts[..., :2] / pts[..., 2:3] * self.scale - 1).float()
+        use = flags[1] & (cfg.distortion > 0)
+        grid = torch.where(use, warped, self.identity_grid)
+        return {"gray": flags[0], "persp": use, "flip": flags[2], "grid": grid}
+
+    def apply(self, x: torch.Tensor, draw: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Apply one draw to a B x C x H x W tensor (C = 3)."""
+        luma = (x[:, 0:1] * 0.299 + x[:, 1:2] * 0.587 + x[:, 2:3] * 0.114).expand_as(x)
+        x = torch.where(draw["gray"], luma, x)
+        grid = draw["grid"].to(x.dtype)[None].expand(x.shape[0], -1, -1, -1)
+        warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        x = torch.where(draw["persp"], warped, x)
+        return torch.where(draw["flip"], x.flip(-1), x)
+
+    def __call__(self, render: torch.Tensor, conditions: list[torch.Tensor],
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """One random draw applied to the render and to each condition."""
+        if not self.cfg.enabled:
+            return render, conditions
+        draw = self.draw(generator)
+        return self.apply(render, draw), [self.apply(c, draw) for c in conditions]

@@ -1,7 +1,9 @@
 """Finding and loading diffusion models: hub ids (normal HF cache), local diffusers folders, single files.
 
-Every failure becomes a ``ModelLoadError`` whose message names what is missing and how to get it.
-``HF_HUB_OFFLINE=1`` is honoured (huggingface_hub reads it): then only cached models are used.
+Every failure becomes a ``ModelLoadError`` whose message names what is missing and how to get it; a hub model
+that is not cached while the hub cannot be reached is a ``ModelOfflineError`` (its ``plain`` text is for the GUI).
+Offline is detected once, quickly: ``HF_HUB_OFFLINE=1``, or a failed 1.5 s TCP connect to the hub (cached for
+the process), after which every load uses the local cache only (no minute of retries per file).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import logging
 import os
 import re
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,18 +27,35 @@ DEFAULT_MODELS = {"sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
                   "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
 DEFAULT_TINY_VAE = {"sdxl": "madebyollin/taesdxl", "sd15": "madebyollin/taesd"}
 DEFAULT_CONTROLNETS = {
-    "sdxl": {"canny": "diffusers/controlnet-canny-sdxl-1.0", "depth": "diffusers/controlnet-depth-sdxl-1.0"},
+    # The reference's choice: the "-mid" nets (about a quarter of the full nets' FLOPs and memory) at scale 0.15.
+    "sdxl": {"canny": "diffusers/controlnet-canny-sdxl-1.0-mid", "depth": "diffusers/controlnet-depth-sdxl-1.0-mid"},
     "sd15": {"canny": "lllyasviel/control_v11p_sd15_canny", "depth": "lllyasviel/control_v11f1p_sd15_depth"},
 }
 DEFAULT_DEPTH_MODEL = "Intel/dpt-hybrid-midas"
 _OPTION = {"model": "--model", "ControlNet": "--controlnet-model", "LoRA": "--lora", "depth model": "--depth-model",
-           "tiny autoencoder": "--tiny-vae"}
+           "tiny autoencoder": "--tiny-vae", "CLIP model": "--clip-model"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 
 class ModelLoadError(RuntimeError):
     """A model could not be found or loaded; the message says what is missing and how to get it."""
+
+
+class ModelOfflineError(ModelLoadError):
+    """A hub model is not in the local cache and the hub cannot be reached (or HF_HUB_OFFLINE is set).
+
+    ``repo``: the hub id; ``what``: "model", "ControlNet", ...; ``command``: the download command to run once
+    online; ``plain``: the same advice in plain words for a dialog (the GUI adds a Browse button for a local
+    diffusers folder or .safetensors file, passed back as ``SDXLGuidanceConfig.model``).
+    """
+
+    def __init__(self, message: str, repo: str, what: str, command: str, plain: str) -> None:
+        super().__init__(message)
+        self.repo, self.what, self.command, self.plain = repo, what, command, plain
+
+    def __reduce__(self):  # picklable across processes/threads like a plain exception
+        return (type(self), (str(self), self.repo, self.what, self.command, self.plain))
 
 
 @dataclass(frozen=True)
@@ -48,9 +69,56 @@ class ModelSource:
         return {"folder": "folder", "file": "checkpoint file", "hub": "hub model"}[self.kind] + f" {self.location}"
 
 
-def offline() -> bool:
-    """True when the Hugging Face hub must not be contacted (``HF_HUB_OFFLINE`` set to a true value)."""
+_REACH_CACHE: dict[str, tuple[float, bool]] = {}
+REACH_TIMEOUT_S = 1.5
+REACH_CACHE_S = 300.0
+
+
+def hub_reachable(timeout: float = REACH_TIMEOUT_S) -> bool:
+    """One quick TCP connect to the hub (``HF_ENDPOINT`` or huggingface.co, port 443); the answer is cached for
+    a few minutes so a run asks once, not once per file."""
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    url = urlparse(endpoint if "://" in endpoint else "https://" + endpoint)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (80 if url.scheme == "http" else 443)
+    key = f"{host}:{port}"
+    now = time.monotonic()
+    cached = _REACH_CACHE.get(key)
+    if cached is not None and now - cached[0] < REACH_CACHE_S:
+        return cached[1]
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            ok = True
+    except OSError:
+        ok = False
+    _REACH_CACHE[key] = (now, ok)
+    if not ok:
+        log.info("the model hub (%s) cannot be reached: using the local cache only", key)
+    return ok
+
+
+def offline_by_setting() -> bool:
+    """True when ``HF_HUB_OFFLINE`` is set to a true value."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def offline() -> bool:
+    """True when the hub must not be contacted: ``HF_HUB_OFFLINE`` set, or the hub unreachable (quick check)."""
+    return offline_by_setting() or not hub_reachable()
+
+
+def download_command(repo: str) -> str:
+    """The download command of the installed huggingface_hub: ``hf download`` (1.x) or ``huggingface-cli``."""
+    try:
+        from importlib.metadata import entry_points
+
+        names = {ep.name for ep in entry_points(group="console_scripts")}
+    except Exception:  # pragma: no cover - broken metadata
+        names = set()
+    tool = "hf download" if "hf" in names or "huggingface-cli" not in names else "huggingface-cli download"
+    return f"{tool} {repo}"
 
 
 def resolve_source(source: str | os.PathLike, what: str = "model") -> ModelSource:
@@ -77,7 +145,7 @@ def how_to_get(source: ModelSource, what: str = "model") -> str:
     """One sentence telling the user how to make ``source`` available offline."""
     option = _OPTION.get(what, "--model")
     if source.kind == "hub":
-        return (f"download it once with `huggingface-cli download {source.location}` (needs internet), "
+        return (f"download it once with `{download_command(source.location)}` (needs internet), "
                 f"or point {option} at a local folder or .safetensors file")
     return f"check that {source.location} is a complete, readable {what}"
 
@@ -85,7 +153,14 @@ def how_to_get(source: ModelSource, what: str = "model") -> str:
 def _fail(source: ModelSource, what: str, exc: BaseException) -> ModelLoadError:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if source.kind == "hub" and offline():
-        reason = "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+        why = "HF_HUB_OFFLINE is set" if offline_by_setting() else "there is no connection to the model hub"
+        command = download_command(source.location)
+        message = (f"could not load {what} {source.location!r}: it is not in the local Hugging Face cache and "
+                   f"{why}; {how_to_get(source, what)}")
+        plain = (f"The {what} {source.location} is not on this computer and it cannot be downloaded now "
+                 f"({why}). Connect to the internet and run \"{command}\" once, or choose a model folder or "
+                 f".safetensors file that is already on this computer.")
+        return ModelOfflineError(message, source.location, what, command, plain)
     return ModelLoadError(f"could not load {what} {source.location!r}: {reason[:300]}; {how_to_get(source, what)}")
 
 
@@ -220,7 +295,9 @@ def load_tiny_vae(source: str, family: str, model_source: str, dtype: torch.dtyp
     """The tiny autoencoder used for encoding, or None to fall back to the pipeline's VAE.
 
     ``source="auto"``: a ``taesd``/``taesdxl`` sub-folder of a local model folder, else the default TAESD(XL)
-    if it is already in the HF cache (never downloads); ``"none"``: None; anything else must load.
+    from the HF cache, else (when the hub is reachable) downloaded with the model; None only when offline and
+    not cached (the caller then runs the full VAE in bf16 with gradient checkpointing and says so).
+    ``"none"``: None; anything else must load.
     """
     from diffusers import AutoencoderTiny
 
@@ -231,12 +308,21 @@ def load_tiny_vae(source: str, family: str, model_source: str, dtype: torch.dtyp
         for name in ("taesdxl", "taesd"):
             if (model / name / "config.json").is_file():
                 return AutoencoderTiny.from_pretrained(str(model / name), torch_dtype=dtype)
+        repo = DEFAULT_TINY_VAE[family]
         try:
-            return AutoencoderTiny.from_pretrained(DEFAULT_TINY_VAE[family], torch_dtype=dtype, local_files_only=True)
+            return AutoencoderTiny.from_pretrained(repo, torch_dtype=dtype, local_files_only=True)
         except _loader_errors():
-            log.warning("no tiny autoencoder in the cache (%s): encoding with the slower pipeline VAE; pass "
-                        "--tiny-vae %s once online to use it", DEFAULT_TINY_VAE[family], DEFAULT_TINY_VAE[family])
-            return None
+            pass
+        if not offline():
+            try:
+                log.info("downloading the tiny autoencoder %s (the reference's encoder, ~10 MB)", repo)
+                return AutoencoderTiny.from_pretrained(repo, torch_dtype=dtype)
+            except _loader_errors() as exc:
+                log.warning("could not download %s (%s)", repo, str(exc).splitlines()[0][:200] if str(exc) else exc)
+        log.warning("no tiny autoencoder (%s) on this computer: encoding with the full VAE (bf16 on GPU, gradient "
+                    "checkpointing; slower, more memory). Run `%s` once online, or pass --tiny-vae none to choose "
+                    "the full VAE explicitly", repo, download_command(repo))
+        return None
     src = resolve_source(source, "tiny autoencoder")
     try:
         if src.kind == "file":

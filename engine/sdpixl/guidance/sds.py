@@ -24,6 +24,21 @@ def sample_timestep(step_fraction: float, num_train_timesteps: int = 1000, t_min
     return int(torch.randint(t_min, hi + 1, (1,), generator=generator))
 
 
+def sample_timestep_t(step_fraction: float, num_train_timesteps: int = 1000, t_min: int = 20,
+                      t_max_start: float = 0.98, t_max_end: float = 0.8, anneal_until: float = 0.5,
+                      generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """As ``sample_timestep`` but drawn on ``device`` with a generator of that device: a (1,) int64 tensor, so
+    the value never has to travel to the host (the bounds are host arithmetic on the run fraction)."""
+    hi = int(math.floor(num_train_timesteps * t_max_at(step_fraction, t_max_start, t_max_end, anneal_until)))
+    hi = min(max(hi, t_min), num_train_timesteps - 1)
+    return torch.randint(t_min, hi + 1, (1,), generator=generator, device=device)
+
+
+def eps_from_v(v: torch.Tensor, z_t: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+    """Noise prediction from a v-prediction: eps = sqrt(a) v + sqrt(1 - a) z_t (v = sqrt(a) eps - sqrt(1 - a) z0)."""
+    return alpha_bar_t.sqrt() * v + (1.0 - alpha_bar_t).sqrt() * z_t
+
+
 def sds_weight(alpha_bar_t: torch.Tensor, weighting: str = "sds") -> torch.Tensor:
     """w(t): ``sds`` = 1 - alpha_bar (the reference), ``uniform`` = 1, ``fantasia`` = sqrt(alpha_bar)(1 - alpha_bar)."""
     if weighting == "sds":

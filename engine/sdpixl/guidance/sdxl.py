@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.sdpixl.guidance.augment import AugmentConfig, joint_augment
+from engine.sdpixl.guidance.augment import AugmentConfig, DeviceAugment
 from engine.sdpixl.guidance.controls import canny, estimate_depth, normalise_depth, to_condition, to_gray
 from engine.sdpixl.guidance.loading import (
     DEFAULT_CONTROLNETS,
     DEFAULT_DEPTH_MODEL,
     DEFAULT_MODELS,
+    ModelLoadError,
     load_controlnet,
     load_depth_model,
     load_lora,
@@ -30,13 +31,16 @@ from engine.sdpixl.guidance.loading import (
     resolve_device,
     resolve_dtype,
 )
-from engine.sdpixl.guidance.sds import sample_timestep, sds_grad, sds_loss, sds_weight
+from engine.sdpixl.guidance.sds import eps_from_v, sample_timestep_t, sds_grad, sds_loss, sds_weight
 
 from ..generator import letterbox_array, render_size, upsample_for_model
 
 log = logging.getLogger(__name__)
 
 CONTROL_KINDS = ("canny", "depth")
+# Widest render aspect per family: SDXL's training buckets run from 512x2048 to 2048x512; SD 1.5 trained square.
+MAX_ASPECT = {"sdxl": 4.0, "sd15": 2.0}
+PREDICTION_TYPES = ("epsilon", "v_prediction")
 
 
 @dataclass
@@ -82,7 +86,9 @@ class SDXLGuidanceConfig:
     batch_cfg: bool = True  # both CFG branches in one UNet batch
     reference_third_branch: bool = False  # mimic the reference's unused third UNet branch (benchmarks only)
     channels_last: bool = False
-    compile: bool = False
+    compile: bool = False  # torch.compile the UNet, ControlNets and encoder (opt-in; first steps compile)
+    compile_mode: str = "default"  # or "reduce-overhead" (CUDA graphs for the no-grad UNet/ControlNets)
+    tf32: bool = False  # allow TF32 matmuls/convolutions on CUDA for fp32 weights (the reference preset)
     seed: int | None = None
 
 
@@ -101,9 +107,12 @@ class SDXLGuidance:
         if tiny is not None:
             encoder, enc_dtype = tiny, self.dtype
         else:
-            encoder = pipe.vae
-            upcast = self.dtype == torch.float16 and bool(getattr(pipe.vae.config, "force_upcast", False))
-            enc_dtype = torch.float32 if upcast else self.dtype
+            encoder, enc_dtype = pipe.vae, full_vae_dtype(self.dtype, self.device)
+            if hasattr(encoder, "enable_gradient_checkpointing"):
+                encoder.enable_gradient_checkpointing()
+            log.warning("encoding with the full VAE in %s with gradient checkpointing (TAESD%s not used)",
+                        str(enc_dtype).replace("torch.", ""), "XL" if self.family == "sdxl" else "")
+        self.prediction_type = check_prediction_type(pipe.scheduler.config)
         controlnets = []
         for spec in config.controlnets:
             source = spec.source or DEFAULT_CONTROLNETS[self.family][spec.kind]
@@ -118,16 +127,19 @@ class SDXLGuidance:
     def from_components(cls, config: SDXLGuidanceConfig, unet: Any, encoder: Any, alphas_cumprod: torch.Tensor,
                         embeddings: torch.Tensor, pooled: torch.Tensor | None = None, controlnets: list | None = None,
                         tiny: bool = True, vae_scale_factor: int = 8, height: int | None = None,
-                        width: int | None = None) -> "SDXLGuidance":
+                        width: int | None = None, prediction_type: str = "epsilon",
+                        encoder_dtype: torch.dtype | None = None) -> "SDXLGuidance":
         """Build from ready modules (no loading): ``embeddings`` / ``pooled`` are the [uncond, cond] text
-        encodings. For benchmarks and for callers that keep models in memory between runs."""
+        encodings; ``encoder_dtype`` defaults to the run's dtype (a full VAE: see ``full_vae_dtype``). For
+        benchmarks, tests and callers that keep models in memory between runs."""
         self = cls.__new__(cls)
         self._init_runtime(config)
         self.family = "sd15" if pooled is None else "sdxl"
+        self.prediction_type = check_prediction_type({"prediction_type": prediction_type})
         self.embeddings = embeddings.to(self.device, self.dtype)
         self.pooled = None if pooled is None else pooled.to(self.device, self.dtype)
         nets = [_as_dtype(net, self.dtype) for net in controlnets or []]
-        self._setup(_as_dtype(unet, self.dtype), encoder, tiny, self.dtype, nets, alphas_cumprod,
+        self._setup(_as_dtype(unet, self.dtype), encoder, tiny, encoder_dtype or self.dtype, nets, alphas_cumprod,
                     len(alphas_cumprod), vae_scale_factor, height, width)
         return self
 
@@ -137,7 +149,13 @@ class SDXLGuidance:
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         seed = config.seed if config.seed is not None else random.randrange(2**31)
-        self.generator = torch.Generator().manual_seed(seed)
+        # Every random number of a step (augmentation, timestep, noise) is drawn on the device: no host traffic.
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # shapes are fixed for a whole run
+            if config.tf32:
+                torch.backends.cuda.matmul.allow_tf32 = True
+                torch.backends.cudnn.allow_tf32 = True
 
     def _setup(self, unet: Any, encoder: Any, tiny: bool, encoder_dtype: torch.dtype, controlnets: list,
                alphas_cumprod: torch.Tensor, num_train_timesteps: int, vae_scale_factor: int,
@@ -157,14 +175,26 @@ class SDXLGuidance:
         if config.channels_last:
             for module in [self.unet, self.encoder, *self.controlnets]:
                 module.to(memory_format=torch.channels_last)
-        self._unet_call = torch.compile(self.unet) if config.compile else self.unet
+        self._unet_call = self.unet
+        self._controlnet_calls = list(self.controlnets)
+        if config.compile:
+            self._compile()
         down = len(self.unet.config.block_out_channels) - 1
         self.size_multiple = self.vae_scale_factor * 2**down
         self.resolution = config.resolution or int(self.unet.config.sample_size) * self.vae_scale_factor
-        self.render_hw = (self.resolution, self.resolution)
+        self.max_aspect = MAX_ASPECT.get(self.family)
         self.conditions: list[torch.Tensor] = []
-        if height and width:
-            self.set_target_size(height, width)
+        self.set_target_size(height or self.resolution, width or self.resolution)
+
+    def _compile(self) -> None:
+        """torch.compile the UNet and ControlNets (no-grad; ``compile_mode`` "reduce-overhead" = CUDA graphs)
+        and the encoder's convolution stack (it runs forward and backward, so never with CUDA graphs)."""
+        mode = self.config.compile_mode
+        self._unet_call = torch.compile(self.unet, mode=mode, dynamic=False)
+        self._controlnet_calls = [torch.compile(net, mode=mode, dynamic=False) for net in self.controlnets]
+        enc_mode = "default" if mode == "reduce-overhead" else mode
+        if hasattr(self.encoder, "encoder"):
+            self.encoder.encoder = torch.compile(self.encoder.encoder, mode=enc_mode, dynamic=False)
 
     # ----------------------------------------------------------------- setup
     @torch.no_grad()
@@ -189,8 +219,12 @@ class SDXLGuidance:
                 setattr(pipe, name, None)
 
     def set_target_size(self, height: int, width: int) -> tuple[int, int]:
-        """Choose the model resolution for an H x W pattern (same aspect, about resolution^2 pixels)."""
-        self.render_hw = render_size(height, width, self.resolution, self.size_multiple)
+        """Choose the model resolution for an H x W pattern (same aspect, clamped to the family's trained range,
+        about resolution^2 pixels) and precompute what depends on it: SDXL time ids and the augmentation grid."""
+        self.render_hw = render_size(height, width, self.resolution, self.size_multiple, self.max_aspect)
+        h, w = self.render_hw
+        self.time_ids = torch.tensor([[h, w, 0, 0, h, w]], device=self.device, dtype=self.dtype)
+        self.augment = DeviceAugment(self.config.augment, h, w, self.device)
         return self.render_hw
 
     def prepare_conditions(self, image: np.ndarray | None, depth_image: np.ndarray | None = None) -> None:
@@ -250,20 +284,25 @@ class SDXLGuidance:
         emb, pooled = self._branch_inputs(branches)
         kwargs: dict[str, Any] = {"encoder_hidden_states": emb.repeat_interleave(b, dim=0)}
         if pooled is not None:
-            h, w = self.render_hw
-            time_ids = torch.tensor([[h, w, 0, 0, h, w]], device=self.device, dtype=self.dtype)
             kwargs["added_cond_kwargs"] = {"text_embeds": pooled.repeat_interleave(b, dim=0),
-                                           "time_ids": time_ids.repeat(k * b, 1)}
+                                           "time_ids": self.time_ids.expand(k * b, -1)}
         down_res, mid_res = None, None
-        for net, spec, cond in zip(self.controlnets, self.config.controlnets, conditions):
-            d, m = net(sample, t, controlnet_cond=cond.repeat(k, 1, 1, 1).to(self.dtype),
-                       conditioning_scale=spec.scale, return_dict=False, **kwargs)
+        for net, spec, cond in zip(self._controlnet_calls, self.config.controlnets, conditions):
+            # With one image the condition is passed once: its encoder runs on 1 copy and broadcasts over the
+            # CFG branches instead of running on k identical copies.
+            cond = cond.to(self.dtype) if b == 1 else cond.repeat(k, 1, 1, 1).to(self.dtype)
+            d, m = net(sample, t, controlnet_cond=cond, conditioning_scale=spec.scale, return_dict=False,
+                       **kwargs)
             down_res = list(d) if down_res is None else [a + c for a, c in zip(down_res, d)]
             mid_res = m if mid_res is None else mid_res + m
         if down_res is not None:
             kwargs["down_block_additional_residuals"] = down_res
             kwargs["mid_block_additional_residual"] = mid_res
-        return self._unet_call(sample, t, return_dict=False, **kwargs)[0]
+        out = self._unet_call(sample, t, return_dict=False, **kwargs)[0]
+        if self.prediction_type == "v_prediction":
+            alpha_bar = self.alphas_cumprod[t].reshape(-1, 1, 1, 1).to(out.dtype)
+            out = eps_from_v(out, sample, alpha_bar)
+        return out
 
     def noise_predictions(self, z_t: torch.Tensor, t: torch.Tensor,
                           conditions: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -279,28 +318,48 @@ class SDXLGuidance:
 
     def __call__(self, rgb: torch.Tensor, step_fraction: float,
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """SDS on a B x 3 x H x W render in [0, 1]; returns ``loss_sds`` (differentiable), ``t``, ``grad_norm``."""
+        """SDS on a B x 3 x H x W render in [0, 1]; returns ``loss_sds`` (differentiable), ``t``, ``grad_norm``.
+
+        Everything stays on the device: random draws use a generator of the device, ``t`` and ``grad_norm`` are
+        device tensors (read them only when needed: reading forces a sync).
+        """
         g = generator or self.generator
         if rgb.ndim != 4 or rgb.shape[1] != 3:
             raise ValueError(f"guidance expects B x 3 x H x W images, got {tuple(rgb.shape)}")
         rgb = rgb.to(self.device, torch.float32)
         if tuple(rgb.shape[-2:]) != self.render_hw:
             rgb = upsample_for_model(rgb, self.render_hw)
-        b = rgb.shape[0]
-        conds = [c.expand(b, -1, -1, -1) for c in self.conditions]
-        rgb, conds = joint_augment(rgb, conds, self.config.augment, g)
+        rgb, conds = self.augment(rgb, list(self.conditions), g)
         z = self.encode(rgb)
-        t_int = sample_timestep(step_fraction, self.num_train_timesteps, self.config.t_min, self.config.t_max_start,
-                                self.config.t_max_end, self.config.t_anneal_until, g)
-        noise = torch.randn(z.shape, generator=g).to(self.device, torch.float32)
-        alpha_bar = self.alphas_cumprod[t_int]
+        t = sample_timestep_t(step_fraction, self.num_train_timesteps, self.config.t_min, self.config.t_max_start,
+                              self.config.t_max_end, self.config.t_anneal_until, g, self.device)
+        noise = torch.randn(z.shape, generator=g, device=self.device, dtype=torch.float32)
+        alpha_bar = self.alphas_cumprod[t].reshape(())
         with torch.no_grad():
             z_t = alpha_bar.sqrt() * z.detach().float() + (1.0 - alpha_bar).sqrt() * noise
-            t = torch.tensor(t_int, device=self.device)
             eps_u, eps_c = self.noise_predictions(z_t.to(self.dtype), t, conds)
             grad = sds_grad(eps_u.float(), eps_c.float(), noise, sds_weight(alpha_bar, self.config.weighting),
                             self.config.guidance_scale)
-        return {"loss_sds": sds_loss(z, grad), "t": t.detach().cpu(), "grad_norm": grad.norm().detach().cpu()}
+        return {"loss_sds": sds_loss(z, grad), "t": t.reshape(()), "grad_norm": grad.norm()}
+
+
+def full_vae_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """The full VAE's encoding dtype: bf16 on CUDA (fp16 overflows in the SDXL VAE, fp32 would take ~14 GiB of
+    activations), else the run's dtype (fp32 on the CPU)."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return dtype
+
+
+def check_prediction_type(scheduler_config: Any) -> str:
+    """The model's prediction type (eps or v; v is converted to eps in the step), or a clear ModelLoadError."""
+    get = scheduler_config.get if hasattr(scheduler_config, "get") else lambda k, d=None: getattr(
+        scheduler_config, k, d)
+    kind = get("prediction_type", "epsilon") or "epsilon"
+    if kind not in PREDICTION_TYPES:
+        raise ModelLoadError(f"the model predicts {kind!r}; score distillation here needs an epsilon- or "
+                             f"v-prediction model (e.g. SDXL base 1.0)")
+    return kind
 
 
 def _as_dtype(module: Any, dtype: torch.dtype) -> Any:
