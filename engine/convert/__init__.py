@@ -23,4 +23,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "lego_sets": "stash",
     "load_set": "stash",
     "set_palette": "stash",
+    "AUTO_SIZE": "pipeline",
+    "PixelGrid": "grid",
+    "detect_grid": "grid",
+    "sample_grid": "grid",
 })
