@@ -16,6 +16,8 @@ class DialogLog:
     save_answer: QMessageBox.StandardButton = QMessageBox.StandardButton.Discard
     save_questions: int = 0
     restore_answer: bool = True
+    model_answer: str | None = None  # what the missing-model dialog returns (a local model, or None = closed)
+    model_questions: list = field(default_factory=list)  # (message, exception) per missing-model dialog
 
 
 def redirect_qsettings(folder) -> None:
@@ -40,6 +42,13 @@ def make_window(qtbot, monkeypatch, dialogs: DialogLog | None = None):
 
     monkeypatch.setattr(w, "ask_save_changes", ask_save)
     monkeypatch.setattr(w, "ask_restore", lambda path: dialogs.restore_answer)
+
+    def ask_model(message, exc):  # the missing-model dialog is a "The run failed" message with Browse…
+        dialogs.errors.append(("The run failed", message))
+        dialogs.model_questions.append((message, exc))
+        return dialogs.model_answer
+
+    monkeypatch.setattr(w, "ask_model_source", ask_model)
     w.resize(1400, 860)
     w.show()
     qtbot.waitExposed(w)

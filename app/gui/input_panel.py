@@ -31,6 +31,8 @@ from engine.core.medium import PIXEL, Medium
 
 MODE_FAST, MODE_SDPIXL = "fast", "sdpixl"
 UNITS = ("cells", "boards", "cm")
+BUDGET_AUTO, BUDGET_MAX, BUDGET_ALL = "auto", "max", "all"  # colour budget choices (ConvertConfig fields)
+CLEANUP_BY_INTENT = -0.1  # cleanup spin value meaning "as the intent says" (ConvertConfig.cleanup None)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
@@ -44,6 +46,7 @@ class JobSettings:
     prompt: str = ""
     negative_prompt: str = ""
     seed: int = 0
+    auto_size: bool = False  # fast converter: one cell per detected pixel-art cell (ConvertConfig AUTO_SIZE)
     fast: dict = field(default_factory=dict)
     sdpixl: dict = field(default_factory=dict)
 
@@ -76,8 +79,10 @@ class ImageDropLabel(QLabel):
 
 class InputPanel(QWidget):
     """Inputs for a run. Signals: ``openRequested()``, ``fileDropped(str)``, ``startRequested()``,
-    ``stopRequested()``, ``clearImageRequested()``, ``previewSettingsChanged()`` (the user changed the size or
-    the fit: time for a new preview)."""
+    ``stopRequested()``, ``clearImageRequested()``, ``previewSettingsChanged()`` (the user changed the size,
+    the fit or the colour budget: time for a new preview), ``autoSizeToggled(bool)`` ("Auto (pixel grid)" size),
+    ``planSettingsChanged()`` (size, steps, preset, guidance or ControlNets changed: time for a new SD-πXL
+    estimate)."""
 
     openRequested = Signal()
     fileDropped = Signal(str)
@@ -85,6 +90,10 @@ class InputPanel(QWidget):
     stopRequested = Signal()
     clearImageRequested = Signal()
     previewSettingsChanged = Signal()
+    budgetChanged = Signal(object)  # "at most" K (int) or None
+    imageChanged = Signal()
+    autoSizeToggled = Signal(bool)
+    planSettingsChanged = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,6 +137,10 @@ class InputPanel(QWidget):
         self.unit.addItems(UNITS)
         self.keep_aspect = QCheckBox("Keep picture aspect")
         self.keep_aspect.setChecked(True)
+        self.auto_size = QCheckBox("Auto (pixel grid)")
+        self.auto_size.setObjectName("autoSize")
+        self.auto_size.setToolTip("Pixel-art pictures: detect the picture's own pixel grid and make one cell per "
+                                  "pixel-art cell (fast converter)")
         self.size_info = QLabel()
         self.size_info.setWordWrap(True)
         size_row = QHBoxLayout()
@@ -138,7 +151,10 @@ class InputPanel(QWidget):
         size_box = QGroupBox("Size")
         sl = QVBoxLayout(size_box)
         sl.addLayout(size_row)
-        sl.addWidget(self.keep_aspect)
+        aspect_row = QHBoxLayout()
+        aspect_row.addWidget(self.keep_aspect)
+        aspect_row.addWidget(self.auto_size)
+        sl.addLayout(aspect_row)
         sl.addWidget(self.size_info)
 
         # --- mode
@@ -201,6 +217,8 @@ class InputPanel(QWidget):
         self.unit.currentIndexChanged.connect(self._show_size)
         self.width_spin.valueChanged.connect(lambda _v: self._size_edited("w"))
         self.height_spin.valueChanged.connect(lambda _v: self._size_edited("h"))
+        self.auto_size.toggled.connect(self._on_auto_size_toggled)
+        self.mode.currentIndexChanged.connect(lambda _i: self.planSettingsChanged.emit())
         self._show_size()
 
     def _fast_page(self) -> QWidget:
@@ -218,17 +236,110 @@ class InputPanel(QWidget):
         self.dither_strength.setSingleStep(0.1)
         self.dither_strength.setValue(1.0)
         self.cleanup = QDoubleSpinBox()
-        self.cleanup.setRange(0.0, 1.0)
+        self.cleanup.setRange(CLEANUP_BY_INTENT, 1.0)
         self.cleanup.setSingleStep(0.1)
-        self.cleanup.setToolTip("Remove isolated single cells (confetti): 0 = off, 1 = strongest")
+        self.cleanup.setSpecialValueText("by intent")
+        self.cleanup.setValue(CLEANUP_BY_INTENT)
+        self.cleanup.setToolTip("Remove isolated single cells (confetti): 0 = off, 1 = strongest; "
+                                "\"by intent\" = what the picture's intent uses (photos get some cleanup)")
         self.remove_background = QCheckBox("Remove background")
+        # intent: the choices come from the engine once it has loaded (fill_engine_choices); "auto" until then
+        self.intent = QComboBox()
+        self.intent.setObjectName("intent")
+        self.intent.addItem("auto")
+        self.intent.setToolTip("What kind of picture this is: photo (smooth shading), flat (cartoon, logo), "
+                               "pixel-art (a sprite with its own pixel grid), or auto (chosen from the picture)")
+        # colour budget
+        self.budget = QComboBox()
+        self.budget.setObjectName("colourBudget")
+        self.budget.addItem("Automatic", BUDGET_AUTO)
+        self.budget.addItem("At most", BUDGET_MAX)
+        self.budget.addItem("All colours", BUDGET_ALL)
+        self.budget.setToolTip("Automatic: as many colours as visibly help; At most: exactly the best K; "
+                               "All colours: every owned colour may be used")
+        self.budget_k = QSpinBox()
+        self.budget_k.setObjectName("colourBudgetK")
+        self.budget_k.setRange(1, 512)
+        self.budget_k.setValue(32)
+        self.budget_k.setSuffix(" colours")
+        self.budget_k.setEnabled(False)
+        self.min_count = QSpinBox()
+        self.min_count.setObjectName("minCount")
+        self.min_count.setRange(0, 100000)
+        self.min_count.setSpecialValueText("automatic")
+        self.min_count.setSuffix(" cells")
+        self.min_count.setToolTip("No colour is used on fewer cells than this (rare colours are merged into "
+                                  "their best neighbour); automatic grows with the pattern size, 1 with All colours")
+        budget_row = QHBoxLayout()
+        budget_row.addWidget(self.budget, 1)
+        budget_row.addWidget(self.budget_k, 1)
+        self.intent_info = QLabel()
+        self.intent_info.setObjectName("intentInfo")
+        self.intent_info.setWordWrap(True)
+        self.intent_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.intent_info.hide()
+        f.addRow("Intent", self.intent)
+        f.addRow("Colours", budget_row)
+        f.addRow("Min per colour", self.min_count)
         f.addRow("Fit", self.fit)
         f.addRow("Resample", self.resample)
         f.addRow("Dither", self.dither)
         f.addRow("Strength", self.dither_strength)
         f.addRow("Cleanup", self.cleanup)
         f.addRow(self.remove_background)
+        f.addRow(self.intent_info)
+        self.budget.currentIndexChanged.connect(self._on_budget_changed)
+        self.budget_k.valueChanged.connect(lambda _v: self._budget_edited())
         return page
+
+    # ------------------------------------------------------------ fast converter: intent and colour budget
+    def fill_engine_choices(self, intents: tuple[str, ...] | list[str], default_max_colors: int) -> None:
+        """Fill the intent list and the "at most" default from the engine (called once it has loaded)."""
+        current = self.intent.currentText()
+        self.intent.blockSignals(True)
+        self.intent.clear()
+        self.intent.addItems(list(intents))
+        self.intent.setCurrentText(current if current in intents else "auto")
+        self.intent.blockSignals(False)
+        if self.budget.currentData() != BUDGET_MAX and not self._budget_k_touched:
+            self.budget_k.blockSignals(True)
+            self.budget_k.setValue(int(default_max_colors))
+            self.budget_k.blockSignals(False)
+
+    _budget_k_touched = False
+
+    def _on_budget_changed(self, *_args) -> None:
+        self.budget_k.setEnabled(self.budget.currentData() == BUDGET_MAX)
+        self._budget_edited()
+
+    def _budget_edited(self) -> None:
+        self._budget_k_touched = self._budget_k_touched or self.budget.currentData() == BUDGET_MAX
+        self.budgetChanged.emit(self.max_colors())
+        self.previewSettingsChanged.emit()
+
+    def max_colors(self) -> int | None:
+        """K for "At most K colours", else None."""
+        return self.budget_k.value() if self.budget.currentData() == BUDGET_MAX else None
+
+    def set_max_colors(self, k: int | None) -> None:
+        """Show "At most k" (k > 0) or, for None/0, go back to Automatic if "At most" was chosen (no signal)."""
+        self.budget.blockSignals(True)
+        self.budget_k.blockSignals(True)
+        if k:
+            self.budget.setCurrentIndex(self.budget.findData(BUDGET_MAX))
+            self.budget_k.setValue(int(k))
+            self._budget_k_touched = True
+        elif self.budget.currentData() == BUDGET_MAX:
+            self.budget.setCurrentIndex(self.budget.findData(BUDGET_AUTO))
+        self.budget_k.setEnabled(self.budget.currentData() == BUDGET_MAX)
+        self.budget.blockSignals(False)
+        self.budget_k.blockSignals(False)
+
+    def show_conversion_summary(self, lines: list[str]) -> None:
+        """After a conversion: which intent was used and why, and the colour merges (engine summary lines)."""
+        self.intent_info.setText("\n".join(lines))
+        self.intent_info.setToolTip("\n".join(lines))
+        self.intent_info.setVisible(bool(lines))
 
     def _sdpixl_page(self) -> QWidget:
         page = QWidget()
@@ -240,10 +351,55 @@ class InputPanel(QWidget):
         self.steps.setValue(500)
         self.model = QLineEdit()
         self.model.setPlaceholderText("model folder or hub id (see Preferences)")
+        # guidance path: the planner's modes fill the list when SD-πXL loads (fill_guidance_modes)
+        self.guidance = QComboBox()
+        self.guidance.setObjectName("guidanceMode")
+        self.guidance.addItem("auto")
+        self.guidance.setToolTip("auto: the planner picks; latent: SDXL on the whole design; pixel: DeepFloyd IF "
+                                 "in pixel space (small designs); patch: SDXL crops of a large design")
+        self.control_canny = QCheckBox("Edges")
+        self.control_depth = QCheckBox("Depth")
+        for box, kind in ((self.control_canny, "canny"), (self.control_depth, "depth")):
+            box.setObjectName(f"controlnet_{kind}")
+            box.setToolTip(f"Follow the picture's {'edges' if kind == 'canny' else 'depth'} with a {kind} "
+                           "ControlNet (needs a picture)")
+        control_row = QHBoxLayout()
+        control_row.addWidget(self.control_canny)
+        control_row.addWidget(self.control_depth)
+        control_row.addStretch(1)
+        self.plan_label = QLabel("Estimate: choose SD-πXL to see the time and memory the run needs")
+        self.plan_label.setObjectName("planEstimate")
+        self.plan_label.setWordWrap(True)
+        self.plan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         f.addRow("Preset", self.preset)
         f.addRow("Steps", self.steps)
         f.addRow("Model", self.model)
+        f.addRow("Guidance", self.guidance)
+        f.addRow("ControlNets", control_row)
+        f.addRow(self.plan_label)
+        for sig in (self.preset.currentIndexChanged, self.steps.valueChanged, self.guidance.currentIndexChanged,
+                    self.control_canny.toggled, self.control_depth.toggled):
+            sig.connect(lambda *_a: self.planSettingsChanged.emit())
+        self.model.editingFinished.connect(self.planSettingsChanged)
         return page
+
+    def fill_guidance_modes(self, modes: tuple[str, ...] | list[str]) -> None:
+        """The planner's guidance modes (engine.sdpixl.planner.MODES), once SD-πXL has loaded."""
+        current = self.guidance.currentText()
+        self.guidance.blockSignals(True)
+        self.guidance.clear()
+        self.guidance.addItems(list(modes))
+        self.guidance.setCurrentText(current if current in modes else "auto")
+        self.guidance.blockSignals(False)
+
+    def controlnet_kinds(self) -> list[str]:
+        """The ControlNets ticked (kinds as the engine names them)."""
+        return [k for box, k in ((self.control_canny, "canny"), (self.control_depth, "depth")) if box.isChecked()]
+
+    def show_plan(self, text: str, tooltip: str = "") -> None:
+        """Show the planner's estimate (or why there is none)."""
+        self.plan_label.setText(text)
+        self.plan_label.setToolTip(tooltip or text)
 
     def set_presets(self, names: list[str]) -> None:
         self.preset.clear()
@@ -265,6 +421,7 @@ class InputPanel(QWidget):
             self.image_info.setText(description or f"{image.width()} × {image.height()} px")
             if self.keep_aspect.isChecked():
                 self._size_edited("w")
+        self.imageChanged.emit()
 
     # ------------------------------------------------------------ size
     def set_medium(self, medium: Medium) -> None:
@@ -303,7 +460,43 @@ class InputPanel(QWidget):
         text = f"{w} × {h} cells = {mm_w / 10:.1f} × {mm_h / 10:.1f} cm"
         if board and boards:
             text += f" = {boards[0]} × {boards[1]} boards of {board.width}×{board.height}"
+        if self._grid_text and self.auto_size.isChecked():
+            text = self._grid_text + "\n" + text
         self.size_info.setText(text)
+
+    # ------------------------------------------------------------ size "Auto (pixel grid)"
+    def is_auto_size(self) -> bool:
+        return self.auto_size.isChecked()
+
+    def _on_auto_size_toggled(self, on: bool) -> None:
+        if not on:
+            self._grid_text = ""
+        for w in (self.width_spin, self.height_spin, self.unit, self.keep_aspect):
+            w.setEnabled(not on)
+        self._show_size()
+        self.autoSizeToggled.emit(on)
+
+    def set_detected_grid(self, cols: int, rows: int, text: str) -> None:
+        """Auto size found a pixel grid: show its size in the size box and say so."""
+        self._grid_text = text
+        changed = (cols, rows) != self._cells
+        self.set_cells(cols, rows)
+        if changed:
+            self.previewSettingsChanged.emit()
+            self.planSettingsChanged.emit()
+
+    def auto_size_failed(self, message: str) -> None:
+        """Auto size is not possible (not pixel art, no picture): untick it and say why."""
+        self.auto_size.blockSignals(True)
+        self.auto_size.setChecked(False)
+        self.auto_size.blockSignals(False)
+        self._grid_text = ""
+        for w in (self.width_spin, self.height_spin, self.unit, self.keep_aspect):
+            w.setEnabled(True)
+        self._show_size()
+        self.size_info.setText(self.size_info.text() + "\n" + message)
+
+    _grid_text = ""
 
     def _size_edited(self, which: str) -> None:
         if self._updating:
@@ -322,13 +515,16 @@ class InputPanel(QWidget):
         self._show_size()
         if changed:
             self.previewSettingsChanged.emit()
+            self.planSettingsChanged.emit()
 
     # ------------------------------------------------------------ run state
     def set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        for w in (self.mode, self.stack, self.width_spin, self.height_spin, self.unit, self.open_button):
+        for w in (self.mode, self.stack, self.open_button, self.auto_size):
             w.setEnabled(not running)
+        for w in (self.width_spin, self.height_spin, self.unit):
+            w.setEnabled(not running and not self.auto_size.isChecked())
 
     def current_mode(self) -> str:
         return self.mode.currentData()
@@ -346,18 +542,25 @@ class InputPanel(QWidget):
             prompt=self.prompt.toPlainText().strip(),
             negative_prompt=self.negative.text().strip(),
             seed=self.seed.value(),
-            fast={
+            auto_size=self.auto_size.isChecked(),
+            fast={  # ConvertConfig fields; None = the engine's (and the CLI's) default
                 "fit": self.fit.currentText(),
                 "resample": self.resample.currentText(),
                 "dither": self.dither.currentText(),
                 "dither_strength": self.dither_strength.value(),
-                "cleanup": self.cleanup.value(),
+                "cleanup": None if self.cleanup.value() < 0 else self.cleanup.value(),
                 "remove_background": self.remove_background.isChecked(),
+                "intent": self.intent.currentText() or "auto",
+                "max_colors": self.max_colors(),
+                "all_colors": self.budget.currentData() == BUDGET_ALL,
+                "min_count": self.min_count.value() or None,
             },
             sdpixl={
                 "preset": self.preset.currentText(),
                 "steps": self.steps.value(),
                 "model": self.model.text().strip(),
+                "guidance_mode": self.guidance.currentText() or "auto",
+                "controlnets": self.controlnet_kinds(),
             },
         )
 

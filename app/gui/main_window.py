@@ -300,6 +300,13 @@ class MainWindow(QMainWindow):
         self.runner.cancelled.connect(self._on_run_cancelled)
         self.runner.failed.connect(self._on_run_failed)
         self.runner.stopped.connect(self._on_run_stopped)
+        self._connect_input_options()
+
+    def _connect_input_options(self) -> None:
+        """Converter/SD-πXL options of the input panel wired to the engine (app/gui/input_wiring.py)."""
+        from app.gui.input_wiring import InputWiring
+
+        self.input_wiring = InputWiring(self)
 
     def _load_presets(self) -> None:
         # Nothing heavy here: the window must show first. The converter engine loads just after the first
@@ -323,6 +330,7 @@ class MainWindow(QMainWindow):
         import engine.core.image_io  # noqa: F401
 
         warm_up()  # the converter runs in a child process; start its server now
+        self.input_wiring.fill_converter_choices()
 
     def _on_mode_changed(self, *_args) -> None:
         if self.input_panel.current_mode() == MODE_SDPIXL:
@@ -348,6 +356,8 @@ class MainWindow(QMainWindow):
         self.input_panel.set_presets(names)
         if "fast" in names:
             self.input_panel.preset.setCurrentText("fast")
+        if names:
+            self.input_wiring.fill_sdpixl_choices()
         self._update_device_label()
         return bool(names)
 
@@ -356,6 +366,15 @@ class MainWindow(QMainWindow):
         """Tell the user something failed (a modal box); tests replace this method."""
         log.warning("%s: %s", title, message)
         QMessageBox.critical(self, title, message)
+
+    def ask_model_source(self, message: str, exc: BaseException) -> str | None:
+        """A run failed for a missing model: explain, offer the download command and Browse… for a local model.
+        Returns the local model chosen (validated), or None. Tests replace this method."""
+        from app.gui.model_dialog import ModelSourceDialog
+
+        dlg = ModelSourceDialog(self, message, getattr(exc, "command", ""),
+                                browsable=getattr(exc, "what", "model") == "model")
+        return dlg.chosen if dlg.exec() else None
 
     def show_info(self, title: str, message: str) -> None:
         QMessageBox.information(self, title, message)
@@ -615,7 +634,8 @@ class MainWindow(QMainWindow):
         if self.source_image is None or palette is None or self.runner.is_running():
             return
         w, h = self.input_panel.cells()
-        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.currentText())
+        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.currentText(),
+                              max_colors=self.input_panel.max_colors())
 
     def _show_preview(self, rgba) -> None:
         if self.runner.is_running() or self.source_image is None:
@@ -818,12 +838,15 @@ class MainWindow(QMainWindow):
             return None
         image = self.source_image  # never modified in place; the worker only reads it
         source = str(self.source_path) if self.source_path else ""
-        max_colors = self.palette_panel.max_colors_value()
+        fast = dict(js.fast)
+        if fast.get("max_colors") is None and not fast.get("all_colors"):
+            fast["max_colors"] = self.palette_panel.max_colors_value()
 
         def job(progress, cancel):
-            from engine.convert.pipeline import ConvertConfig
+            from engine.convert.pipeline import AUTO_SIZE, ConvertConfig
 
-            config = ConvertConfig(width=js.width, height=js.height, max_colors=max_colors, **js.fast)
+            width, height = AUTO_SIZE if js.auto_size else (js.width, js.height)
+            config = ConvertConfig(width, height, **fast)
             if CONVERT_IN_PROCESS:
                 pattern = convert_in_process(image, palette, config, progress=progress, cancel=cancel)
             else:
@@ -930,9 +953,25 @@ class MainWindow(QMainWindow):
 
     def _on_run_failed(self, message: str) -> None:
         self.canvas.set_pattern(self.doc.pattern)  # drop any preview: the current pattern is kept
-        if not self._close_after_run:
+        if not self._close_after_run and not self._offer_model_source(message):
             self.show_error("The run failed", message)
         self.runEnded.emit("failed")
+
+    def _offer_model_source(self, message: str) -> bool:
+        """After a missing-model failure: the model dialog; a local model chosen there becomes the model of the
+        next run (input panel and Preferences). False when the failure was something else."""
+        from app.gui.workers import is_model_error
+
+        exc = self.runner.last_error
+        if self._run_mode != MODE_SDPIXL or not is_model_error(exc):
+            return False
+        chosen = self.ask_model_source(message, exc)
+        if chosen:
+            self.input_panel.model.setText(chosen)
+            self.prefs.model_source = chosen
+            self.prefs.save()
+            self.statusBar().showMessage(f"Model: {chosen} — press Start to run with it", 8000)
+        return True
 
     def _on_run_stopped(self) -> None:
         self._stopping = False
@@ -1079,6 +1118,12 @@ def build_run_config(js: JobSettings, palette: Palette, image: str | None, model
     guidance = {"device": device}
     if model:
         guidance["model"] = model
+    kinds = js.sdpixl.get("controlnets") or []
+    if kinds and image:  # ControlNets follow the picture; without one there is nothing to follow
+        from engine.sdpixl.guidance.sdxl import ControlNetSpec
+
+        guidance["controlnets"] = [ControlNetSpec(k) for k in kinds]
+    config = dataclasses.replace(config, guidance_mode=js.sdpixl.get("guidance_mode") or "auto")
     return dataclasses.replace(config, guidance=dataclasses.replace(config.guidance, **guidance))
 
 

@@ -17,9 +17,12 @@ from engine.core.palette import Palette
 log = logging.getLogger(__name__)
 
 
-def quick_preview(image, palette: Palette, width: int, height: int, fit: str = "crop") -> np.ndarray:
+def quick_preview(image, palette: Palette, width: int, height: int, fit: str = "crop",
+                  max_colors: int | None = None) -> np.ndarray:
     """``height x width x 4`` uint8 RGBA: ``image`` (PIL) fitted to the grid, each cell the nearest palette colour
-    (CIEDE2000); cells the picture does not cover (pad) or transparent ones are fully transparent."""
+    (CIEDE2000); cells the picture does not cover (pad) or transparent ones are fully transparent.
+    ``max_colors``: first keep the best K colours for the cells (``select_colors``, as the converter's
+    "at most K")."""
     from PIL import Image
 
     from engine.core.color import nearest_palette_index, srgb8_to_lab
@@ -29,7 +32,14 @@ def quick_preview(image, palette: Palette, width: int, height: int, fit: str = "
     x, y, w, h = layout.cells
     small = image.convert("RGBA").crop(layout.crop_box).resize((w, h), Image.Resampling.BOX)
     arr = np.asarray(small)
-    idx = nearest_palette_index(srgb8_to_lab(arr[..., :3]), palette.lab)
+    lab = srgb8_to_lab(arr[..., :3])
+    if max_colors and max_colors < len(palette):
+        from engine.core.palette_select import select_colors
+
+        keep = select_colors(lab[arr[..., 3] >= 128].reshape(-1, 3) if (arr[..., 3] >= 128).any()
+                             else lab.reshape(-1, 3), palette.lab, int(max_colors))
+        palette = palette.subset(keep)
+    idx = nearest_palette_index(lab, palette.lab)
     out = np.zeros((height, width, 4), dtype=np.uint8)
     out[y:y + h, x:x + w, :3] = palette.rgb8[idx]
     out[y:y + h, x:x + w, 3] = np.where(arr[..., 3] >= 128, 255, 0)
@@ -68,11 +78,12 @@ class PreviewRunner(QObject):
         self.generation = 0
         self.busy = 0
 
-    def request(self, image, palette: Palette, width: int, height: int, fit: str = "crop") -> int:
+    def request(self, image, palette: Palette, width: int, height: int, fit: str = "crop",
+                max_colors: int | None = None) -> int:
         """Start a preview; older pending ones are dropped when they finish. Returns its generation."""
         self.generation += 1
         self.busy += 1
-        QThreadPool.globalInstance().start(_Job(self.generation, (image, palette, width, height, fit),
+        QThreadPool.globalInstance().start(_Job(self.generation, (image, palette, width, height, fit, max_colors),
                                                 self._signals))
         return self.generation
 

@@ -26,7 +26,12 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or "out of memory" in text.lower() or name == "OutOfMemoryError":
         return ("Out of memory: the job needs more memory than is free. Try a smaller pattern size, fewer "
                 "steps, or run on the CPU (Preferences).\n\nDetails: " + (text or name))
-    if name == "ModelLoadError":
+    if is_model_error(exc):
+        plain = getattr(exc, "plain", "")  # ModelOfflineError: the same advice in plain words
+        command = getattr(exc, "command", "")
+        if plain:
+            extra = f"\n\nOnce online, download it with:\n{command}" if command and command not in plain else ""
+            return plain + extra
         return "The diffusion model could not be loaded. " + text + "\n\nCheck the model source in Preferences."
     from app.cli import is_user_error  # imported here: app.cli loads every command module
 
@@ -35,13 +40,20 @@ def describe_error(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+def is_model_error(exc: BaseException | None) -> bool:
+    """True for engine.sdpixl's ModelLoadError and its subclasses (ModelOfflineError), without importing torch."""
+    return exc is not None and any(c.__name__ == "ModelLoadError" for c in type(exc).__mro__)
+
+
 class EngineWorker(QObject):
-    """Runs one job in its thread; emits throttled ``progress``, then ``finished``, ``cancelled`` or ``failed``."""
+    """Runs one job in its thread; emits throttled ``progress``, then ``finished``, ``cancelled`` or ``failed``
+    (``errorRaised(exception)`` just before ``failed``, for callers that present some errors their own way)."""
 
     progress = Signal(object)
     finished = Signal(object)
     cancelled = Signal(object)
     failed = Signal(str)
+    errorRaised = Signal(object)
 
     def __init__(self, job: Job, max_rate: float = MAX_UPDATES_PER_SECOND) -> None:
         super().__init__()
@@ -66,6 +78,7 @@ class EngineWorker(QObject):
             self.cancelled.emit(None)
         except BaseException as exc:  # every failure reaches the GUI as a message
             log.warning("job failed", exc_info=True)
+            self.errorRaised.emit(exc)
             self.failed.emit(describe_error(exc))
         else:
             if self.token.cancelled:
@@ -78,7 +91,8 @@ class JobRunner(QObject):
     """Starts jobs in a fresh QThread, forwards the worker's signals, cancels and waits on request.
 
     Signals: ``progress(object)``, ``finished(object)``, ``cancelled(object)`` (partial result or None),
-    ``failed(str)``, and ``stopped()`` once the thread has ended whatever the outcome.
+    ``failed(str)``, and ``stopped()`` once the thread has ended whatever the outcome. ``last_error`` is the
+    exception of the last failed job (set before ``failed`` arrives), None after a job that did not fail.
     """
 
     progress = Signal(object)
@@ -91,6 +105,10 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: EngineWorker | None = None
+        self.last_error: BaseException | None = None
+
+    def _on_error(self, exc: object) -> None:
+        self.last_error = exc if isinstance(exc, BaseException) else None
 
     def is_running(self) -> bool:
         return self._thread is not None
@@ -103,6 +121,8 @@ class JobRunner(QObject):
         worker = EngineWorker(job)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
+        self.last_error = None
+        worker.errorRaised.connect(self._on_error)  # queued, so it arrives before ``failed``
         for source, target in ((worker.progress, self.progress), (worker.finished, self.finished),
                                (worker.cancelled, self.cancelled), (worker.failed, self.failed)):
             source.connect(target)  # queued into the GUI thread: the runner lives there
