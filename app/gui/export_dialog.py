@@ -99,9 +99,15 @@ def export_pattern(pattern: Pattern, fmt: str, path: str | Path, extra: list[str
     return export_with_summary(pattern, fmt, path, extra, **options).files
 
 
-def export_with_summary(pattern: Pattern, fmt: str, path: str | Path, extra: list[str] | None = None,
-                        **options) -> ExportResult:
-    """Like :func:`export_pattern`, with the exporter's summary lines (or file sizes) as well."""
+def export_with_summary(pattern: Pattern, fmt: str, path: str | Path, extra: list[str] | None = None, *,
+                        inputs: list[str | Path | None] | tuple = (), **options) -> ExportResult:
+    """Like :func:`export_pattern`, with the exporter's summary lines (or file sizes) as well.
+
+    Checked first, as the CLI does (nothing is written when a check fails): the output must not be one of
+    ``inputs`` (e.g. the open project) and must suit the format (``engine.core.outputs.check_outputs``), and the
+    export must fit the budgets (``exporters.common.budget.check_export``)."""
+    from engine.core.outputs import check_outputs
+    from exporters.common.budget import check_export
     from exporters.common.options import describe_written
     from exporters.common.registry import all_formats
 
@@ -112,6 +118,8 @@ def export_with_summary(pattern: Pattern, fmt: str, path: str | Path, extra: lis
         raise ExportError(f"unknown export format {fmt!r}; available: {', '.join(sorted(formats))}")
     module, _desc = formats[fmt]
     args = default_options(extra, **options)
+    check_outputs(list(inputs), [(path, fmt)])
+    check_export(pattern, fmt, args)
     files = list(module.export_cli(pattern, fmt, Path(path), args))
     try:
         lines = describe_written(pattern, fmt, files, args)
@@ -119,6 +127,33 @@ def export_with_summary(pattern: Pattern, fmt: str, path: str | Path, extra: lis
         log.warning("no summary for %s: %s", fmt, exc)
         lines = []
     return ExportResult(files, lines)
+
+
+def preflight_export(pattern: Pattern | None, inputs: list[str | Path | None] | tuple, paths: dict[str, Path],
+                     options: dict[str, Any]) -> list[str]:
+    """Every reason the export of ``paths`` (format -> file) would be refused, before anything is written:
+    outputs that are an input (the open project) or each other, suffixes of another format, missing or read-only
+    folders (``check_outputs``), and budgets per format (``check_export``). Empty when all is well."""
+    from engine.core.outputs import check_outputs
+    from exporters.common.budget import check_export
+
+    errors: list[str] = []
+    try:
+        check_outputs(list(inputs), [(p, fmt) for fmt, p in paths.items()])
+    except (OSError, ValueError) as exc:  # OutputPathError and its kin: one line for the user
+        errors.append(str(exc))
+    if pattern is not None:
+        for fmt in paths:
+            try:
+                check_export(pattern, fmt, default_options(None, **options))
+            except (OSError, ValueError, RuntimeError) as exc:  # ExportError, LimitError...
+                errors.append(f"{fmt}: {exc}")
+    return errors
+
+
+def warning_lines(lines: list[str]) -> list[str]:
+    """The summary lines that are warnings (exporters write them as "warning: ...")."""
+    return [line.strip() for line in lines if "warning: " in line]
 
 
 def default_export_folder() -> Path:
@@ -228,10 +263,17 @@ class ExportDialog(QDialog):
     puts its formats first and picks its default formats."""
 
     def __init__(self, parent: QWidget | None, default_dir: Path | None, base_name: str,
-                 medium: str | None = None) -> None:
+                 medium: str | None = None, pattern: Pattern | None = None,
+                 inputs: list[str | Path | None] | tuple = ()) -> None:
         from exporters.common.options import default_formats, formats_for_medium, option_specs
 
         super().__init__(parent)
+        self.pattern, self.inputs = pattern, [p for p in inputs if p is not None]
+        self.errors_label = QLabel()
+        self.errors_label.setObjectName("exportErrors")
+        self.errors_label.setWordWrap(True)
+        self.errors_label.setStyleSheet("color: #b00020;")
+        self.errors_label.hide()
         self.setWindowTitle("Export pattern")
         self.setMinimumSize(600, 560)
         self.medium = medium or "pixel"
@@ -316,6 +358,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.format_list, 3)
         layout.addLayout(form)
         layout.addWidget(options_group, 2)
+        layout.addWidget(self.errors_label)
         layout.addWidget(buttons)
 
         self._restore(default_formats(self.medium))
@@ -405,9 +448,18 @@ class ExportDialog(QDialog):
         if folder.is_dir():
             settings.set_value("export/folder", str(folder.resolve()))
 
+    def check(self) -> list[str]:
+        """Check the export as set up now (``preflight_export``); the errors are shown in the dialog."""
+        errors = preflight_export(self.pattern, self.inputs, self.paths(), self.option_values())
+        self.errors_label.setText("Cannot export:\n" + "\n".join(f"• {e}" for e in errors) if errors else "")
+        self.errors_label.setVisible(bool(errors))
+        return errors
+
     def accept(self) -> None:  # noqa: D102 - Qt API
         if not self.selected_formats():
             self.files_label.setText("Tick at least one format.")
+            return
+        if self.check():  # stays open with the reasons; nothing was written
             return
         self.remember()
         super().accept()
@@ -449,6 +501,13 @@ class ExportSummaryDialog(QDialog):
             self.files.setCurrentRow(0)
         self.text = QPlainTextEdit("\n".join(result.lines))
         self.text.setReadOnly(True)
+        self.warnings = warning_lines(result.lines)
+        self.warnings_label = QLabel("\n".join(f"⚠ {w}" for w in self.warnings))
+        self.warnings_label.setObjectName("exportWarnings")
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setStyleSheet("QLabel { background: #fff3cd; color: #7a4b00; padding: 4px; }")
+        self.warnings_label.setVisible(bool(self.warnings))
+        self._highlight_warnings()
         self.open_button = QPushButton("Open file")
         self.folder_button = QPushButton("Show in folder")
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -463,11 +522,30 @@ class ExportSummaryDialog(QDialog):
         layout.addWidget(QLabel(f"Wrote {len(result.files)} file(s):"))
         layout.addWidget(self.files, 1)
         layout.addWidget(QLabel("Summary"))
+        layout.addWidget(self.warnings_label)
         layout.addWidget(self.text, 2)
         layout.addLayout(row)
         self.open_button.clicked.connect(self.open_file)
         self.folder_button.clicked.connect(self.show_folder)
         self.files.itemDoubleClicked.connect(lambda _i: self.open_file())
+
+    def _highlight_warnings(self) -> None:
+        """Warning lines of the summary get a coloured background."""
+        from PySide6.QtGui import QColor, QTextCursor, QTextFormat
+        from PySide6.QtWidgets import QTextEdit
+
+        selections = []
+        block = self.text.document().firstBlock()
+        while block.isValid():
+            if "warning: " in block.text():
+                sel = QTextEdit.ExtraSelection()
+                sel.format.setBackground(QColor("#fff3cd"))
+                sel.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+                sel.cursor = QTextCursor(block)
+                selections.append(sel)
+            block = block.next()
+        self.text.setExtraSelections(selections)
+        self.highlighted = len(selections)
 
     def current_file(self) -> Path | None:
         item = self.files.currentItem()

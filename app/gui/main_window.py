@@ -1008,7 +1008,7 @@ class MainWindow(QMainWindow):
                                                          or "pattern")
         medium = (p.medium or p.palette.medium).kind
         try:
-            return ExportDialog(self, None, base, medium)
+            return ExportDialog(self, None, base, medium, pattern=p, inputs=[self.doc.path])
         except ImportError as exc:
             self.show_error("Export unavailable", str(exc))
             return None
@@ -1044,7 +1044,7 @@ class MainWindow(QMainWindow):
         if self.doc.pattern is None:
             return None if summary else []
         try:
-            result = export_with_summary(self.doc.pattern, fmt, path, **options)
+            result = export_with_summary(self.doc.pattern, fmt, path, inputs=[self.doc.path], **options)
         except Exception as exc:  # exporter errors of every kind are reported, never fatal
             from app.gui.workers import describe_error
 
