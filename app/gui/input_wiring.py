@@ -90,12 +90,7 @@ class InputWiring(QObject):
     def _budget_to_palette_panel(self, k) -> None:
         box = getattr(self.w.palette_panel, "max_colors", None)
         if box is not None and box.value() != (k or 0):
-            box.blockSignals(True)  # the input panel already shows it; only the stored value follows
-            box.setValue(k or 0)
-            box.blockSignals(False)
-            from app.gui import settings
-
-            settings.set_value("palette/maxColors", k or 0)
+            box.setValue(k or 0)  # one value: the palette panel shows (and remembers) the same count
 
     # ------------------------------------------------------------ after a conversion
     def _on_run_finished(self, result) -> None:
@@ -112,6 +107,7 @@ class InputWiring(QObject):
 
     # ------------------------------------------------------------ size "Auto (pixel grid)"
     def _on_image_changed(self) -> None:
+        self.w.input_panel.show_conversion_summary([])  # the summary was about the previous picture
         if self.w.input_panel.is_auto_size() and self.w.source_image is not None:
             self.detect_size()
 
