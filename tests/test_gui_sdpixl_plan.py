@@ -38,6 +38,7 @@ def _expected(width, height, mode="auto", controlnets=0, steps=500):
 
 def test_estimate_is_shown_before_start_and_follows_the_size(window, qtbot):
     from app.gui.input_wiring import plan_text
+    from app.gui.main_window import format_seconds
 
     panel = _sdpixl(window, qtbot, 48, 32)
     assert [panel.guidance.itemText(i) for i in range(panel.guidance.count())] == ["auto", "latent", "pixel",
@@ -45,7 +46,7 @@ def test_estimate_is_shown_before_start_and_follows_the_size(window, qtbot):
     plan = _expected(48, 32, steps=panel.steps.value())
     # no IF model offline: a 48-cell design gets latent guidance, and the panel says why
     assert plan.mode == "latent"
-    assert panel.plan_label.text() == plan_text(plan)[0]
+    assert panel.plan_label.text() == plan_text(plan, format_seconds)[0]
     assert "Guidance: latent" in panel.plan_label.text() and "not available offline" in panel.plan_label.text()
     assert f"{plan.seconds_per_step:.2f} s per step" in panel.plan_label.text()
     assert f"Peak memory ≈ {plan.peak_gib:.1f} GiB" in panel.plan_label.text()
@@ -54,12 +55,12 @@ def test_estimate_is_shown_before_start_and_follows_the_size(window, qtbot):
     panel.height_spin.setValue(300)
     qtbot.waitUntil(lambda: "Guidance: patch" in panel.plan_label.text(), timeout=10000)
     big = _expected(300, 300, steps=panel.steps.value())
-    assert panel.plan_label.text() == plan_text(big)[0]
+    assert panel.plan_label.text() == plan_text(big, format_seconds)[0]
     assert window.input_wiring.last_plan.mode == "patch" and not window.runner.is_running()
     # more steps -> the total follows
     panel.steps.setValue(1000)
     qtbot.waitUntil(lambda: window.input_wiring.last_plan.steps == 1000, timeout=10000)
-    assert panel.plan_label.text() == plan_text(_expected(300, 300, steps=1000))[0]
+    assert panel.plan_label.text() == plan_text(_expected(300, 300, steps=1000), format_seconds)[0]
 
 
 def test_guidance_choice_and_controlnets_reach_the_plan_and_run_config(window, qtbot, sample_image_path):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer
@@ -36,10 +37,8 @@ def grid_of(image) -> "object":
     return detect_grid(np.asarray(rgba.convert("RGB")))
 
 
-def plan_text(plan) -> tuple[str, str]:
-    """(label text, tooltip) for a GuidancePlan."""
-    from app.gui.main_window import format_seconds
-
+def plan_text(plan, format_seconds: Callable[[float], str]) -> tuple[str, str]:
+    """(label text, tooltip) for a GuidancePlan; ``format_seconds`` writes the total time."""
     lines = [f"Guidance: {plan.mode} — {plan.reason}",
              f"Estimate on {plan.device}: {plan.seconds_per_step:.2f} s per step × {plan.steps} steps "
              f"≈ {format_seconds(plan.total_seconds)}",
@@ -50,11 +49,13 @@ def plan_text(plan) -> tuple[str, str]:
 
 
 class InputWiring(QObject):
-    """Connects ``window.input_panel`` to the engine; created once by the main window."""
+    """Connects ``window.input_panel`` to the engine; created once by the main window, which passes its
+    ``build_run_config(js, palette, image, model, device)`` and ``format_seconds`` (no import back into it)."""
 
-    def __init__(self, window) -> None:
+    def __init__(self, window, build_run_config: Callable, format_seconds: Callable[[float], str]) -> None:
         super().__init__(window)
         self.w = window
+        self.build_run_config, self.format_seconds = build_run_config, format_seconds
         self.last_plan = None
         self._plan_timer = QTimer(self)
         self._plan_timer.setSingleShot(True)
@@ -156,7 +157,6 @@ class InputWiring(QObject):
         w, ip = self.w, self.w.input_panel
         if ip.current_mode() != MODE_SDPIXL or not ip.preset.count():
             return None  # SD-πXL not chosen or not installed: the planner (torch) is not loaded
-        from app.gui.main_window import build_run_config
         from app.gui.preferences import resolve_device
         from engine.sdpixl.planner import plan_for_run
 
@@ -165,14 +165,14 @@ class InputWiring(QObject):
         image = str(w.source_path) if w.source_image is not None and w.source_path else None
         model = js.sdpixl.get("model") or w.prefs.model_source
         try:
-            config = build_run_config(js, palette, image, model, resolve_device(w.prefs.device))
+            config = self.build_run_config(js, palette, image, model, resolve_device(w.prefs.device))
             plan = plan_for_run(config)
         except Exception as exc:  # an estimate that cannot be made must not break the panel
             log.info("no estimate: %s", exc)
             ip.show_plan(f"No estimate: {exc}")
             self.last_plan = None
             return None
-        text, tip = plan_text(plan)
+        text, tip = plan_text(plan, self.format_seconds)
         ip.show_plan(text, tip)
         self.last_plan = plan
         return plan

@@ -306,7 +306,7 @@ class MainWindow(QMainWindow):
         """Converter/SD-πXL options of the input panel wired to the engine (app/gui/input_wiring.py)."""
         from app.gui.input_wiring import InputWiring
 
-        self.input_wiring = InputWiring(self)
+        self.input_wiring = InputWiring(self, build_run_config, format_seconds)
 
     def _load_presets(self) -> None:
         # Nothing heavy here: the window must show first. The converter engine loads just after the first
