@@ -36,6 +36,12 @@ from exporters.common.shopping import Purchase, SpareRule, coverage, shopping_li
 log = logging.getLogger(__name__)
 
 COLUMNS = ("code", "name", "needed", "spares", "total", "owned", "to buy", "bags", "shortfall")
+HEADERS = ("Code", "Name", "Need", "Spare", "Total", "Own", "Buy", "Bags", "Short")  # short: the dock is narrow
+HEADER_TIPS = ("Colour code", "Colour name", "Pieces the pattern needs", "Spares (percent, at least the minimum)",
+               "Needed + spares", "Pieces in stock (the palette's Stock column)", "Total less the stock",
+               "Bags/packs to buy (bag size)", "Pieces the stock lacks")
+NAME_WIDTH = 84
+MIN_WIDTH = 450
 
 
 class ShoppingPanel(QWidget):
@@ -75,18 +81,24 @@ class ShoppingPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setObjectName("shoppingList")
         self.tree.setColumnCount(len(COLUMNS))
-        self.tree.setHeaderLabels([c.capitalize() for c in COLUMNS])
+        self.tree.setHeaderLabels(list(HEADERS))
+        for col, tip in enumerate(HEADER_TIPS):
+            self.tree.headerItem().setToolTip(col, tip)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         header = self.tree.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.tree.setColumnWidth(1, NAME_WIDTH)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         header.setStretchLastSection(False)
         self.summary = QLabel()
         self.summary.setObjectName("shoppingSummary")
         self.summary.setWordWrap(True)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Write this list as a CSV file (one row per colour)")
+
+        self.setMinimumWidth(MIN_WIDTH)  # every column visible; the tabbed palette dock widens with it
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -140,6 +152,10 @@ class ShoppingPanel(QWidget):
         items = []
         for line in self.lines:
             item = QTreeWidgetItem([str(v) for v in self.row(line)])
+            tip = f"{line.code} {line.name}: " + ", ".join(f"{h} {v}" for h, v in zip(COLUMNS[2:], self.row(line)[2:])
+                                                               if v != "")
+            for col in range(len(COLUMNS)):
+                item.setToolTip(col, tip)
             color = colors.get(line.code)
             if color is not None:
                 item.setIcon(0, swatch_icon(color.rgb))
