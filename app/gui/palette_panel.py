@@ -182,6 +182,7 @@ class PalettePanel(QWidget):
         stock_row.addWidget(self.stock_button)
         stock_row.addWidget(self.set_combo, 1)
         stock_row.addWidget(self.set_button)
+        stock_row.addStretch()  # buttons stay left when the set picker is hidden (bead palettes)
 
         self.max_colors = QSpinBox()
         self.max_colors.setObjectName("maxColors")
@@ -525,7 +526,7 @@ class PalettePanel(QWidget):
         if not bricks or self.set_combo.count():
             return
         for s in lego_sets():
-            self.set_combo.addItem(f"{s.number} {s.name}", s.key)
+            self.set_combo.addItem(s.name if s.number in s.name else f"{s.name} ({s.number})", s.key)
             self.set_combo.setItemData(self.set_combo.count() - 1, f"{s.name}: {s.total} pieces in "
                                        f"{len(s.pieces)} colours", Qt.ItemDataRole.ToolTipRole)
 
