@@ -95,6 +95,11 @@ def test_converted_pattern_uses_no_speciality_colour_by_default(window, qtbot, s
                         ConvertConfig(width=40, height=26, max_colors=panel.max_colors_value(), **js.fast))
     got = window.doc.pattern
     np.testing.assert_array_equal(_code_grid(got), _code_grid(ref))
+    # including every finish in the GUI lets the converter take the translucent brown H25 for the fur
+    for action in panel.finish_actions.values():
+        action.trigger()
+    _convert(window, qtbot, 40, 26)
+    assert "H25" in _used_codes(window.doc.pattern)
 
 
 def test_included_finish_reaches_the_converter(window, qtbot, sample_image_path):
