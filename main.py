@@ -14,12 +14,20 @@ import logging
 import os
 import sys
 
-from app.cli import COMMAND_MODULES, is_user_error
+from app.cli import COMMAND_MODULES, is_user_error, user_message
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (and exit code 2), like every other error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message.splitlines()[0] if message else 'bad arguments'} "
+                     f"(see `{self.prog} -h`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pixl", description="piXL Studio: pictures to bead, brick and stitch patterns")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -43,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui(sys.argv[:1] + files)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.captureWarnings(True)  # library warnings (torch, Pillow) are details: shown with -v only
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if args.verbose else logging.ERROR)
     if args.command is None:
         from app.gui.main_window import run_gui
 
@@ -57,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # never a traceback for the user; details with -v
         if is_user_error(exc):
-            print(f"error: {exc}", file=sys.stderr)
+            logging.getLogger("pixl").debug("user error", exc_info=True)
+            print(f"error: {user_message(exc)}", file=sys.stderr)
             return 2
         logging.getLogger("pixl").debug("unexpected error", exc_info=True)
         print(f"error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)

@@ -127,3 +127,24 @@ def test_beats_nearest_and_floyd_steinberg_on_a_photo(photo, palette_key):
     iso = {k: isolated_fraction(v) for k, v in (("near", near), ("fs", fs), ("ours", ours))}
     assert blur["ours"] < min(blur["near"], blur["fs"]), blur
     assert iso["ours"] < min(iso["near"], iso["fs"]), iso
+
+
+def test_small_patch_penalty_removes_worms_but_keeps_details(sample_image_path):
+    """Patches of <= 3 same-colour cells are absorbed where cheap; a marked detail cell stays as it is."""
+    from engine.convert.cleanup import small_patch_mask, small_patch_share
+    from engine.core.color import srgb_to_lab
+
+    perler = load_palette("perler")
+    rgb = np.asarray(Image.open(sample_image_path).convert("RGB").resize((48, 32), Image.BOX)) / 255.0
+    lin = srgb_to_linear(rgb)
+    problem = CleanupProblem(lin, perler.rgb, config=CleanupConfig(strength=0.5))
+    start = problem.solve(nearest_index(srgb_to_lab(rgb), perler.lab))
+    before = small_patch_share(start)
+    after_labels = problem.absorb_small_patches(start, penalty=200.0)
+    after = small_patch_share(after_labels)
+    assert after < 0.2 * before
+    res = srgb_to_linear(perler.rgb)
+    assert blurred_delta_e(res[after_labels], lin) < blurred_delta_e(res[start], lin) + 2.5
+    keep = small_patch_mask(start)
+    kept = problem.absorb_small_patches(start, penalty=200.0, keep=keep)
+    np.testing.assert_array_equal(kept[keep], start[keep])

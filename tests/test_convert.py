@@ -91,8 +91,9 @@ def test_transparency_becomes_empty_cells_unless_disabled(perler):
     # transparent areas are shown over white when kept
     white = int(np.argmin(np.abs(perler.lab - srgb8_to_lab([255, 255, 255])).sum(1)))
     assert (kept.index[:, :2] == white).all()
-    with pytest.raises(ConvertError, match="empty"):
-        convert_image(np.zeros((8, 8, 4), dtype=np.uint8), perler, ConvertConfig(4, 4))
+    # issue 16: a fully transparent picture (transparency kept as empty cells) is a valid, empty pattern
+    clear = convert_image(np.zeros((8, 8, 4), dtype=np.uint8), perler, ConvertConfig(4, 4))
+    assert clear.shape == (4, 4) and clear.empty_mask.all() and clear.filled_cells == 0
 
 
 def test_dominant_mode_takes_the_majority_colour(perler):

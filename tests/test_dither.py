@@ -119,3 +119,14 @@ def test_palette_tables_do_not_mix():
     np.testing.assert_array_equal(D.dither(lab, artkal, "floyd-steinberg", 1.0), b1)
     assert a1.max() < len(perler) and b1.max() < len(artkal)
     np.testing.assert_array_equal(a1, _reference_diffusion(lab, perler, D.FLOYD_STEINBERG, 1.0))
+
+
+def test_unclamped_diffusion_is_plain_lab_error_diffusion(chelsea_lab):
+    """clamp=False keeps values outside the palette's Lab box (plain Lab FS, a benchmark peer); it differs."""
+    from engine.convert.dither import FLOYD_STEINBERG, error_diffusion
+
+    pal = load_palette("perler").lab
+    clamped = error_diffusion(chelsea_lab, pal, FLOYD_STEINBERG, clamp=True)
+    free = error_diffusion(chelsea_lab, pal, FLOYD_STEINBERG, clamp=False)
+    assert free.shape == clamped.shape and 0 <= free.min() and free.max() < len(pal)
+    assert (free != clamped).mean() > 0.05

@@ -222,26 +222,25 @@ def test_bad_image_shows_error_and_keeps_pattern(window, small_pattern, tmp_path
 
 
 def test_autosave_and_crash_recovery(qtbot, monkeypatch, small_pattern, tmp_path):
-    from app.gui.autosave import autosave_path
-
     w, _ = make_window(qtbot, monkeypatch)
+    autosave_path = w.autosaver.path  # issue 16: one autosave per window
     path = _open_pattern(w, small_pattern, tmp_path)
-    assert w.autosaver.save_now() is None  # nothing unsaved yet
+    assert w.autosaver.save_now(block=True) is None  # nothing unsaved yet
     w.edit.set_color(3)
     w.set_tool("pencil")
     _click(qtbot, w.canvas, 4, 4)
-    saved = w.autosaver.save_now()
-    assert saved == autosave_path() and saved.is_file()
+    saved = w.autosaver.save_now(block=True)  # serialised in a worker thread; block waits for it
+    assert saved == autosave_path and saved.is_file()
     assert str(saved).startswith(str(tmp_path.parent)) or "pixl-data" in str(saved)
-    # a crash: the window goes away without a clean close; the autosave stays
-    w.autosaver.stop()
+    # a crash: the window goes away without a clean close (its lock is released); the autosave stays
+    w.autosaver.abandon()
     w.hide()
     w2, _ = make_window(qtbot, monkeypatch)
     assert w2.check_recovery()
     assert w2.doc.modified and w2.doc.path == path
     assert w2.doc.pattern.get_cell(4, 4) == w.doc.pattern.get_cell(4, 4)
     assert w2.save()
-    assert not autosave_path().exists()  # saving removes the autosave
+    assert not autosave_path.exists() and not w2.autosaver.path.exists()  # saving removes the autosave
     w2.close()
     w.doc.undo_stack.setClean()
     w.close()

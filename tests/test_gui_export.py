@@ -67,7 +67,7 @@ def test_widgets_follow_the_argparse_declarations(qtbot, tmp_path):
     assert isinstance(dlg.option_widgets["section"].widget, QSpinBox)  # int
     assert isinstance(dlg.option_widgets["row_spacing"].widget, QDoubleSpinBox)  # float
     assert isinstance(dlg.option_widgets["paper"].widget, QLineEdit)  # free text
-    assert "real bead pitch" in dlg.option_widgets["true_scale"].widget.toolTip()  # help as tooltip
+    assert specs["true_scale"].help_text in dlg.option_widgets["true_scale"].widget.toolTip()  # help as tooltip
     # untouched widgets give the exporter's own defaults
     for dest, ow in dlg.option_widgets.items():
         assert ow.value() == specs[dest].default, dest
@@ -89,7 +89,10 @@ def test_choices_are_remembered(qtbot, tmp_path):
     again = ExportDialog(None, None, "fox", "brick")
     qtbot.addWidget(again)
     assert again.selected_formats() == ["parts-csv"]
-    assert again.option_values() == {"piece": "tile", "section": 32}
+    remembered = again.option_values()
+    assert remembered["piece"] == "tile" and remembered["section"] == 32
+    untouched = {d: v for d, v in remembered.items() if d not in ("piece", "section")}
+    assert untouched == {d: again.option_widgets[d].spec.default for d in untouched}  # the rest stay at defaults
     assert Path(again.folder.text()) == out.resolve()
     beads = ExportDialog(None, None, "fox", "bead")  # formats are remembered per medium
     qtbot.addWidget(beads)

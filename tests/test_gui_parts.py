@@ -122,9 +122,10 @@ def test_preferences_are_saved_and_shown(qtbot, monkeypatch):
 
 
 def test_autosave_timer_writes_when_modified(qtbot, monkeypatch, small_pattern, tmp_path):
-    from app.gui.autosave import autosave_path
-
     w, _ = make_window(qtbot, monkeypatch)
+    def autosave_path():  # issue 16: one autosave per window
+        return w.autosaver.path
+
     small_pattern.save(tmp_path / "p.pixl")
     w.open_project(tmp_path / "p.pixl")
     w.autosaver.set_interval(1)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.core.outputs import check_outputs
 from engine.core.pattern import Pattern
+from exporters.common.budget import check_export
 from exporters.common.errors import ExportError
 from exporters.common.registry import all_formats, exporter_modules
 
@@ -32,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format.lower()
     if fmt not in formats:
         raise ExportError(f"unknown export format {args.format!r}; choose one of: {', '.join(formats)}")
+    check_outputs([args.pattern], [(args.out, fmt)])
     pattern = Pattern.load(args.pattern)
+    check_export(pattern, fmt, args)
     module, desc = formats[fmt]
     written = module.export_cli(pattern, fmt, Path(args.out), args)
     for path in written:

@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from engine.core.atomic import atomic_path, check_writable_dir
+from engine.core.atomic import OutputPathError, atomic_path, check_writable_dir
 from engine.core.palette_io import load_palette
 from engine.core.progress import CancelToken, Progress
 
@@ -218,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
         quiet_libraries()
     frames = Path(args.frames) if args.frames else None
     if frames is not None:
+        if frames.exists() and not frames.is_dir():
+            raise OutputPathError(f"--frames {frames} is a file; give a folder for the preview frames")
         frames.mkdir(parents=True, exist_ok=True)
     if args.checkpoint:
         check_writable_dir(args.checkpoint)

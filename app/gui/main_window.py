@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import settings
-from app.gui.autosave import Autosaver, load_recovery, pending_recovery
+from app.gui.autosave import Autosaver, keep_copy, load_recovery, pending_recoveries, recovered_files
 from app.gui.canvas import PatternCanvas, array_to_qimage
 from app.gui.commands import SetPatternCommand
 from app.gui.crash import install_excepthook
@@ -222,6 +222,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &recent", self)
         m.addMenu(self.recent_menu)
         self._fill_recent_menu()
+        self.recover_menu = QMenu("Re&cover", self)  # autosaves kept when a restore was declined
+        m.addMenu(self.recover_menu)
+        self._fill_recover_menu()
         for a in (self.act_save, self.act_save_as, None, self.act_open_image, self.act_import_palette,
                   self.act_export, None, self.act_quit):
             m.addSeparator() if a is None else m.addAction(a)
@@ -472,18 +475,53 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(files))
 
     def check_recovery(self) -> bool:
-        """At start-up: offer to restore an autosave left by a crash. Returns True if restored."""
-        path = pending_recovery()
-        if path is None:
+        """At start-up: offer to restore an autosave left by a crashed session. Returns True if restored.
+
+        Only autosaves nobody holds (their window crashed or was killed) are offered. Restoring adopts the newest
+        as this window's autosave; declining, or any other orphan, is kept in File -> Recover, never deleted.
+        """
+        orphans = pending_recoveries()
+        if not orphans:
             return False
-        if not self.ask_restore(path):
-            self.autosaver.discard()
+        newest, others = orphans[0], orphans[1:]
+        for extra in others:
+            keep_copy(extra)
+        restored = False
+        if not self.ask_restore(newest):
+            kept = keep_copy(newest)
+            if kept is not None:
+                self.statusBar().showMessage(f"The autosave was kept: File > Recover > {kept.name}", 8000)
+        else:
+            try:
+                pattern, original = load_recovery(newest)
+            except (PatternError, OSError) as exc:
+                keep_copy(newest)
+                self.show_error("Cannot restore autosave", f"{exc}\n\nA copy was kept in File > Recover.")
+            else:
+                pattern = self._match_panel_palette(pattern)
+                self.doc.reset(pattern, original, modified=True)
+                self.autosaver.adopt(newest)
+                restored = True
+        self._fill_recover_menu()
+        return restored
+
+    def _fill_recover_menu(self) -> None:
+        self.recover_menu.clear()
+        files = recovered_files()
+        for f in files:
+            act = self.recover_menu.addAction(f.name)
+            act.setToolTip(str(f))
+            act.triggered.connect(lambda _c=False, p=f: self.open_recovered(p))
+        self.recover_menu.setEnabled(bool(files))
+
+    def open_recovered(self, path: str | Path) -> bool:
+        """Open a kept autosave as an unsaved project (Save asks where; the kept copy stays until deleted)."""
+        if self.runner.is_running() or not self.maybe_save():
             return False
         try:
-            pattern, original = load_recovery(path)
+            pattern, original = load_recovery(Path(path))
         except (PatternError, OSError) as exc:
-            self.show_error("Cannot restore autosave", str(exc))
-            self.autosaver.discard()
+            self.show_error("Cannot open recovered project", str(exc))
             return False
         pattern = self._match_panel_palette(pattern)
         self.doc.reset(pattern, original, modified=True)
@@ -1023,8 +1061,7 @@ class MainWindow(QMainWindow):
             self._close_after_run = True
             self.runner.cancel_and_wait(15000)
         self._save_window_state()
-        self.autosaver.stop()
-        self.autosaver.discard()
+        self.autosaver.close()  # removes only this window's autosave, then releases its lock
         event.accept()
 
 

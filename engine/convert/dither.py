@@ -292,7 +292,8 @@ def _grid_nearest(palette_lab: np.ndarray, grid: float) -> _GridNearest:
 
 
 def error_diffusion(target_lab: np.ndarray, palette_lab: np.ndarray, kernel=FLOYD_STEINBERG,
-                    strength: float = 1.0, empty: np.ndarray | None = None, grid: float = GRID) -> np.ndarray:
+                    strength: float = 1.0, empty: np.ndarray | None = None, grid: float = GRID,
+                    clamp: bool = True) -> np.ndarray:
     """Serpentine error diffusion in Lab; returns an H x W index map.
 
     ``kernel`` is a tuple of (dy, dx, weight); ``strength`` scales the error passed on;
@@ -307,9 +308,14 @@ def error_diffusion(target_lab: np.ndarray, palette_lab: np.ndarray, kernel=FLOY
     h, w = target.shape[:2]
     strength = float(np.clip(strength, 0.0, 1.0))
     pal = np.asarray(palette_lab, dtype=np.float64)
-    # Values are kept inside the palette's Lab bounding box: stops runaway "error bleeding" where the
-    # palette cannot reach a colour at all (e.g. no saturated violet among LEGO colours).
-    (lo_L, lo_a, lo_b), (hi_L, hi_a, hi_b) = pal.min(axis=0).tolist(), pal.max(axis=0).tolist()
+    # With ``clamp``, values are kept inside the palette's Lab bounding box: stops runaway "error bleeding"
+    # where the palette cannot reach a colour at all (e.g. no saturated violet among LEGO colours). Unclamped
+    # (plain Lab error diffusion) matches the blurred picture better where the palette surrounds the colours.
+    if clamp:
+        (lo_L, lo_a, lo_b), (hi_L, hi_a, hi_b) = pal.min(axis=0).tolist(), pal.max(axis=0).tolist()
+    else:
+        lo_L = lo_a = lo_b = -math.inf
+        hi_L = hi_a = hi_b = math.inf
     nearest = _grid_nearest(pal, grid)
     blocks_before = len(nearest.blocks)
     nearest.prefill(np.clip(target, pal.min(axis=0), pal.max(axis=0)))

@@ -20,13 +20,35 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage, sparse
 
+from engine.convert.budget import DEFAULT_MAX_COLORS, choose_colors, default_min_count, enforce_capacity, fold_rare
 from engine.convert.cleanup import cleanup as cleanup_labels
 from engine.convert.dither import DITHER_METHODS, dither
 from engine.convert.grid import MIN_CONFIDENCE, GridError, detect_grid, map_cells, sample_cells
-from engine.core.color import ciede2000, linear_to_lab, linear_to_srgb, srgb8_to_lab, srgb_to_linear
+from engine.convert.intent import (
+    DETAIL_DE,
+    FLAT_DE,
+    INTENTS,
+    PHOTO_FLAT_DE,
+    absorb_small_patches,
+    choose_intent,
+    detail_mask,
+    flatten_regions,
+    grid_available,
+    keep_subcell_details,
+)
+from engine.core import limits
+from engine.core.color import (
+    ciede2000,
+    lab_to_xyz,
+    linear_to_lab,
+    linear_to_srgb,
+    srgb8_to_lab,
+    srgb_to_linear,
+    xyz_to_linear,
+)
 from engine.core.image_io import FIT_MODES, ImageLoadError, ImageSource, fit_layout, load_image
 from engine.core.medium import Medium
-from engine.core.palette import Palette
+from engine.core.palette import DEFAULT_FINISHES, Palette, PaletteError, parse_finishes
 from engine.core.palette_select import PRESELECT, nearest_candidates, nearest_index, select_colors
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress
@@ -34,13 +56,16 @@ from engine.core.progress import CancelToken, Progress
 log = logging.getLogger(__name__)
 
 RESAMPLE_MODES = ("area", "dominant")
-MAX_SIDE = 2048  # cells per side
+MAX_SIDE = limits.MAX_SIDE.value  # cells per side (budget declared in engine.core.limits)
 _DENSE_VOTES = 20_000_000  # above this many (cell, colour) pairs, dominant votes are counted sparsely
 _LINEAR_LUT = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 
 AUTO_SIZE = (0, 0)  # parse_size("auto"): detect the pixel-art grid and make one cell per grid cell
 
-__all__ = ["AUTO_SIZE", "ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError"]
+__all__ = ["AUTO_SIZE", "ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError",
+           "allowed_colors", "summary_lines", "DEFAULT_MAX_COLORS"]
+PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
+PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
 
 class ConvertError(ValueError):
@@ -49,7 +74,15 @@ class ConvertError(ValueError):
 
 @dataclass
 class ConvertConfig:
-    """Settings of one conversion (sizes in cells; width = height = 0, i.e. AUTO_SIZE, detects a pixel-art grid)."""
+    """Settings of one conversion (sizes in cells; width = height = 0, i.e. AUTO_SIZE, detects a pixel-art grid).
+
+    Colours: ``owned`` (codes) or else the palette's colours of ``finishes`` (default solid only: no clear,
+    translucent, glow, neon, pearl... beads unless asked for), further limited to colours with stock when a
+    ``stash`` ``{code: count}`` is given (then no colour is used more often than owned). ``max_colors`` uses the
+    best K; otherwise the count is chosen at the knee of the error curve (at most ``DEFAULT_MAX_COLORS``) unless
+    ``all_colors``. No colour is used fewer than ``min_count`` times (default from the pattern size; 1 with
+    ``all_colors``). ``intent`` is photo, flat, pixel-art or auto; ``cleanup`` None means "as the intent says".
+    """
 
     width: int
     height: int
@@ -57,11 +90,17 @@ class ConvertConfig:
     resample: str = "area"
     dither: str = "none"
     dither_strength: float = 1.0
-    cleanup: float = 0.0
+    cleanup: float | None = None
     alpha_to_empty: bool = True
     remove_background: bool = False
     background_tolerance: float = 8.0
     max_colors: int | None = None
+    intent: str = "auto"
+    finishes: tuple[str, ...] = DEFAULT_FINISHES
+    owned: tuple[str, ...] | None = None
+    all_colors: bool = False
+    min_count: int | None = None
+    stash: dict[str, int] | None = None
 
     @property
     def auto_size(self) -> bool:
@@ -82,12 +121,22 @@ class ConvertConfig:
             raise ConvertError(f"unknown dithering {self.dither!r}; use one of {', '.join(DITHER_METHODS)}")
         if not 0.0 <= float(self.dither_strength) <= 1.0:
             raise ConvertError(f"dither strength must be between 0 and 1, got {self.dither_strength}")
-        if not 0.0 <= float(self.cleanup) <= 1.0:
+        if self.cleanup is not None and not 0.0 <= float(self.cleanup) <= 1.0:
             raise ConvertError(f"cleanup strength must be between 0 and 1, got {self.cleanup}")
         if not float(self.background_tolerance) >= 0.0:
             raise ConvertError(f"background tolerance must be 0 or more, got {self.background_tolerance}")
         if self.max_colors is not None and (not isinstance(self.max_colors, (int, np.integer)) or self.max_colors < 1):
             raise ConvertError(f"max colours must be a whole number of at least 1, got {self.max_colors!r}")
+        if self.min_count is not None and (not isinstance(self.min_count, (int, np.integer)) or self.min_count < 1):
+            raise ConvertError(f"minimum count must be a whole number of at least 1, got {self.min_count!r}")
+        if self.intent not in INTENTS:
+            raise ConvertError(f"unknown intent {self.intent!r}; use one of {', '.join(INTENTS)}")
+        try:
+            parse_finishes(self.finishes)
+        except PaletteError as exc:
+            raise ConvertError(str(exc)) from None
+        if self.stash is not None and any(int(v) < 0 for v in self.stash.values()):
+            raise ConvertError("stash counts must be 0 or more")
 
 
 _SIZE_RE = re.compile(
@@ -104,7 +153,7 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
     """
     if str(text).strip().lower() == "auto":
         return AUTO_SIZE
-    m = _SIZE_RE.match(str(text))
+    m = _SIZE_RE.match(str(text)) if len(str(text)) <= 40 else None  # hundreds of digits: refused, not overflowed
     if not m:
         raise ConvertError(
             f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards), cm (e.g. 30x20cm) "
@@ -314,42 +363,114 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     target_lab = linear_to_lab(target_lin)
     report("picture resampled")
 
+    all_clear = bool(empty.all())  # a fully transparent picture gives an empty pattern, not an error
     if config.remove_background:
         bg = background_mask(target_lab, ~empty, float(config.background_tolerance))
         log.info("background removal: %d cells", int(bg.sum()))
         empty |= bg
-    if empty.all():
+    if empty.all() and not all_clear:
         raise ConvertError("every cell came out empty (transparent picture or background removal took all); "
                            "turn off background removal or lower its tolerance")
+    if all_clear:
+        log.info("the picture is fully transparent: an empty pattern")
+        metadata = {"method": "convert", "convert": asdict(config), "palette": palette.name,
+                    "source_size": [img.width, img.height], "crop_box": list(layout.crop_box),
+                    "intent": config.intent, "intent_reason": "fully transparent picture", "min_count": 0,
+                    "merged": []}
+        pattern = Pattern(np.zeros((H, W), dtype=np.int64), palette, empty, palette.medium, metadata)
+        report("done", preview=pattern.to_rgb(), pattern=pattern)
+        return pattern
 
-    chosen: list[int] = list(range(len(palette)))
-    if config.max_colors is not None and config.max_colors < len(palette):
-        chosen = select_colors(target_lab[~empty], palette.lab, int(config.max_colors))
-    work = palette if len(chosen) == len(palette) else palette.subset(chosen)
+    n_filled = int((~empty).sum())
+    intent, intent_reason = config.intent, "chosen by the user"
+    if intent == "auto":
+        intent, intent_reason = choose_intent(region[..., :3], target_lab, empty)
+    if intent == "pixel-art":
+        target_lab, target_lin = _pixel_art_target(region, layout, target_lab, target_lin, config)
+    elif intent == "flat" and config.resample == "area" and min(region.shape[0] // ch, region.shape[1] // cw) >= 4:
+        n = 8 if min(region.shape[0] // ch, region.shape[1] // cw) >= 8 else 4  # sub-samples per cell side
+        sp, sa = downsample_area(region, cw * n, ch * n)
+        sub = linear_to_lab(_unpremultiply(sp, sa, over_white)).reshape(ch, n, cw, n, 3)
+        sub = sub.transpose(0, 2, 1, 3, 4).reshape(ch, cw, n * n, 3)
+        sharp = target_lab.copy()
+        sharp[cy:cy + ch, cx:cx + cw] = keep_subcell_details(sub, target_lab[cy:cy + ch, cx:cx + cw])
+        target_lab = sharp
+        target_lin = xyz_to_linear(lab_to_xyz(target_lab))
+    log.info("intent %s (%s)", intent, intent_reason)
+
+    allowed = allowed_colors(palette, config)
+    capacity = None
+    if config.stash is not None:
+        capacity = _capacity(palette, config.stash)
+        have = int(capacity[allowed].sum())
+        if have < n_filled:
+            raise ConvertError(f"the stash has {have} pieces in these colours but the pattern needs {n_filled} "
+                               f"cells: short by {n_filled - have}; make the pattern smaller, remove the background "
+                               f"or add pieces to the stash")
+    sub_lab = palette.lab[allowed]
+    sel_lab = target_lab[~empty]
+    if config.resample == "dominant" and intent != "pixel-art" and len(allowed) > 1:
+        # colours are chosen from what the cells' pixels vote for, not from their mean colours
+        fallback = nearest_index(target_lab, sub_lab)
+        votes = fallback.copy()
+        votes[cy:cy + ch, cx:cx + cw] = dominant_labels(region, cw, ch, sub_lab, over_white,
+                                                        fallback[cy:cy + ch, cx:cx + cw])
+        sel_lab = sub_lab[votes[~empty]]
+    if config.max_colors is not None and config.max_colors < len(allowed):
+        pick = select_colors(sel_lab, sub_lab, int(config.max_colors))
+    elif config.all_colors or len(allowed) == 1:
+        pick = list(range(len(allowed)))
+    else:
+        pick, _ = choose_colors(sel_lab, sub_lab, DEFAULT_MAX_COLORS)
+    chosen = [allowed[i] for i in pick]
+    if config.max_colors is None and not config.all_colors and intent == "photo":
+        chosen = _add_detail_colors(chosen, allowed, palette, target_lab, empty)
+    if capacity is not None:
+        chosen = _cover_stock(chosen, allowed, capacity, n_filled)
     report("colours chosen")
 
-    candidates = None
-    if config.resample == "dominant":
-        fallback = nearest_index(target_lab, work.lab)
-        labels = fallback.copy()
-        labels[cy:cy + ch, cx:cx + cw] = dominant_labels(region, cw, ch, work.lab, over_white,
-                                                         fallback[cy:cy + ch, cx:cx + cw])
-        if config.dither != "none":
-            log.info("dithering is not used with the dominant-colour mode")
-    elif config.dither == "none" or config.dither_strength <= 0:
-        cand, de = nearest_candidates(target_lab.reshape(-1, 3), work.lab, PRESELECT)
-        candidates = cand.reshape(H, W, -1), de.reshape(H, W, -1)
-        labels = candidates[0][..., 0].copy()
-    else:
-        labels = dither(target_lab, work.lab, config.dither, float(config.dither_strength), empty)
+    cleanup = config.cleanup if config.cleanup is not None else (PHOTO_CLEANUP if intent == "photo" else 0.0)
+
+    def map_cells(chosen: list[int]) -> np.ndarray:
+        work = palette if len(chosen) == len(palette) else palette.subset(chosen)
+        candidates = None
+        if config.resample == "dominant" and intent != "pixel-art":
+            fallback = nearest_index(target_lab, work.lab)
+            labels = fallback.copy()
+            labels[cy:cy + ch, cx:cx + cw] = dominant_labels(region, cw, ch, work.lab, over_white,
+                                                             fallback[cy:cy + ch, cx:cx + cw])
+            if config.dither != "none":
+                log.info("dithering is not used with the dominant-colour mode")
+        elif config.dither == "none" or config.dither_strength <= 0 or intent in ("flat", "pixel-art"):
+            cand, de = nearest_candidates(target_lab.reshape(-1, 3), work.lab, PRESELECT)
+            candidates = cand.reshape(H, W, -1), de.reshape(H, W, -1)
+            labels = candidates[0][..., 0].copy()
+        else:
+            labels = dither(target_lab, work.lab, config.dither, float(config.dither_strength), empty)
+        if intent == "flat" and config.resample == "area":
+            labels = flatten_regions(labels, target_lab, work.lab, FLAT_DE, empty)
+            labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=detail_mask(target_lab))
+        if cleanup > 0 and intent != "pixel-art":
+            patches = intent == "photo" and config.resample == "area" and config.dither == "none"
+            labels = cleanup_labels(labels, target_lin, work.rgb, float(cleanup), empty,
+                                    cancel=cancel, target_lab=target_lab, candidates=candidates,
+                                    patch_penalty=PATCH_PENALTY * float(cleanup) if patches else 0.0,
+                                    keep=detail_mask(target_lab) if patches else None)
+        if intent == "photo" and config.resample == "area":
+            labels = flatten_regions(labels, target_lab, work.lab, PHOTO_FLAT_DE, empty)
+        return np.asarray(chosen, dtype=np.int64)[labels]
+
+    index = map_cells(chosen)
     report("colours mapped")
+    first = index.copy()
 
-    if config.cleanup > 0:
-        labels = cleanup_labels(labels, target_lin, work.rgb, float(config.cleanup), empty,
-                                cancel=cancel, target_lab=target_lab, candidates=candidates)
-    report("cleanup done" if config.cleanup > 0 else "no cleanup")
+    min_count = config.min_count if config.min_count is not None else (
+        1 if config.all_colors else default_min_count(n_filled))
+    if capacity is not None:
+        index, _ = enforce_capacity(index, target_lab, palette.lab, capacity, empty)
+    index, _ = fold_rare(index, target_lab, palette.lab, min_count, empty, capacity)
+    report("cleanup done" if cleanup > 0 else "colours counted")
 
-    index = np.asarray(chosen, dtype=np.int64)[labels]
     index[empty] = index[~empty][0]  # any used colour; empty.all() was refused above
     metadata = {
         "method": "convert",
@@ -357,6 +478,10 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
         "palette": palette.name,
         "source_size": [img.width, img.height],
         "crop_box": list(layout.crop_box),
+        "intent": intent,
+        "intent_reason": intent_reason,
+        "min_count": int(min_count),
+        "merged": _merges(palette, first, index, empty, capacity),
     }
     name = _source_name(source)
     if name:
@@ -378,10 +503,10 @@ def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfi
 
     Each cell's colour is the per-channel median of a sample lattice inside it (a margin near the edges skipped,
     engine.convert.grid.sample_cells; measured more robust to JPEG chroma bleed than a vote of per-pixel nearest
-    colours), matched to the palette by CIEDE2000 with near ties going to the sprite's common colours
-    (engine.convert.grid.map_cells). The cell picture, now in palette colours, goes 1:1 through the normal
-    pipeline, so palette choice (--max-colors), background removal and cleanup settings still apply. The
-    pattern's metadata gets ``grid`` (cols, rows, pitch, phase, confidence, bounds).
+    colours), matched to the allowed palette colours by CIEDE2000 with near ties going to the sprite's common
+    colours (engine.convert.grid.map_cells). The cell picture, now in palette colours, goes 1:1 through the normal
+    pipeline with the pixel-art intent, so the colour budget, minimum count, stash and background removal still
+    apply. The pattern's metadata gets ``grid`` (cols, rows, pitch, phase, confidence, bounds).
     """
     img = load_image(source)
     rgba = np.asarray(img)
@@ -408,14 +533,152 @@ def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfi
         cells[..., :3] = np.clip(np.rint(sample_cells(flat, grid)), 0, 255)
     else:
         cells = np.clip(np.rint(sample_cells(rgba, grid)), 0, 255).astype(np.uint8)
-    cells[..., :3] = palette.rgb8[map_cells(cells[..., :3], palette.lab, mask=cells[..., 3] >= 128)]
+    allowed = np.asarray(allowed_colors(palette, config), dtype=np.int64)  # owned / finishes / stash
+    labels = map_cells(cells[..., :3], palette.lab[allowed], mask=cells[..., 3] >= 128)
+    cells[..., :3] = palette.rgb8[allowed[labels]]
     cell_img = Image.fromarray(cells, "RGBA")
     name = _source_name(source)
     if name:
         cell_img.info["source_name"] = name
-    inner = replace(config, width=grid.cols, height=grid.rows, fit="stretch", resample="area")
+    inner = replace(config, width=grid.cols, height=grid.rows, fit="stretch", resample="area", intent="pixel-art")
     pattern = convert_image(cell_img, palette, inner, progress, cancel)
     pattern.metadata.update(source_size=[img.width, img.height], grid=grid.summary(),
-                            crop_box=grid.summary()["bounds"])
+                            crop_box=grid.summary()["bounds"],
+                            intent_reason=f"size auto: pixel grid {grid.cols}x{grid.rows} found "
+                                          f"(confidence {grid.confidence:.2f})")
     log.info("pixel grid %dx%d cells (pitch %.2f x %.2f px)", grid.cols, grid.rows, grid.pitch_x, grid.pitch_y)
     return pattern
+
+
+# --------------------------------------------------------------------------- colours, stash, summary
+
+
+def allowed_colors(palette: Palette, config: ConvertConfig) -> list[int]:
+    """Palette positions a conversion may use: ``owned`` codes, else the colours of ``finishes``; with a stash,
+    only colours with stock. Raises ConvertError when nothing is left."""
+    try:
+        if config.owned:
+            allowed = sorted({palette.index_of(str(c)) for c in config.owned})
+        else:
+            allowed = palette.finish_indices(config.finishes)
+    except PaletteError as exc:
+        raise ConvertError(str(exc)) from None
+    if config.stash is not None:
+        codes = {palette[palette.index_of(c)].code for c, n in config.stash.items() if int(n) > 0
+                 if _has_code(palette, c)}
+        allowed = [i for i in allowed if palette[i].code in codes]
+    if not allowed:
+        what = "owned colours" if config.owned else f"colours of finish {', '.join(parse_finishes(config.finishes))}"
+        if config.stash is not None:
+            what += " with stock in the stash"
+        raise ConvertError(f"palette {palette.name!r} has no {what}; its finishes are {', '.join(palette.finishes)} "
+                           f"(add some with --finishes)")
+    return allowed
+
+
+def _add_detail_colors(chosen: list[int], allowed: list[int], palette: Palette, target_lab: np.ndarray,
+                       empty: np.ndarray) -> list[int]:
+    """Add the nearest allowed colour of high-contrast one-cell details the chosen colours cannot show.
+
+    The error curve weighs cells by number, so a star or a highlight hardly counts there; a detail whose best
+    chosen colour is more than half the detail contrast away gets its own colour (the min-count rule may still
+    fold it into the nearest colour in use).
+    """
+    details = detail_mask(target_lab) & ~empty
+    if not details.any():
+        return chosen
+    lab = target_lab[details]
+    _, de = nearest_candidates(lab, palette.lab[chosen], 1)
+    far = de[:, 0] > DETAIL_DE / 2
+    if not far.any():
+        return chosen
+    extra = {allowed[i] for i in nearest_index(lab[far], palette.lab[allowed])}
+    log.info("colour budget: %d colour(s) added for one-cell details", len(extra - set(chosen)))
+    return sorted(set(chosen) | extra)
+
+
+def _has_code(palette: Palette, code: str) -> bool:
+    try:
+        palette.index_of(str(code))
+        return True
+    except PaletteError:
+        return False
+
+
+def _capacity(palette: Palette, stash: dict[str, int]) -> np.ndarray:
+    """Pieces owned per palette position (0 where the stash does not list the colour)."""
+    cap = np.zeros(len(palette), dtype=np.int64)
+    for code, n in stash.items():
+        if not _has_code(palette, code):
+            raise ConvertError(f"stash colour {code!r} is not in palette {palette.name!r}")
+        cap[palette.index_of(str(code))] += int(n)
+    return cap
+
+
+def _cover_stock(chosen: list[int], allowed: list[int], capacity: np.ndarray, cells: int) -> list[int]:
+    """Add allowed colours (most stock first) until the chosen colours' stock covers every cell."""
+    chosen = list(chosen)
+    rest = sorted((i for i in allowed if i not in chosen), key=lambda i: -capacity[i])
+    while capacity[chosen].sum() < cells and rest:
+        chosen.append(rest.pop(0))
+    return sorted(chosen)
+
+
+def _merges(palette: Palette, first: np.ndarray, final: np.ndarray, empty: np.ndarray,
+            capacity: np.ndarray | None) -> list[dict]:
+    """Colours the first mapping used that the final pattern dropped (min count) or cut back (stock)."""
+    filled = ~empty
+    n = len(palette)
+    c0 = np.bincount(first[filled], minlength=n)
+    c1 = np.bincount(final[filled], minlength=n)
+    out = []
+    for i in np.flatnonzero(c0 > c1):
+        cells = filled & (first == i) & (final != i)
+        dest = np.bincount(final[cells], minlength=n)
+        reason = "min-count" if c1[i] == 0 else "stock"
+        if capacity is not None and c1[i] == 0 and c0[i] > capacity[i]:
+            reason = "stock"
+        out.append({"code": palette[i].code, "cells": int(cells.sum()), "reason": reason,
+                    "into": {palette[j].code: int(dest[j]) for j in np.flatnonzero(dest)}})
+    return out
+
+
+def summary_lines(pattern: Pattern) -> list[str]:
+    """Human-readable lines on how a conversion chose its colours: intent, budget, merges (for CLI and GUI)."""
+    md = pattern.metadata
+    lines = []
+    if "intent" in md:
+        lines.append(f"intent: {md['intent']} ({md.get('intent_reason', '')})")
+    if "min_count" in md:
+        lines.append(f"minimum {md['min_count']} cells per colour")
+    for m in md.get("merged", []):
+        into = ", ".join(f"{c} x{n}" for c, n in sorted(m["into"].items(), key=lambda kv: -kv[1]))
+        if m["reason"] == "min-count":
+            lines.append(f"merged {m['code']}: {m['cells']} cell(s), used fewer than the minimum -> {into}")
+        else:
+            lines.append(f"stock: {m['cells']} cell(s) of {m['code']} beyond the pieces owned -> {into}")
+    return lines
+
+
+def _pixel_art_target(region: np.ndarray, layout, target_lab: np.ndarray, target_lin: np.ndarray,
+                      config: ConvertConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Targets for pixel-art input: one colour per source pixel-art cell, sampled on the detected grid.
+
+    Without engine.convert.grid the area-averaged targets are kept (use ``resample="dominant"`` then).
+    """
+    if not grid_available():
+        log.info("pixel-art intent without grid detection: per-cell area average")
+        return target_lab, target_lin
+    if region.shape[:2] == tuple(layout.cells[2:][::-1]):  # one source pixel per cell (size auto): nothing to do
+        return target_lab, target_lin
+    from engine.convert.grid import detect_grid, sample_grid
+
+    rgb = np.ascontiguousarray(region[..., :3])
+    cells = sample_grid(rgb, detect_grid(rgb))
+    cx, cy, cw, ch = layout.cells
+    ys = (np.arange(ch) * cells.shape[0]) // ch
+    xs = (np.arange(cw) * cells.shape[1]) // cw
+    sampled = cells[ys][:, xs]
+    lin = target_lin.copy()
+    lin[cy:cy + ch, cx:cx + cw] = srgb_to_linear(sampled / 255.0)
+    return linear_to_lab(lin), lin

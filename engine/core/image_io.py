@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
+import stat
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +14,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from engine.core import limits
+
 log = logging.getLogger(__name__)
 
-# The largest picture we decode: 100 megapixels (a 10000 x 10000 photo). Anything bigger is far more
-# detail than a bead or brick pattern can show and is the classic shape of a decompression bomb.
+# The largest picture we work on: 100 megapixels (a 10000 x 10000 photo). A bigger photo (up to
+# limits.MAX_SOURCE_PIXELS) is read reduced - JPEG draft mode decodes it at 1/2, 1/4 or 1/8 scale, other
+# formats are reduced right after decoding - because a bead or brick pattern cannot show more detail.
+# Declared sizes over limits.MAX_SOURCE_PIXELS are refused before decoding (the shape of a decompression bomb).
 MAX_PIXELS = 100_000_000
+_open_lock = threading.Lock()  # Image.MAX_IMAGE_PIXELS is a global: we switch Pillow's own guard off while opening
 
 FIT_MODES = ("crop", "pad", "stretch")
 
@@ -29,8 +38,9 @@ ImageSource = str | Path | Image.Image | np.ndarray
 def _check_pixels(width: int, height: int, max_pixels: int, name: str) -> None:
     if width * height > max_pixels:
         raise ImageLoadError(
-            f"{name} is {width}x{height} pixels ({width * height / 1e6:.0f} MP), more than the "
-            f"{max_pixels / 1e6:.0f} MP limit (it may be a decompression bomb); scale it down first"
+            f"{name} is too large: {width}x{height} pixels ({width * height / 1e6:.0f} MP), more than the "
+            f"{max_pixels / 1e6:g} MP limit (it may be a decompression bomb); scale it down first "
+            f"or raise the limit with {limits.MAX_SOURCE_PIXELS.env}=N"
         )
 
 
@@ -87,13 +97,16 @@ def to_rgba(img: Image.Image) -> Image.Image:
     return img.convert("RGBA")
 
 
-def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(source: ImageSource, max_pixels: int | None = None, work_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open a picture (path, Pillow image or numpy array) as an upright RGBA Pillow image.
 
-    Applies the EXIF orientation, converts every mode Pillow reads to RGBA, refuses pictures over
-    ``max_pixels`` and raises ImageLoadError with a clear message for a missing or unreadable file.
-    A picture read from a file carries its file name in ``image.info["source_name"]``.
+    Applies the EXIF orientation, converts every mode Pillow reads to RGBA, refuses pictures whose declared
+    size is over ``max_pixels`` (default: limits.MAX_SOURCE_PIXELS) before decoding, reads files over
+    ``work_pixels`` reduced (JPEG draft mode), and raises ImageLoadError with a clear message for a missing,
+    unreadable or non-regular file. A picture read from a file carries its name in ``image.info["source_name"]``.
     """
+    if max_pixels is None:
+        max_pixels = limits.MAX_SOURCE_PIXELS.value
     if isinstance(source, np.ndarray):
         img = _array_to_image(source)
         _check_pixels(img.width, img.height, max_pixels, "the picture")
@@ -110,23 +123,61 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
     if path.is_dir():
         raise ImageLoadError(f"{path} is a folder, not a picture; give an image file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                _check_pixels(img.width, img.height, max_pixels, name)
-                img.load()
-                upright = ImageOps.exif_transpose(img) or img
-                out = to_rgba(upright)
+        st = os.stat(path)
+    except OSError as exc:
+        raise ImageLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageLoadError(f"{path} is not a regular file (a pipe or device); give an image file")
+    try:
+        out = _open_reduced(path, name, max_pixels, work_pixels)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageLoadError(f"{name} is too large to open safely ({exc}); scale it down first") from None
     except UnidentifiedImageError:
         raise ImageLoadError(f"{name} is not a picture this app can read (unknown or damaged image format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except MemoryError:
+        raise ImageLoadError(f"{name} is too large to decode in the memory available; scale it down first") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageLoadError(f"{name} could not be read; the file may be damaged or truncated ({exc})") from None
     out.info["source_name"] = name  # lets later steps record where the picture came from
     log.info("loaded %s (%dx%d)", name, out.width, out.height)
+    return out
+
+
+def _open_reduced(path: Path, name: str, max_pixels: int, work_pixels: int) -> Image.Image:
+    """Decode ``path`` upright as RGBA, reduced to at most ``work_pixels`` (declared size checked first)."""
+    with _open_lock:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # our own check below replaces Pillow's (which warns at 89.5 MP)
+        try:
+            img = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+    try:
+        width, height = img.size
+        if width < 1 or height < 1:
+            raise ImageLoadError(f"{name} has no pixels ({width}x{height})")
+        _check_pixels(width, height, max_pixels, name)
+        if width * height > work_pixels:
+            factor = math.ceil(math.sqrt(width * height / work_pixels))
+            if img.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale: the full picture never exists
+                img.draft(img.mode, (math.ceil(width / factor), math.ceil(height / factor)))
+            log.info("%s is %.0f MP: reading it reduced", name, width * height / 1e6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+        if img.width * img.height > work_pixels:
+            small = img.reduce(math.ceil(math.sqrt(img.width * img.height / work_pixels)))
+            img.close()  # free the full-size pixels before converting
+            img = small
+        ImageOps.exif_transpose(img, in_place=True)
+        out = to_rgba(img)
+    except BaseException:
+        img.close()
+        raise
+    if out is not img:
+        img.close()
     return out
 
 

@@ -9,9 +9,26 @@ from functools import cached_property
 import numpy as np
 
 from engine.core.color import srgb8_to_lab
+from engine.core.limits import MAX_COLORS
 from engine.core.medium import PIXEL, Medium
 
 log = logging.getLogger(__name__)
+
+
+# Bead finishes (PaletteColor.finish). Speciality finishes are left out of a conversion unless asked for.
+FINISHES = ("solid", "clear", "translucent", "glow", "neon", "pearl", "glitter", "metallic", "striped", "iridescent")
+DEFAULT_FINISHES = ("solid",)
+
+
+def parse_finishes(value) -> tuple[str, ...]:
+    """Finishes from ``"pearl,neon"``, ``"all"`` or a list; always includes ``solid``; unknown names are refused."""
+    items = [v.strip().lower() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
+    if "all" in items:
+        return FINISHES
+    bad = [v for v in items if v not in FINISHES]
+    if bad:
+        raise PaletteError(f"unknown finish {', '.join(bad)}; use some of {', '.join(FINISHES)} or 'all'")
+    return tuple(f for f in FINISHES if f == "solid" or f in items)
 
 
 class PaletteError(ValueError):
@@ -93,6 +110,10 @@ class Palette:
     def __post_init__(self) -> None:
         if not self.colors:
             raise PaletteError(f"palette {self.name!r} has no colours")
+        most = min(MAX_COLORS.value, 65_536)  # pattern indices are 16-bit: never let them wrap
+        if len(self.colors) > most:
+            raise PaletteError(f"palette {self.name[:60]!r} has {len(self.colors):,} colours, more than the limit "
+                               f"of {most:,}; use a smaller palette")
         codes = [c.code for c in self.colors]
         if len(set(codes)) != len(codes):
             dupes = sorted({c for c in codes if codes.count(c) > 1})
@@ -167,6 +188,25 @@ class Palette:
         keep = [i for i, c in enumerate(self.colors) if not c.retired]
         return self if len(keep) == len(self.colors) else self.subset(keep, name=self.name)
 
+    @property
+    def finishes(self) -> tuple[str, ...]:
+        """The finishes present in this palette (known ones in FINISHES order, then any others)."""
+        present = {c.finish for c in self.colors}
+        return tuple(f for f in FINISHES if f in present) + tuple(sorted(present - set(FINISHES)))
+
+    def finish_indices(self, finishes=DEFAULT_FINISHES) -> list[int]:
+        """Positions of the colours whose finish is one of ``finishes`` (see ``parse_finishes``)."""
+        allowed = set(parse_finishes(finishes))
+        return [i for i, c in enumerate(self.colors) if c.finish in allowed]
+
+    def with_finishes(self, finishes=DEFAULT_FINISHES) -> "Palette":
+        """Only the colours of these finishes (default: solid), e.g. the default "owned" set of a bead brand."""
+        keep = self.finish_indices(finishes)
+        if not keep:
+            raise PaletteError(f"palette {self.name!r} has no colours of finish {', '.join(parse_finishes(finishes))}; "
+                               f"its finishes are {', '.join(self.finishes)}")
+        return self if len(keep) == len(self.colors) else self.subset(keep, name=self.name)
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -190,7 +230,7 @@ class Palette:
                 source=str(d.get("source", "")),
                 license=str(d.get("license", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, PaletteError):
                 raise
             raise PaletteError(f"palette data is damaged: {exc}") from exc

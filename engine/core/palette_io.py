@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from engine.core import limits
 from engine.core.atomic import atomic_write_text
 from engine.core.medium import PIXEL, Medium
 from engine.core.palette import Palette, PaletteColor, PaletteError, parse_hex_color
@@ -20,20 +23,36 @@ def read_palette_file(path: str | Path, medium: Medium = PIXEL) -> Palette:
     path = Path(path)
     ext = path.suffix.lower()
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise PaletteError(f"{path} is not a regular file (a folder, pipe or device); give a palette file")
+        limits.MAX_PALETTE_FILE_BYTES.check(st.st_size, f"palette file {path.name}")
         text = path.read_text(encoding="utf-8-sig")
+    except limits.LimitError as exc:
+        raise PaletteError(str(exc)) from None
     except UnicodeDecodeError:
         raise PaletteError(f"{path.name}: not a text file; expected a .hex, .gpl, .csv or .json palette") from None
     except OSError as exc:
         raise PaletteError(f"cannot read palette file {path}: {exc.strerror or exc}") from None
     if ext == ".json":
         try:
-            return Palette.from_dict(json.loads(text))
+            data = json.loads(text, parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
             raise PaletteError(f"{path.name}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:
+            raise PaletteError(f"{path.name}: not a palette ({str(exc)[:80]})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("colors"), list) \
+                or not all(isinstance(c, dict) for c in data["colors"]):
+            raise PaletteError(f"{path.name}: a JSON palette is an object with a list of colour objects")
+        return Palette.from_dict(data)
     readers = {".hex": parse_hex, ".gpl": parse_gpl, ".csv": parse_csv}
     if ext not in readers:
         raise PaletteError(f"{path.name}: unknown palette format {ext!r}; use .hex, .gpl, .csv or .json")
     return readers[ext](text, name=path.stem, medium=medium)
+
+
+def _reject_constant(value: str):
+    raise ValueError(f"{value} is not a number a palette may hold")
 
 
 def _bad(name: str, lineno: int, what: str) -> PaletteError:
@@ -78,8 +97,8 @@ def parse_gpl(text: str, name: str = "palette", medium: Medium = PIXEL) -> Palet
             rgb = tuple(int(p) for p in parts[:3])
             if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
                 raise ValueError
-        except ValueError:
-            raise _bad(name, lineno, f"{line!r}: expected three numbers 0-255 then an optional name") from None
+        except (ValueError, OverflowError):
+            raise _bad(name, lineno, f"{line[:60]!r}: expected three numbers 0-255 then an optional name") from None
         label = parts[3].strip() if len(parts) > 3 else ""
         code = str(len(colors) + 1)
         colors.append(PaletteColor(code=code, name=label or code, rgb=rgb))  # type: ignore[arg-type]
@@ -132,10 +151,10 @@ def parse_csv(text: str, name: str = "palette", medium: Medium = PIXEL) -> Palet
                 raise ValueError
             if not all(0 <= v <= 255 for v in rgb):
                 raise ValueError
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, OverflowError):
             raise _bad(
                 name, lineno,
-                f"{','.join(row)!r} is not a colour row; use 'code,name,#RRGGBB' or a header with code,name,r,g,b",
+                f"{','.join(row)[:80]!r} is not a colour row; use 'code,name,#RRGGBB' or a header with code,name,r,g,b",
             ) from None
         colors.append(PaletteColor(code=code, name=label, rgb=rgb, symbol=symbol))  # type: ignore[arg-type]
     if not colors:

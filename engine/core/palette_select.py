@@ -13,6 +13,7 @@ import logging
 import numpy as np
 from scipy.spatial import cKDTree
 
+from engine.core import limits
 from engine.core.color import ciede2000
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,26 @@ def _selection_cost(dist: np.ndarray, weights: np.ndarray, chosen: list[int]) ->
     return float((weights * dist[:, chosen].min(axis=1)).sum())
 
 
+def _bounded_candidates(colors: np.ndarray, w: np.ndarray, pal: np.ndarray, k: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """None when the u x n distance matrix fits limits.MAX_SELECT_MATRIX; else (candidate palette indices,
+    histogram colours, weights) with a coarser histogram and only each colour's nearest palette entries."""
+    budget = limits.MAX_SELECT_MATRIX.value
+    if len(colors) * len(pal) <= budget:
+        return None
+    u_max = max(16, int(np.sqrt(budget / 4)))
+    if len(colors) > u_max:
+        colors, w = color_histogram(colors, w, max_colors=u_max)
+    per = max(1, min(PRESELECT, budget // (len(colors) * len(colors))))
+    cand = np.unique(nearest_candidates(colors, pal, per)[0])
+    if len(cand) < k:  # add palette colours in order until k are available
+        extra = np.setdiff1d(np.arange(len(pal)), cand)[: k - len(cand)]
+        cand = np.union1d(cand, extra)
+    limits.check_select(len(colors), len(cand))
+    log.info("colour choice limited to %d of %d palette colours (budget %d)", len(cand), len(pal), budget)
+    return cand, colors, w
+
+
 def select_colors(lab: np.ndarray, palette_lab: np.ndarray, k: int, weights: np.ndarray | None = None,
                   max_swap_passes: int = 30) -> list[int]:
     """The ``k`` palette indices that minimise the total CIEDE2000 error of mapping ``lab`` to them.
@@ -120,7 +141,21 @@ def select_colors(lab: np.ndarray, palette_lab: np.ndarray, k: int, weights: np.
     if k >= n:
         return list(range(n))
     colors, w = color_histogram(lab, weights)
-    dist = ciede2000(colors[:, None, :], pal[None, :, :])  # u x n
+    cand = _bounded_candidates(colors, w, pal, k)
+    if cand is not None:  # a huge palette: choose among the colours near the picture's (bounded matrix)
+        colors, w = cand[1], cand[2]
+        sub = select_colors(colors, pal[cand[0]], k, w, max_swap_passes)
+        return sorted(int(cand[0][i]) for i in sub)
+    dist = np.empty((len(colors), n))  # u x n, filled in row blocks to bound ciede2000's temporaries
+    rows = max(1, 1_000_000 // n)
+    for start in range(0, len(colors), rows):
+        dist[start:start + rows] = ciede2000(colors[start:start + rows, None, :], pal[None, :, :])
+    return select_from_distances(dist, w, k, max_swap_passes)
+
+
+def select_from_distances(dist: np.ndarray, w: np.ndarray, k: int, max_swap_passes: int = 30) -> list[int]:
+    """``select_colors`` on precomputed CIEDE2000 distances ``dist[u, n]`` of ``u`` weighted colours."""
+    colors = dist
     chosen: list[int] = []
     best = np.full(len(colors), np.inf)
     for _ in range(k):

@@ -13,19 +13,15 @@ import numpy as np
 
 from engine.core.atomic import atomic_path
 from engine.core.medium import Medium
-from engine.core.palette import Palette, PaletteColor, PaletteError
+from engine.core.palette import Palette, PaletteColor
+from engine.core.project_io import SCHEMA_VERSION, PatternError, read_project
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 FILE_SUFFIX = ".pixl"
 _MANIFEST = "manifest.json"
 _CELLS = "cells.npz"
 _PREVIEW = "preview.png"
-
-
-class PatternError(ValueError):
-    """A pattern operation or project file failed; the message says what was wrong and what to do."""
 
 
 @dataclass
@@ -46,6 +42,9 @@ class Pattern:
         index = np.asarray(self.index)
         if index.ndim != 2 or index.size == 0:
             raise PatternError(f"a pattern needs a non-empty 2-D index map, got shape {index.shape}")
+        if index.dtype.kind not in "iu":
+            if index.dtype.kind != "f" or not np.isfinite(index).all() or (index != np.round(index)).any():
+                raise PatternError(f"the index map must hold whole colour numbers, got {index.dtype} values")
         if index.min() < 0 or index.max() >= len(self.palette):
             raise PatternError(
                 f"index map refers to colour {int(index.max())} but the palette has {len(self.palette)} colours"
@@ -219,31 +218,10 @@ class Pattern:
 
     @classmethod
     def load(cls, path: str | Path) -> "Pattern":
-        """Read a .pixl project; damaged or newer-version files raise PatternError with a clear message."""
-        path = Path(path)
-        if not path.is_file():
-            raise PatternError(f"project file not found: {path}")
-        try:
-            with zipfile.ZipFile(path) as zf:
-                manifest = json.loads(zf.read(_MANIFEST).decode("utf-8"))
-                version = manifest.get("schema_version")
-                if manifest.get("format") != "pixl" or not isinstance(version, int):
-                    raise PatternError(f"{path.name} is not a piXL Studio project (no pixl manifest)")
-                if version > SCHEMA_VERSION:
-                    raise PatternError(
-                        f"{path.name} was saved by a newer piXL Studio (file version {version}, this one reads "
-                        f"up to {SCHEMA_VERSION}); update piXL Studio to open it"
-                    )
-                with np.load(io.BytesIO(zf.read(_CELLS))) as cells:
-                    index, empty = cells["index"], cells["empty"]
-                palette = Palette.from_dict(manifest["palette"])
-                medium = Medium.from_dict(manifest["medium"]) if manifest.get("medium") else None
-        except PatternError:
-            raise
-        except zipfile.BadZipFile:
-            raise PatternError(f"{path.name} is damaged or not a piXL project (not a valid zip file)") from None
-        except (KeyError, ValueError, TypeError, OSError, PaletteError, json.JSONDecodeError) as exc:
-            raise PatternError(f"{path.name} is damaged: {exc}") from None
-        if index.shape != (manifest.get("height"), manifest.get("width")):
-            raise PatternError(f"{path.name} is damaged: cell data does not match the stated size")
-        return cls(index, palette, empty, medium, manifest.get("metadata") or {})
+        """Read a .pixl project; damaged, hostile or newer-version files raise PatternError with a clear message.
+
+        Everything is checked before it is allocated (file and member sizes, declared cell counts, array
+        headers), so a hostile file is refused quickly and in little memory; see engine.core.project_io.
+        """
+        index, empty, palette, medium, metadata = read_project(Path(path))
+        return cls(index, palette, empty, medium, metadata)

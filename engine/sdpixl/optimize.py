@@ -26,10 +26,10 @@ from engine.core.palette import Palette
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
 from engine.sdpixl.generator import INIT_MODES, PaletteGenerator, TauSchedule, downsample_image
+from engine.sdpixl.guidance.loading import resolve_device
+from engine.sdpixl.guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig
 from engine.sdpixl.losses import fft_smoothness_loss, fidelity_loss
-
-from .guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig
-from .select_init import SampleInitConfig, sample_and_select
+from engine.sdpixl.select_init import SampleInitConfig, sample_and_select
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,7 @@ def validate(config: RunConfig) -> None:
         raise OptimizeError("the fidelity term needs an input image (--image)")
     if not config.prompt.strip():
         raise OptimizeError("an empty prompt gives the model nothing to aim for: pass --prompt")
+    resolve_device(config.guidance.device)  # a bad device is one clear error, before any model or init sampling
 
 
 def _converter_pattern(image_path: str, palette: Palette, width: int, height: int) -> Pattern:
@@ -340,12 +341,14 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     if init == "sample" and config.resume:
         init = "random"  # the checkpoint's logits replace the init: do not sample for nothing
     init_note = None
+    missing_clip = False
     if init == "sample":
         # "auto" is best effort (no CLIP on this computer: random logits, said in the log and the metadata);
         # an explicit init "sample" must work.
         picked = sample_and_select(config, progress=progress, optional=config.init == "auto")
         if picked is None:
             init, init_note = "random", f"no CLIP model {config.sample_init.clip_model!r}: random start"
+            missing_clip = True
         else:
             init_image, scores = picked
             log.info("init: kept candidate %d of %d (CLIP similarity %.3f)", int(np.argmax(scores)), len(scores),
@@ -361,6 +364,8 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
 
     if guidance is None:
         guidance = build_guidance(config)
+    if missing_clip:  # said once the model has loaded, so a model error is never preceded by this warning
+        log.warning("no sample-and-select init (%s); starting from random logits", init_note)
     if hasattr(guidance, "set_target_size"):
         guidance.set_target_size(config.height, config.width)
     if hasattr(guidance, "prepare_conditions"):

@@ -150,7 +150,7 @@ def sample_and_select(config: "RunConfig", progress: ProgressCallback | None = N
     except ModelLoadError as exc:
         if not optional:
             raise
-        log.warning("no sample-and-select init (%s); starting from random logits", exc)
+        log.debug("no sample-and-select init (%s); starting from random logits", exc)  # the run warns later
         return None
     count = max(1, int(config.init_samples))
     images = sample_candidates(config, count, progress)

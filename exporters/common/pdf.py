@@ -48,9 +48,15 @@ def fit_text(text: str, font: str, size: float, width: float) -> str:
     text = pdf_text(text)
     if stringWidth(text, font, size) <= width:
         return text
-    while text and stringWidth(text + "...", font, size) > width:
-        text = text[:-1]
-    return text + "..."
+    text = text[: int(width / max(size * 0.1, 1e-3)) + 1]  # no glyph is narrower than 0.1 em: one cut
+    lo, hi = 0, len(text)  # binary search for the longest prefix that fits with the ellipsis
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if stringWidth(text[:mid] + "...", font, size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "..."
 
 
 def contrast_rgb(rgb: Sequence[int]) -> tuple[float, float, float]:

@@ -52,6 +52,51 @@ BEADS = {
 }
 
 
+# MARD ships 221 standard colours (series A-H and M); the other series are speciality beads. The tables give no
+# finish for them: this is inferred from the series letter and the colours (pale pastels for pearl, saturated
+# candy colours for jelly, the usual glow hues for Y), not from a maker's list.
+_MARD_SERIES = {"P": "pearl", "Q": "neon", "R": "translucent", "T": "clear", "Y": "glow", "ZG": "glitter"}
+# Names that look like a finish but are plain opaque colours (a colour named after a pearl or frost).
+_SOLID_NAMES = {"pink pearl", "black pearl", "frosty blue", "frosty pink", "frosted lilac", "frost"}
+
+
+def bead_finish(key: str, code: str, name: str) -> tuple[str, str]:
+    """(finish, note) of one bead colour from its brand, code and name.
+
+    Finishes: solid, clear, translucent, glow, neon, pearl, glitter, metallic, iridescent. The note says when
+    the finish is inferred rather than named.
+    """
+    low = name.lower().strip()
+    if key == "mard":
+        series = code.rstrip("0123456789")
+        if series in _MARD_SERIES:
+            return _MARD_SERIES[series], f"MARD speciality series {series}: finish inferred from the series"
+        return "solid", ""
+    if key == "diamond_dotz" and low.endswith(" ab"):
+        return "iridescent", "AB (aurora borealis) coating"
+    if low in _SOLID_NAMES or (key == "diamond_dotz" and "pearl" in low):
+        return "solid", ""
+    if "glow" in low:
+        return "glow", ""
+    if "neon" in low or "fluorescent" in low:
+        return "neon", ""
+    if low in ("clear", "transparent"):
+        return "clear", ""
+    if "transparent" in low or "translucent" in low:
+        return "translucent", ""
+    if "glitter" in low:
+        return "glitter", ""
+    if "pearl" in low:
+        return "pearl", ""
+    if "metallic" in low:
+        return "metallic", ""
+    if key.startswith("hama") and low in ("gold", "silver", "bronze"):
+        return "metallic", "Hama's metallic range"
+    if key.startswith("artkal") and low in ("silver", "copper"):
+        return "metallic", "named like Artkal's metallic gold; treated as metallic"
+    return "solid", ""
+
+
 def build_beads(src: Path) -> None:
     (OUT / "beads").mkdir(exist_ok=True)
     shutil.copy(src / "beads" / "LICENSE", OUT / "beads" / "LICENSE")
@@ -62,7 +107,9 @@ def build_beads(src: Path) -> None:
                 if not row:
                     continue
                 code, label, symbol, r, g, b = row[:6]
-                colors.append(PaletteColor(code, label, (int(r), int(g), int(b)), symbol or None))
+                finish, note = bead_finish(key, code, label)
+                colors.append(PaletteColor(code, label, (int(r), int(g), int(b)), symbol or None,
+                                           finish=finish, note=note))
         pal = Palette(name, tuple(colors), medium, key, "beads", BEADCOLORS, "beads/LICENSE")
         write_json(pal, OUT / "beads" / f"{key}.json")
 
@@ -132,6 +179,8 @@ def build_pixelart(src: Path) -> None:
 if __name__ == "__main__":
     source = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/palettes")
     build_beads(source)
+    if "--beads-only" in sys.argv:
+        sys.exit(0)
     # LEGO colours: resources/palettes/build_lego.py (cross-checked against a second source)
     build_threads(source)
     build_pixelart(source)

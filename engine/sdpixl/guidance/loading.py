@@ -183,7 +183,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             return torch.device("cuda")
         mps = getattr(torch.backends, "mps", None)
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ModelLoadError(f"unknown device {str(device)[:40]!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
     return dev
@@ -212,7 +215,13 @@ def detect_family(source: ModelSource) -> str:
         index = Path(source.location) / "model_index.json"
         if not index.is_file():
             raise ModelLoadError(f"{source.location} is not a diffusers pipeline folder (no model_index.json)")
-        name = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise ModelLoadError(f"{index} is damaged ({str(exc)[:80]}); re-download the model folder") from None
+        name = data.get("_class_name", "") if isinstance(data, dict) else None
+        if not isinstance(name, str):
+            raise ModelLoadError(f"{index} is not a diffusers model index (no _class_name); re-download the model")
         return "sdxl" if "XL" in name else "sd15"
     if source.kind == "file":
         try:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.sdpixl.generator import letterbox_array, render_size, upsample_for_model
 from engine.sdpixl.guidance.augment import AugmentConfig, DeviceAugment
 from engine.sdpixl.guidance.controls import canny, estimate_depth, normalise_depth, to_condition, to_gray
 from engine.sdpixl.guidance.loading import (
@@ -32,8 +33,6 @@ from engine.sdpixl.guidance.loading import (
     resolve_dtype,
 )
 from engine.sdpixl.guidance.sds import eps_from_v, sample_timestep_t, sds_grad, sds_loss, sds_weight
-
-from ..generator import letterbox_array, render_size, upsample_for_model
 
 log = logging.getLogger(__name__)
 
