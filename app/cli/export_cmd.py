@@ -41,4 +41,8 @@ def run(args: argparse.Namespace) -> int:
     written = module.export_cli(pattern, fmt, Path(args.out), args)
     for path in written:
         print(f"wrote {path} ({Path(path).stat().st_size:,} bytes)")
+    describe = getattr(module, "describe_export", None)
+    if describe is not None:
+        for line in describe(pattern, fmt, [Path(p) for p in written], args):
+            print(f"  {line}")
     return 0

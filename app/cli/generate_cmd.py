@@ -82,6 +82,9 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", help="checkpoint file to write (for --resume)")
     p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: at the end only)")
     p.add_argument("--resume", help="continue from a checkpoint file")
+    from app.cli.guidance_args import add_guidance_arguments  # the guidance path options (issue 15)
+
+    add_guidance_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -223,7 +226,11 @@ def run(args: argparse.Namespace) -> int:
         frames.mkdir(parents=True, exist_ok=True)
     if args.checkpoint:
         check_writable_dir(args.checkpoint)
-    config = build_config(args)
+    from app.cli.guidance_args import announce_plan, apply_guidance_arguments
+
+    config = announce_plan(apply_guidance_arguments(args, build_config(args)))  # guidance path + estimate
+    if args.plan_only:
+        return 0
     cancel = CancelToken()
     previous = signal.getsignal(signal.SIGINT)
 

@@ -15,4 +15,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "TauSchedule": "generator",
     "fft_smoothness_loss": "losses",
     "fidelity_loss": "losses",
+    "plan_guidance": "planner",
+    "GuidancePlan": "planner",
 })

@@ -27,6 +27,8 @@ from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
 from engine.sdpixl.generator import INIT_MODES, PaletteGenerator, TauSchedule, downsample_image
 from engine.sdpixl.guidance.loading import resolve_device
+from engine.sdpixl.guidance.patch import PatchGuidanceConfig
+from engine.sdpixl.guidance.pixel import PixelGuidanceConfig
 from engine.sdpixl.guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig
 from engine.sdpixl.losses import fft_smoothness_loss, fidelity_loss
 from engine.sdpixl.select_init import SampleInitConfig, sample_and_select
@@ -70,6 +72,9 @@ class RunConfig:
     sample_init: SampleInitConfig = field(default_factory=SampleInitConfig)
     init_pattern: Pattern | None = None  # for init "converter": start from this Pattern instead of converting
     guidance: SDXLGuidanceConfig = field(default_factory=SDXLGuidanceConfig)
+    guidance_mode: str = "auto"  # "auto" | "latent" | "pixel" | "patch" (auto: engine.sdpixl.planner decides)
+    pixel: PixelGuidanceConfig = field(default_factory=PixelGuidanceConfig)  # pixel-space (DeepFloyd IF) settings
+    patch: PatchGuidanceConfig = field(default_factory=PatchGuidanceConfig)  # patch-wise settings (large designs)
     seed: int | None = None
     preview_every: int = 10
     checkpoint_path: str | None = None
@@ -271,8 +276,16 @@ def _warmup_factor(warmup: int) -> Callable[[int], float]:
 
 
 def build_guidance(config: RunConfig) -> SDXLGuidance:
-    """Load the guidance model for ``config`` (prompt and seed copied from the run)."""
+    """Load the guidance model for ``config`` (prompt and seed copied from the run); ``guidance_mode`` picks latent
+    (SDXL), pixel (DeepFloyd IF) or patch-wise guidance, "auto" asks ``engine.sdpixl.planner``."""
     gcfg = replace(config.guidance, prompt=config.prompt, negative_prompt=config.negative_prompt, seed=config.seed)
+    if config.guidance_mode != "latent":
+        from engine.sdpixl.planner import resolve_and_build
+
+        try:
+            return resolve_and_build(config, gcfg)
+        except ValueError as exc:
+            raise OptimizeError(str(exc)) from None
     return SDXLGuidance(gcfg, config.height, config.width)
 
 

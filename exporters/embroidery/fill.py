@@ -98,9 +98,11 @@ def ragged_arange(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, pos
 
 
-def find_runs(mask: np.ndarray, filled: np.ndarray, overlap_mm: float) -> Runs:
+def find_runs(mask: np.ndarray, filled: np.ndarray, overlap_mm: float, pull_mm: float = 0.0) -> Runs:
     """Runs of ``mask`` (H x W bool) in row-major order. A run end that touches another filled cell
-    is extended by ``overlap_mm`` so neighbouring regions overlap slightly."""
+    is extended by ``overlap_mm`` so neighbouring regions overlap slightly; an end at an empty cell or
+    the border by ``pull_mm`` (pull compensation: the fabric pulls stitched rows shorter). Above and
+    below, a run overlaps by ``overlap_mm`` where another colour and no cell of its own lies there."""
     h, w = mask.shape
     pad = np.zeros((h, w + 2), dtype=np.int8)
     pad[:, 1:-1] = mask
@@ -116,14 +118,16 @@ def find_runs(mask: np.ndarray, filled: np.ndarray, overlap_mm: float) -> Runs:
     right_filled[has_right] = filled[r[has_right], c1[has_right]]
     labels8, n_groups = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     group = labels8[r, c0].astype(np.int64) - 1 if r.size else np.zeros(0, dtype=np.int64)
-    # other colours directly above / below any cell of the run (prefix sums along each row)
+    # other colours / own cells directly above / below any cell of the run (prefix sums along each row)
     other = np.zeros((h + 2, w + 1), dtype=np.int64)
     np.cumsum(filled & ~mask, axis=1, out=other[1:-1, 1:])
-    above = other[r, c1] - other[r, c0] > 0
-    below = other[r + 2, c1] - other[r + 2, c0] > 0
-    ov = float(overlap_mm)
-    return Runs(r, c0, c1, left_filled * ov, right_filled * ov, group, labels8.astype(np.int32), int(n_groups),
-                above * ov, below * ov)
+    own = np.zeros((h + 2, w + 1), dtype=np.int64)
+    np.cumsum(mask, axis=1, out=own[1:-1, 1:])
+    above = (other[r, c1] - other[r, c0] > 0) & (own[r, c1] - own[r, c0] == 0)
+    below = (other[r + 2, c1] - other[r + 2, c0] > 0) & (own[r + 2, c1] - own[r + 2, c0] == 0)
+    ov, pc = float(overlap_mm), float(pull_mm)
+    return Runs(r, c0, c1, np.where(left_filled, ov, pc), np.where(right_filled, ov, pc), group,
+                labels8.astype(np.int32), int(n_groups), above * ov, below * ov)
 
 
 def find_chains(runs: Runs, width: int) -> Chains:
@@ -177,8 +181,8 @@ class FillGeometry:
     stitch_len: float
     underlay: bool
     underlay_spacing: float
-    k_first: np.ndarray
-    k_count: np.ndarray
+    k_first: np.ndarray  # first stitch row of each run (rows at even spacing over the whole design)
+    k_count: np.ndarray  # stitch rows of each run (its cell row plus rows within the overlap above/below)
 
     @property
     def inset_x(self) -> float:
@@ -194,16 +198,9 @@ class FillGeometry:
         b = self.runs.c1[run] * self.grid.cw + self.runs.ext_r[run]
         return np.where(side == LEFT, a, b)
 
-    def row_y(self, k: np.ndarray, run: np.ndarray | None = None) -> np.ndarray:
-        """y of stitch row k; with ``run``, the rows of that run's cell row are spread so the fill
-        reaches the overlap distance into other colours above/below it."""
-        y = (k + 0.5) * self.spacing
-        if run is None or self.runs.ext_t is None:
-            return y
-        ch = self.grid.ch
-        top = self.runs.r[run] * ch
-        et, eb = self.runs.ext_t[run], self.runs.ext_b[run]
-        return top - et + (y - top) * (ch + et + eb) / ch
+    def row_y(self, k: np.ndarray) -> np.ndarray:
+        """y of stitch row k: every row sits on one even grid, (k + 0.5) * spacing."""
+        return (k + 0.5) * self.spacing
 
     def underlay_columns(self, run: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first x, step, count) of the underlay columns of each run, left to right."""
@@ -216,11 +213,24 @@ class FillGeometry:
 
 
 def fill_geometry(mask: np.ndarray, filled: np.ndarray, grid: CellGrid, spacing: float, stitch_len: float,
-                  overlap_mm: float, underlay: bool, underlay_factor: float = 3.0) -> FillGeometry:
-    """Runs, chains and the stitch-row table of one colour."""
-    runs = find_runs(mask, filled, overlap_mm)
+                  overlap_mm: float, underlay: bool, underlay_factor: float = 3.0, pull_mm: float = 0.0
+                  ) -> FillGeometry:
+    """Runs, chains and the stitch rows of each run. Rows keep one even spacing everywhere: the overlap
+    into a colour above or below adds the grid rows that lie within the overlap distance (the region
+    is expanded, its rows are not stretched)."""
+    runs = find_runs(mask, filled, overlap_mm, pull_mm)
     chains = find_chains(runs, grid.width)
-    k_first, k_count = row_table(grid.height, grid.ch, spacing)
+    row_first, row_count = row_table(grid.height, grid.ch, spacing)
+    k_first = row_first[runs.r]
+    k_count = row_count[runs.r].copy()
+    top = runs.r * grid.ch
+    bottom = (runs.r + 1) * grid.ch
+    k_top = np.ceil((top - runs.ext_t) / spacing - 0.5 - 1e-6).astype(np.int64)
+    k_bot = np.floor((bottom + runs.ext_b) / spacing - 0.5 + 1e-6).astype(np.int64)
+    extra_t = np.maximum(k_first - k_top, 0)
+    extra_b = np.maximum(k_bot - (k_first + k_count - 1), 0)
+    k_first = k_first - extra_t
+    k_count = k_count + extra_t + extra_b
     return FillGeometry(runs, chains, grid, spacing, stitch_len, underlay, spacing * underlay_factor, k_first, k_count)
 
 
@@ -245,13 +255,13 @@ def chain_endpoints(geo: FillGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarr
     runs = geo.runs
     top, bot = ch.first, ch.last
     length = ch.lengths
-    rows_total = np.add.reduceat(geo.k_count[runs.r[ch.runs]], ch.offsets[:-1]) if n else np.zeros(0, np.int64)
+    rows_total = np.add.reduceat(geo.k_count[ch.runs], ch.offsets[:-1]) if n else np.zeros(0, np.int64)
     entry = np.zeros((n, N_VARIANTS, 2))
     exit_ = np.zeros((n, N_VARIANTS, 2))
     e_cell = np.zeros((n, N_VARIANTS, 2), dtype=np.int64)
     x_cell = np.zeros((n, N_VARIANTS, 2), dtype=np.int64)
-    k_top = geo.k_first[runs.r[top]]
-    k_bot = geo.k_first[runs.r[bot]] + geo.k_count[runs.r[bot]] - 1
+    k_top = geo.k_first[top]
+    k_bot = geo.k_first[bot] + geo.k_count[bot] - 1
 
     def cell_of(run: np.ndarray, side: np.ndarray) -> np.ndarray:
         return np.stack([runs.r[run], np.where(side == LEFT, runs.c0[run], runs.c1[run] - 1)], axis=-1)
@@ -273,15 +283,15 @@ def chain_endpoints(geo: FillGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarr
             last_row_start = top_start ^ ((rows_total - 1) & 1)
             end_side = 1 - last_row_start
             xx = geo.run_ends(first, end_side)
-            xy = geo.row_y(k_last_row, first)
+            xy = geo.row_y(k_last_row)
             exit_run = first
         else:
             ex = geo.run_ends(first, s_arr)
-            ey = geo.row_y(k_top if o > 0 else k_bot, first)
+            ey = geo.row_y(k_top if o > 0 else k_bot)
             last_row_start = s_arr ^ ((rows_total - 1) & 1)
             end_side = 1 - last_row_start
             xx = geo.run_ends(last, end_side)
-            xy = geo.row_y(k_bot if o > 0 else k_top, last)
+            xy = geo.row_y(k_bot if o > 0 else k_top)
             exit_run = last
         entry[:, v, 0], entry[:, v, 1] = ex, ey
         exit_[:, v, 0], exit_[:, v, 1] = xx, xy
@@ -307,11 +317,10 @@ def render_tatami(geo: FillGeometry, units: np.ndarray, o_top: np.ndarray, s_top
     row's starting side. Returns points (m, 2) and the number of points of each unit."""
     runs, grid = geo.runs, geo.grid
     seq_run, seq_unit = _sequence_runs(geo.chains, units, o_top)
-    rr = runs.r[seq_run]
-    kc = geo.k_count[rr]
+    kc = geo.k_count[seq_run]
     row_seq, within = ragged_arange(kc)
     asc = o_top[seq_unit[row_seq]] > 0
-    k = geo.k_first[rr[row_seq]] + np.where(asc, within, kc[row_seq] - 1 - within)
+    k = geo.k_first[seq_run[row_seq]] + np.where(asc, within, kc[row_seq] - 1 - within)
     run = seq_run[row_seq]
     uo = seq_unit[row_seq]
     rows_per_unit = np.bincount(uo, minlength=units.size)
@@ -319,7 +328,7 @@ def render_tatami(geo: FillGeometry, units: np.ndarray, o_top: np.ndarray, s_top
     side = s_top[uo] ^ (j & 1)
     a = runs.c0[run] * grid.cw - runs.ext_l[run]
     b = runs.c1[run] * grid.cw + runs.ext_r[run]
-    y = geo.row_y(k, run)
+    y = geo.row_y(k)
     start_x = np.where(side == LEFT, a, b)
     end_x = np.where(side == LEFT, b, a)
     L = geo.stitch_len
@@ -423,55 +432,90 @@ def render_chains(geo: FillGeometry, units: np.ndarray, variants: np.ndarray) ->
 
 # ----------------------------------------------------------------------------- cross stitch
 
+# Every cross is sewn bottom leg "\" (top-left to bottom-right) first and top leg "/" last, so all top
+# legs lie in one direction (as in hand cross stitch). A row of crosses: out along the row sewing the
+# bottom legs, back sewing the top legs. The needle moves between legs only through the centre of the
+# cell it enters, along half-diagonals that the cell's own legs cover.
+
+
+def _cross_corners(side_near: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For rows sewn out from the left (side_near == LEFT) or the right: (dx, dy) in cell units of
+    the bottom leg's start / end and the top leg's start / end, relative to the cell's top-left corner."""
+    right = side_near != LEFT
+    bottom_start = np.stack([right.astype(float), right.astype(float)], axis=-1)  # TL, or BR going left
+    bottom_end = 1.0 - bottom_start
+    top_start = np.stack([(~right).astype(float), right.astype(float)], axis=-1)  # TR going back left, BL right
+    top_end = 1.0 - top_start
+    return bottom_start, bottom_end, top_start, top_end
+
 
 def cross_endpoints(runs: Runs, grid: CellGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Entry/exit points and cells (n, 4, 2) of each run sewn as a row of crosses.
 
-    Variant v: side = v % 2 (start at the left or right end), corner = v // 2 (start at the top or
-    bottom corner). A run starts and ends at the same end, one cell height apart."""
+    Variant v: side = v % 2 (start at the left or right end), corner = v // 2 (enter at the start of the
+    bottom leg, or at the other near corner and through the centre). A row starts and ends at its near end."""
     n = len(runs)
     entry = np.zeros((n, N_VARIANTS, 2))
     exit_ = np.zeros((n, N_VARIANTS, 2))
     cells = np.zeros((n, N_VARIANTS, 2), dtype=np.int64)
     for v in range(N_VARIANTS):
         side, corner = v % 2, v // 2
-        x = (runs.c0 if side == LEFT else runs.c1) * grid.cw
-        y_top, y_bot = runs.r * grid.ch, (runs.r + 1) * grid.ch
-        entry[:, v, 0], exit_[:, v, 0] = x, x
-        entry[:, v, 1] = y_top if corner == 0 else y_bot
-        exit_[:, v, 1] = y_bot if corner == 0 else y_top
+        near = runs.c0 if side == LEFT else runs.c1 - 1
+        bs, _, _, te = _cross_corners(np.full(n, side))
+        start = bs if corner == 0 else np.stack([bs[:, 0], 1.0 - bs[:, 1]], axis=-1)
+        entry[:, v, 0] = (near + start[:, 0]) * grid.cw
+        entry[:, v, 1] = (runs.r + start[:, 1]) * grid.ch
+        exit_[:, v, 0] = (near + te[:, 0]) * grid.cw
+        exit_[:, v, 1] = (runs.r + te[:, 1]) * grid.ch
         cells[:, v, 0] = runs.r
-        cells[:, v, 1] = runs.c0 if side == LEFT else runs.c1 - 1
+        cells[:, v, 1] = near
     return entry, exit_, cells, cells.copy()
 
 
-def render_crosses(runs: Runs, grid: CellGrid, units: np.ndarray, variants: np.ndarray
+def render_crosses(runs: Runs, grid: CellGrid, units: np.ndarray, variants: np.ndarray, repeats: int = 1
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """One cross per cell for each run in ``units``: a zigzag of diagonals out to the far end, a turn
-    through the centre of the last cell (half a diagonal back, half of the crossing one - both hidden
-    under the cross), and the crossing zigzag back. Returns points (m, 2) and each run's point count."""
+    """One cross per cell for each run in ``units``: out along the row, for each cell its centre and its
+    bottom leg "\\" (sewn ``repeats`` times, an odd number, back and forth); back along the row, for each
+    cell its centre and its top leg "/". The first cell is entered at its leg directly (corner 0) or
+    from the other near corner through the centre (corner 1). Returns points (m, 2) and each run's count."""
+    if repeats < 1 or repeats % 2 == 0:
+        raise ValueError(f"cross repeats must be an odd number (1, 3, ...), got {repeats}")
     side = variants % 2
     corner = variants // 2
     ncell = runs.c1[units] - runs.c0[units]
-    size = 2 * (ncell + 1) + 1
-    start = _excl_cumsum(size)
-    pts = np.empty((int(size.sum()), 2))
-    u, t = ragged_arange(ncell + 1)
-    near = np.where(side == LEFT, runs.c0[units], runs.c1[units])
-    step = np.where(side == LEFT, 1, -1)
     r = runs.r[units]
-    xa = near[u] + step[u] * t  # out: t = 0..n from the near end
-    ya = r[u] + (corner[u] ^ (t & 1))  # 0 -> top edge, 1 -> bottom edge
-    pts[start[u] + t, 0] = xa * grid.cw
-    pts[start[u] + t, 1] = ya * grid.ch
-    far = near + step * ncell
-    centre = start + ncell + 1
-    pts[centre, 0] = (far - step * 0.5) * grid.cw
-    pts[centre, 1] = (r + 0.5) * grid.ch
-    tb = ncell[u] - t  # back: visit x positions from the far end to the near end
-    xb = near[u] + step[u] * tb
-    yb = r[u] + (1 - (corner[u] ^ (tb & 1)))
-    pb = start[u] + ncell[u] + 2 + t
-    pts[pb, 0] = xb * grid.cw
-    pts[pb, 1] = yb * grid.ch
-    return pts, size
+    near = np.where(side == LEFT, runs.c0[units], runs.c1[units] - 1)
+    step = np.where(side == LEFT, 1, -1)
+    per_slot = repeats + 2  # centre + leg points
+    # slots: 0..n-1 out (bottom legs), n..2n-1 back (top legs)
+    u, t = ragged_arange(2 * ncell)
+    back = t >= ncell[u]
+    cell_pos = np.where(back, 2 * ncell[u] - 1 - t, t)
+    col = near[u] + step[u] * cell_pos
+    bs, be, ts, te = _cross_corners(side[u])
+    a = np.where(back[:, None], ts, bs)
+    b = np.where(back[:, None], te, be)
+    k = np.arange(per_slot)
+    # local corner offsets of each slot's points: centre, then a, b, a, b, ... (repeats + 1 points)
+    leg_is_a = (k[None, 1:] - 1) % 2 == 0
+    off = np.empty((u.size, per_slot, 2))
+    off[:, 0] = 0.5
+    off[:, 1:] = np.where(leg_is_a[..., None], a[:, None, :], b[:, None, :])
+    x = (col[:, None] + off[:, :, 0]) * grid.cw
+    y = (r[u][:, None] + off[:, :, 1]) * grid.ch
+    pts = np.stack([x, y], axis=-1).reshape(-1, 2)
+    keep = np.ones((u.size, per_slot), dtype=bool)
+    first_slot = t == 0
+    keep[first_slot & (corner[u] == 0), 0] = False  # enter at the leg itself: no centre
+    pts_keep = pts[keep.ravel()]
+    # corner 1: an entry point at the other near corner, before the centre of the first cell
+    counts = np.bincount(u, weights=keep.sum(axis=1), minlength=units.size).astype(np.int64)
+    extra = corner == 1
+    if extra.any():
+        e_off = np.stack([bs[first_slot][:, 0], 1.0 - bs[first_slot][:, 1]], axis=-1)
+        entry_pts = np.stack([(near + e_off[:, 0]) * grid.cw, (r + e_off[:, 1]) * grid.ch], axis=-1)
+        start = _excl_cumsum(counts)
+        ins = start[extra]
+        pts_keep = np.insert(pts_keep, ins, entry_pts[extra], axis=0)
+        counts = counts + extra
+    return pts_keep, counts

@@ -38,8 +38,13 @@ TRAVEL_MAX_MM = 30.0
 SEWN_CELL_COST = 6.0
 # A straight travel may cross this much (mm) of fill this thread has already sewn.
 SEWN_CROSSING_MM = 2.0
+# Exit and entry points may lie this far (mm) outside their cells (overlap, pull compensation, rows
+# in the overlap): that much of a straight travel at each end is not checked against the cells.
+ENDPOINT_GUARD_MM = 0.45
 # Cells of margin around the two ends when searching a travel path.
 PATH_WINDOW_MARGIN = 6
+# Cross stitch: smaller windows (its moves are short, and many more of them are searched).
+CROSS_PATH_WINDOW_MARGIN = 2
 # Travel paths searched together in one cost array.
 ROUTE_BATCH = 2000
 
@@ -272,7 +277,7 @@ class TravelPlanner:
             return np.zeros(0, dtype=bool)
         d = np.hypot(*(b - a).T)
         step = min(self.cw, self.ch) / 3
-        guard = 0.75 * min(self.cw, self.ch)
+        guard = min(ENDPOINT_GUARD_MM, 0.75 * min(self.cw, self.ch))
         ns = np.ceil(np.minimum(d, TRAVEL_MAX_MM * 2) / step).astype(np.int64) + 1
         owner, t = ragged_arange(ns + 1)
         frac = t / ns[owner]
@@ -299,7 +304,7 @@ class TravelPlanner:
         from skimage.graph import MCP_Geometric
 
         h, w = self.labels.shape
-        m = PATH_WINDOW_MARGIN
+        m = CROSS_PATH_WINDOW_MARGIN if self.diagonal else PATH_WINDOW_MARGIN
         r0 = np.maximum(np.minimum(cp[:, 0], cq[:, 0]) - m, 0)
         r1 = np.minimum(np.maximum(cp[:, 0], cq[:, 0]) + m + 1, h)
         c0 = np.maximum(np.minimum(cp[:, 1], cq[:, 1]) - m, 0)
@@ -316,7 +321,9 @@ class TravelPlanner:
         valid = (oy < hh[:, None, None]) & (ox < ww[:, None, None])
         sewn = self.own[rr, cc] & (self.rank[rr, cc] <= idx[:, None, None])
         cost = np.where(valid & (self.labels[rr, cc] == comp[:, None, None]),
-                        np.where(sewn & (not self.diagonal), SEWN_CELL_COST, 1.0), np.inf)
+                        np.where(sewn, np.inf if self.diagonal else SEWN_CELL_COST, 1.0), np.inf)
+        # cross stitch: never travel over finished crosses (a thread on top would hide their top legs);
+        # only over cells whose crosses are still to come
         big = np.full((n_rows, sr + 1, per_row, sc + 1), np.inf)
         ti, tj = np.arange(n) // per_row, np.arange(n) % per_row
         big[ti, :sr, tj, :sc] = cost

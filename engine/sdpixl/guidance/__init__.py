@@ -12,4 +12,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "hub_reachable": "loading",
     "load_pipeline": "loading",
     "resolve_source": "loading",
+    "PixelGuidance": "pixel",
+    "PixelGuidanceConfig": "pixel",
+    "PatchGuidance": "patch",
+    "PatchGuidanceConfig": "patch",
 })
