@@ -52,7 +52,8 @@ def register(sub) -> None:
     p.add_argument("--set", dest="lego_set",
                    help="rebuild from a LEGO Art set you own (key, set number or name, e.g. 31199 or iron_man)")
     p.add_argument("--size", required=True,
-                   help="WIDTHxHEIGHT in cells (48x48), boards (2x2boards) or cm/mm at the bead pitch (30x20cm)")
+                   help="WIDTHxHEIGHT in cells (48x48), boards (2x2boards), cm/mm at the bead pitch (30x20cm), "
+                        "or auto: detect the grid of pixel-art input and make one cell per pixel-art cell")
     p.add_argument("--fit", choices=("crop", "pad", "stretch"), default="crop", help="aspect handling")
     p.add_argument("--mode", choices=("area", "dominant"), default="area",
                    help="area: mean colour per cell; dominant: most common palette colour per cell")
@@ -108,9 +109,16 @@ def run(args: argparse.Namespace) -> int:
         all_colors=args.all_colors, min_count=args.min_count, stash=stash,
     )
     pattern = convert_image(args.image, palette, config)
+    if args.png and config.auto_size:  # with --size auto the size is known only now
+        limits.check_output_pixels(pattern.width * args.scale, pattern.height * args.scale,
+                                   f"the --png preview at --scale {args.scale}")
     pattern.save(out)
     if args.png:
         _write_png(pattern, args.png, args.scale)
+    grid = pattern.metadata.get("grid")
+    if grid:
+        print(f"detected grid: {grid['cols']}x{grid['rows']} cells, pitch {grid['pitch_x']:.2f} x "
+              f"{grid['pitch_y']:.2f} px (confidence {grid['confidence']:.2f})")
     counts = pattern.color_counts()
     w_mm, h_mm = pattern.size_mm()
     print(f"{pattern.width}x{pattern.height} cells ({w_mm:g} x {h_mm:g} mm), {pattern.filled_cells} filled, "

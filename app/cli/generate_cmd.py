@@ -90,13 +90,16 @@ def register(sub) -> None:
 
 def parse_size(text: str, palette) -> tuple[int, int]:
     """--size in cells, boards or cm/mm of the palette's medium (the converter's parser) -> (w, h)."""
-    from engine.convert.pipeline import ConvertError
+    from engine.convert.pipeline import AUTO_SIZE, ConvertError
     from engine.convert.pipeline import parse_size as parse_target_size
 
     try:
-        return parse_target_size(text, palette.medium)
+        size = parse_target_size(text, palette.medium)
     except ConvertError as exc:
         raise _optimize().OptimizeError(f"--size must look like 48x32, 2x2boards or 30x20cm: {exc}") from None
+    if size == AUTO_SIZE:
+        raise _optimize().OptimizeError("--size auto only applies to converting pixel art; give a size, e.g. 48x48")
+    return size
 
 
 def _controlnets(args: argparse.Namespace):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,7 @@ from scipy import ndimage, sparse
 from engine.convert.budget import DEFAULT_MAX_COLORS, choose_colors, default_min_count, enforce_capacity, fold_rare
 from engine.convert.cleanup import cleanup as cleanup_labels
 from engine.convert.dither import DITHER_METHODS, dither
+from engine.convert.grid import MIN_CONFIDENCE, GridError, detect_grid, map_cells, sample_cells
 from engine.convert.intent import (
     DETAIL_DE,
     FLAT_DE,
@@ -59,8 +60,10 @@ MAX_SIDE = limits.MAX_SIDE.value  # cells per side (budget declared in engine.co
 _DENSE_VOTES = 20_000_000  # above this many (cell, colour) pairs, dominant votes are counted sparsely
 _LINEAR_LUT = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 
-__all__ = ["ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError", "allowed_colors",
-           "summary_lines", "DEFAULT_MAX_COLORS"]
+AUTO_SIZE = (0, 0)  # parse_size("auto"): detect the pixel-art grid and make one cell per grid cell
+
+__all__ = ["AUTO_SIZE", "ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError",
+           "allowed_colors", "summary_lines", "DEFAULT_MAX_COLORS"]
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
 PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
@@ -71,7 +74,7 @@ class ConvertError(ValueError):
 
 @dataclass
 class ConvertConfig:
-    """Settings of one conversion (sizes in cells).
+    """Settings of one conversion (sizes in cells; width = height = 0, i.e. AUTO_SIZE, detects a pixel-art grid).
 
     Colours: ``owned`` (codes) or else the palette's colours of ``finishes`` (default solid only: no clear,
     translucent, glow, neon, pearl... beads unless asked for), further limited to colours with stock when a
@@ -99,9 +102,14 @@ class ConvertConfig:
     min_count: int | None = None
     stash: dict[str, int] | None = None
 
+    @property
+    def auto_size(self) -> bool:
+        """True for AUTO_SIZE: the size is the detected pixel grid's (pixel-art input)."""
+        return (self.width, self.height) == AUTO_SIZE
+
     def validate(self) -> None:
         """Raise ConvertError for any setting out of range."""
-        for name in ("width", "height"):
+        for name in () if self.auto_size else ("width", "height"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_SIDE:
                 raise ConvertError(f"pattern {name} must be a whole number from 1 to {MAX_SIDE} cells, got {v!r}")
@@ -140,12 +148,16 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
     """Parse a target size -> (w, h) cells.
 
     ``"48x48"`` or ``"48"`` (square) are cells; ``"2x2boards"`` counts ``medium``'s default board;
-    ``"30x20cm"`` / ``"300x200mm"`` are physical sizes at the medium's pitch (rounded to whole cells).
+    ``"30x20cm"`` / ``"300x200mm"`` are physical sizes at the medium's pitch (rounded to whole cells);
+    ``"auto"`` gives AUTO_SIZE (one cell per detected pixel-art cell).
     """
+    if str(text).strip().lower() == "auto":
+        return AUTO_SIZE
     m = _SIZE_RE.match(str(text)) if len(str(text)) <= 40 else None  # hundreds of digits: refused, not overflowed
     if not m:
         raise ConvertError(
-            f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards) or cm (e.g. 30x20cm)"
+            f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards), cm (e.g. 30x20cm) "
+            "or auto (pixel art)"
         )
     unit = (m.group(3) or "cells").lower()
     if unit.startswith("cell") and ("." in m.group(1) or "." in (m.group(2) or "")):
@@ -320,6 +332,8 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     The pattern keeps the full ``palette``; with ``max_colors`` only the chosen colours are used.
     """
     config.validate()
+    if config.auto_size:
+        return _convert_on_grid(source, palette, config, progress, cancel)
     start = time.perf_counter()
     total = 6
     stage = 0
@@ -480,6 +494,62 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     return pattern
 
 
+# --------------------------------------------------------------------------- pixel-art input (size "auto")
+
+
+def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfig,
+                     progress: Callable[[Progress], None] | None, cancel: CancelToken | None) -> Pattern:
+    """Size "auto": detect the picture's pixel grid, then give each grid cell its dominant colour.
+
+    Each cell's colour is the per-channel median of a sample lattice inside it (a margin near the edges skipped,
+    engine.convert.grid.sample_cells; measured more robust to JPEG chroma bleed than a vote of per-pixel nearest
+    colours), matched to the allowed palette colours by CIEDE2000 with near ties going to the sprite's common
+    colours (engine.convert.grid.map_cells). The cell picture, now in palette colours, goes 1:1 through the normal
+    pipeline with the pixel-art intent, so the colour budget, minimum count, stash and background removal still
+    apply. The pattern's metadata gets ``grid`` (cols, rows, pitch, phase, confidence, bounds).
+    """
+    img = load_image(source)
+    rgba = np.asarray(img)
+    opaque = bool((rgba[..., 3] == 255).all())
+    if opaque:
+        flat = rgba[..., :3]
+    else:  # over white for detection
+        alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+        flat = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    try:
+        grid = detect_grid(flat)
+    except GridError as exc:
+        raise ConvertError(f"{exc}; give the size by hand, e.g. --size 48x48") from None
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    if not grid.is_pixel_art:
+        raise ConvertError(f"this picture does not look like pixel art (grid confidence {grid.confidence:.2f} < "
+                           f"{MIN_CONFIDENCE}); give --size WxH")
+    if max(grid.cols, grid.rows) > MAX_SIDE:
+        raise ConvertError(f"detected grid {grid.cols}x{grid.rows} has more than {MAX_SIDE} cells a side; "
+                           "give --size WxH")
+    if opaque:  # per-cell interior median
+        cells = np.full((grid.rows, grid.cols, 4), 255, dtype=np.uint8)
+        cells[..., :3] = np.clip(np.rint(sample_cells(flat, grid)), 0, 255)
+    else:
+        cells = np.clip(np.rint(sample_cells(rgba, grid)), 0, 255).astype(np.uint8)
+    allowed = np.asarray(allowed_colors(palette, config), dtype=np.int64)  # owned / finishes / stash
+    labels = map_cells(cells[..., :3], palette.lab[allowed], mask=cells[..., 3] >= 128)
+    cells[..., :3] = palette.rgb8[allowed[labels]]
+    cell_img = Image.fromarray(cells, "RGBA")
+    name = _source_name(source)
+    if name:
+        cell_img.info["source_name"] = name
+    inner = replace(config, width=grid.cols, height=grid.rows, fit="stretch", resample="area", intent="pixel-art")
+    pattern = convert_image(cell_img, palette, inner, progress, cancel)
+    pattern.metadata.update(source_size=[img.width, img.height], grid=grid.summary(),
+                            crop_box=grid.summary()["bounds"],
+                            intent_reason=f"size auto: pixel grid {grid.cols}x{grid.rows} found "
+                                          f"(confidence {grid.confidence:.2f})")
+    log.info("pixel grid %dx%d cells (pitch %.2f x %.2f px)", grid.cols, grid.rows, grid.pitch_x, grid.pitch_y)
+    return pattern
+
+
 # --------------------------------------------------------------------------- colours, stash, summary
 
 
@@ -598,6 +668,8 @@ def _pixel_art_target(region: np.ndarray, layout, target_lab: np.ndarray, target
     """
     if not grid_available():
         log.info("pixel-art intent without grid detection: per-cell area average")
+        return target_lab, target_lin
+    if region.shape[:2] == tuple(layout.cells[2:][::-1]):  # one source pixel per cell (size auto): nothing to do
         return target_lab, target_lin
     from engine.convert.grid import detect_grid, sample_grid
 
