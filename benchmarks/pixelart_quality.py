@@ -5,11 +5,13 @@
 
 Sets (benchmarks/pixelart_inputs.py): x8 integer, x10.67 with +-1 px jitter, a random 6-10 px pitch per seed
 with +-1 px jitter, and x9.4 with jitter inside a uniform border; every sprite blurred, noised and
-JPEG-compressed, its colours drawn from the Perler palette. Per method and set: the share of inputs whose size
-came out exactly right, exact-cell accuracy (share of cells whose palette colour is the ground truth's; an input
-whose size is wrong scores 0) and seconds per input. Methods, in the same run on the same palette:
+JPEG-compressed, its colours drawn from the palette's solid colours (the default finishes). Per method and set:
+the share of inputs whose size came out exactly right, exact-cell accuracy (share of cells whose palette colour
+is the ground truth's; an input whose size is wrong scores 0) and seconds per input. Methods, in the same
+run on the same palette:
 
-- ours: `convert_image` with size auto (grid detection, per-cell median, nearest colour by CIEDE2000);
+- ours: `convert_image` with size auto (grid detection, per-cell median, nearest colour by CIEDE2000), with the
+  default colour budget and minimum count, and with `--all-colors` (every colour of the sprite kept);
 - dominant @ true size: `--mode dominant --fit stretch` with the true size given by hand (on the whole picture,
   border included, as a user would);
 - perfect-pixel (if installed: `pip install perfect-pixel`): its own grid detection and majority sampling,
@@ -58,10 +60,10 @@ def _accuracy(cells_rgb: np.ndarray | None, sample: PixelArtSample) -> float:
     return float((cells_rgb == sample.truth_rgb).all(axis=2).mean())
 
 
-def run_ours(sample: PixelArtSample, palette: Palette) -> tuple[np.ndarray | None, float]:
+def run_ours(sample: PixelArtSample, palette: Palette, **settings) -> tuple[np.ndarray | None, float]:
     t = time.perf_counter()
     try:
-        pat = convert_image(sample.image, palette, ConvertConfig(*AUTO_SIZE))
+        pat = convert_image(sample.image, palette, ConvertConfig(*AUTO_SIZE, **settings))
     except ConvertError as exc:
         print(f"    ours: {exc}")
         return None, time.perf_counter() - t
@@ -117,7 +119,8 @@ def montage(path: Path, panels: list[Image.Image]) -> None:
 
 def speed(palette: Palette, repeats: int = 3) -> None:
     rng = np.random.default_rng(11)
-    colors = palette.rgb8[rng.choice(len(palette), 10, replace=False)]
+    solid = palette.rgb8[[i for i, c in enumerate(palette) if c.finish == "solid"]]
+    colors = solid[rng.choice(len(solid), 10, replace=False)]
     labels = make_sprite(128, 128, len(colors), rng)
     img = np.repeat(np.repeat(colors[labels], 8, axis=0), 8, axis=1)
     img = degrade(img, SETS["x8"], rng)
@@ -149,13 +152,17 @@ def main() -> None:
     pp = _perfect_pixel()
     if pp is None:
         print("perfect-pixel not installed (pip install perfect-pixel): peer skipped")
-    methods = ["ours (size auto)", "dominant @ true size"] + (["perfect-pixel (+CIEDE2000 map)"] if pp else [])
+    methods = ["ours (size auto)", "ours (size auto, --all-colors)", "dominant @ true size"]
+    methods += ["perfect-pixel (+CIEDE2000 map)"] if pp else []
+    solid = palette.rgb8[[i for i, c in enumerate(palette) if c.finish == "solid"]]  # default colours only
     rows = []
     for name in SETS:
         res = {m: {"exact": [], "acc": [], "t": []} for m in methods}
         for seed in range(args.seeds):
-            s = make_sample(name, seed, palette.rgb8)
-            outs = {"ours (size auto)": run_ours(s, palette), "dominant @ true size": run_dominant(s, palette)}
+            s = make_sample(name, seed, solid)
+            outs = {"ours (size auto)": run_ours(s, palette),
+                    "ours (size auto, --all-colors)": run_ours(s, palette, all_colors=True),
+                    "dominant @ true size": run_dominant(s, palette)}
             if pp:
                 outs["perfect-pixel (+CIEDE2000 map)"] = run_perfect_pixel(pp, s, palette)
             for m, (cells, dt) in outs.items():
@@ -163,7 +170,7 @@ def main() -> None:
                 res[m]["exact"].append(exact)
                 res[m]["acc"].append(_accuracy(cells, s))
                 res[m]["t"].append(dt)
-                if m != "dominant @ true size" and not exact:
+                if m.startswith("perfect") and not exact or m.startswith("ours") and not exact:
                     got = "none" if cells is None else f"{cells.shape[1]}x{cells.shape[0]}"
                     print(f"  {name} seed {seed}: {m} size {got}, true {s.size[0]}x{s.size[1]}")
             if seed == 0:

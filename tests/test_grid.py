@@ -26,6 +26,11 @@ def perler_module():
     return load_palette("perler")
 
 
+def _solid(palette) -> np.ndarray:
+    """The palette's solid colours (what a conversion uses by default) for drawing sprites."""
+    return palette.rgb8[[i for i, c in enumerate(palette) if c.finish == "solid"]]
+
+
 def _cell_accuracy(pattern: Pattern, truth_rgb: np.ndarray) -> float:
     got = pattern.palette.rgb8[pattern.index.astype(np.int64)]
     return float((got == truth_rgb).all(axis=2).mean())
@@ -34,7 +39,7 @@ def _cell_accuracy(pattern: Pattern, truth_rgb: np.ndarray) -> float:
 @pytest.mark.parametrize("name", sorted(SETS))
 @pytest.mark.parametrize("seed", [1, 2])
 def test_detects_exact_size_and_edges(name, seed, perler_module):
-    s = make_sample(name, seed, perler_module.rgb8)
+    s = make_sample(name, seed, _solid(perler_module))
     grid = detect_grid(s.image)
     assert isinstance(grid, PixelGrid)
     assert (grid.cols, grid.rows) == s.size, (name, seed, grid.pitch_x, grid.pitch_y)
@@ -49,8 +54,9 @@ def test_detects_exact_size_and_edges(name, seed, perler_module):
 
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_auto_size_conversion_gets_the_cells_right(name, perler_module):
-    s = make_sample(name, 3, perler_module.rgb8)
-    pattern = convert_image(s.image, perler_module, ConvertConfig(*AUTO_SIZE))
+    s = make_sample(name, 3, _solid(perler_module))
+    # all_colors: every sprite colour kept (the default budget folds colours of a few cells, tested elsewhere)
+    pattern = convert_image(s.image, perler_module, ConvertConfig(*AUTO_SIZE, all_colors=True))
     assert (pattern.width, pattern.height) == s.size
     assert _cell_accuracy(pattern, s.truth_rgb) >= 0.99
     meta = pattern.metadata["grid"]
@@ -76,7 +82,8 @@ def test_transparent_sprite_keeps_its_empty_cells(perler_module):
     rgba = np.concatenate([colors[labels], np.where(labels == 0, 0, 255)[..., None]], axis=2).astype(np.uint8)
     rgba[labels == 0, :3] = 0  # what is under transparency must not matter
     img = np.repeat(np.repeat(rgba, 9, axis=0), 9, axis=1)
-    pattern = convert_image(img, perler_module, ConvertConfig(*AUTO_SIZE))
+    # all_colors: no colour budget / minimum count (a colour of a few cells would be folded by default)
+    pattern = convert_image(img, perler_module, ConvertConfig(*AUTO_SIZE, all_colors=True))
     assert pattern.shape == (24, 24)
     np.testing.assert_array_equal(pattern.empty, labels == 0)
     filled = labels != 0
@@ -102,7 +109,7 @@ def test_parse_size_auto():
 
 
 def test_cli_size_auto_writes_the_detected_size(tmp_path, perler_module):
-    s = make_sample("x10.67-jitter", 4, perler_module.rgb8)
+    s = make_sample("x10.67-jitter", 4, _solid(perler_module))
     src, out, png = tmp_path / "sprite.jpg", tmp_path / "sprite.pixl", tmp_path / "sprite.png"
     Image.fromarray(s.image).save(src, quality=90)
     res = subprocess.run([sys.executable, str(ROOT / "main.py"), "convert", str(src), "--palette", "perler",

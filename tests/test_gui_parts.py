@@ -104,7 +104,10 @@ def test_export_dialog_lists_formats_and_builds_paths(qtbot, tmp_path):
     assert dlg.options() == {"scale": 4}
     dlg.set_formats(["png", "counts-csv"])
     dlg.option_widgets["bag_size"].widget.setValue(500)
-    assert dlg.options() == {"scale": 4, "bag_size": 500}
+    chosen = dlg.options()
+    assert chosen["scale"] == 4 and chosen["bag_size"] == 500
+    others = {d: v for d, v in chosen.items() if d not in ("scale", "bag_size")}
+    assert others == {d: dlg.option_widgets[d].spec.default for d in others}  # counts-csv's other options at defaults
     assert default_options(["--bag-size", "500"]).bag_size == 500
     with pytest.raises(ExportError):
         default_options(["--no-such-option"])

@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         all_colors=args.all_colors, min_count=args.min_count, stash=stash,
     )
     pattern = convert_image(args.image, palette, config)
+    if args.png and config.auto_size:  # with --size auto the size is known only now
+        limits.check_output_pixels(pattern.width * args.scale, pattern.height * args.scale,
+                                   f"the --png preview at --scale {args.scale}")
     pattern.save(out)
     if args.png:
         _write_png(pattern, args.png, args.scale)

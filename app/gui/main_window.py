@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbars()
         self._connect()
         self._load_presets()
+        self._build_shopping_dock()
 
         self.palette_panel.restore_last()
         self.resize(1400, 860)
@@ -806,6 +807,27 @@ class MainWindow(QMainWindow):
         self.hover_label.setText(text)
         self.canvas.setToolTip(text)
 
+    # ================================================================== shopping list
+    def _build_shopping_dock(self) -> None:
+        """The shopping list dock, tabbed with the palette; it follows the counts and the stock column."""
+        from app.gui.shopping_panel import ShoppingPanel
+
+        self.shopping_panel = ShoppingPanel()
+        self.shopping_dock = self._dock("Shopping list", "shoppingDock", self.shopping_panel,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.palette_dock, self.shopping_dock)
+        self.palette_dock.raise_()
+        view = next((a.menu() for a in self.menuBar().actions() if a.text() == "&View"), None)
+        if view is not None:
+            view.addAction(self.shopping_dock.toggleViewAction())
+        self.palette_panel.countsChanged.connect(self._refresh_shopping)
+        self.palette_panel.stockChanged.connect(self._refresh_shopping)
+        self.palette_panel.stockError.connect(lambda title, msg: self.show_error(title, msg))
+        self.shopping_panel.exportFailed.connect(lambda msg: self.show_error("Cannot export the shopping list", msg))
+
+    def _refresh_shopping(self) -> None:
+        self.shopping_panel.set_data(self.doc.pattern, self.palette_panel.stock() or None)
+
     # ================================================================== runs
     def start_run(self) -> bool:
         """Start the chosen method in the worker thread; returns False (with a message) when it cannot."""
@@ -841,12 +863,13 @@ class MainWindow(QMainWindow):
         fast = dict(js.fast)
         if fast.get("max_colors") is None and not fast.get("all_colors"):
             fast["max_colors"] = self.palette_panel.max_colors_value()
+        colour_options = self.palette_panel.convert_options(js.width * js.height)  # finishes, stash
 
         def job(progress, cancel):
             from engine.convert.pipeline import AUTO_SIZE, ConvertConfig
 
             width, height = AUTO_SIZE if js.auto_size else (js.width, js.height)
-            config = ConvertConfig(width, height, **fast)
+            config = ConvertConfig(width, height, **fast, **colour_options)
             if CONVERT_IN_PROCESS:
                 pattern = convert_in_process(image, palette, config, progress=progress, cancel=cancel)
             else:

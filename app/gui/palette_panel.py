@@ -1,4 +1,5 @@
-"""Right-hand panel: choose a palette, tick owned colours, limit colours, see counts, highlight and replace."""
+"""Right-hand panel: choose a palette, tick owned colours, include bead finishes, keep stock counts, limit colours,
+see counts, highlight and replace."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QAction, QColor, QIcon, QIntValidator, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -20,6 +22,8 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSpinBox,
+    QStyledItemDelegate,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -27,7 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import settings
-from engine.core.palette import Palette, PaletteError
+from engine.convert.stash import StashError, format_stash, lego_sets, load_set, parse_stash, read_stash, set_palette
+from engine.core.atomic import atomic_write_text
+from engine.core.palette import DEFAULT_FINISHES, FINISHES, Palette, PaletteError
 from engine.core.palette_io import list_palettes, load_palette
 from engine.core.pattern import Pattern
 
@@ -50,13 +56,34 @@ def palette_settings_key(palette: Palette, source: str) -> str:
     return source if source.startswith(IMPORTED_PREFIX) else (palette.key or palette.name)
 
 
+class StockDelegate(QStyledItemDelegate):
+    """Only the "In stock" column is editable, with a whole-number editor (empty = not tracked)."""
+
+    def __init__(self, column: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.column = column
+
+    def createEditor(self, parent, option, index):  # noqa: N802 - Qt API
+        if index.column() != self.column:
+            return None
+        editor = QLineEdit(parent)
+        editor.setValidator(QIntValidator(0, 10_000_000, editor))
+        editor.setPlaceholderText("not tracked")
+        return editor
+
+
 class PalettePanel(QWidget):
     """Palette chooser and colour list.
 
     Signals (palette indices): ``paletteChanged()`` (a new palette is active), ``colorActivated(int)`` (a row
     was chosen: the pen colour), ``secondaryRequested(int)``, ``highlightRequested(int)`` (context menu: show
-    where this colour is), ``replaceRequested(int, int)``, ``replaceWithPenRequested(int)``, ``ownedChanged()``.
+    where this colour is), ``replaceRequested(int, int)``, ``replaceWithPenRequested(int)``, ``ownedChanged()``,
+    ``stockChanged()`` (an "In stock" count changed), ``countsChanged()`` (the pattern counts were refreshed).
     Choosing a row never dims the canvas: highlighting is a separate toggle.
+
+    Owned by default: the palette's colours of the included finishes (solid only unless the user includes pearl,
+    neon... in the Finishes menu), the same rule as the engine's ``DEFAULT_FINISHES``. "In stock" holds an optional
+    count per colour (empty = not tracked = unlimited), saved per palette; see ``convert_options``.
     """
 
     paletteChanged = Signal()
@@ -66,8 +93,11 @@ class PalettePanel(QWidget):
     replaceRequested = Signal(int, int)
     replaceWithPenRequested = Signal(int)
     ownedChanged = Signal()
+    stockChanged = Signal()
+    countsChanged = Signal()
+    stockError = Signal(str, str)
 
-    COL_COLOR, COL_NAME, COL_COUNT = 0, 1, 2
+    COL_COLOR, COL_NAME, COL_COUNT, COL_STOCK = 0, 1, 2, 3
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +106,8 @@ class PalettePanel(QWidget):
         self._counts: dict[int, int] = {}
         self._items: list[QTreeWidgetItem] = []
         self._loading = False
+        self._stock: dict[str, int] = {}  # "In stock" counts by colour code (tracked colours only)
+        self._finishes: list[str] = []  # included speciality finishes
 
         self.combo = QComboBox()
         self.combo.setObjectName("paletteCombo")
@@ -92,8 +124,13 @@ class PalettePanel(QWidget):
 
         self.tree = QTreeWidget()
         self.tree.setObjectName("colorList")
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Code", "Name", "Used"])
+        self.tree.setColumnCount(4)
+        self.tree.setHeaderLabels(["Code", "Name", "Used", "Stock"])
+        self.tree.headerItem().setToolTip(self.COL_STOCK, "In stock: pieces you own (double-click to edit; empty = not "
+                                          "tracked, no limit). With counts the converter never uses more.")
+        self.tree.setItemDelegate(StockDelegate(self.COL_STOCK, self.tree))
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -102,6 +139,7 @@ class PalettePanel(QWidget):
         header.setSectionResizeMode(self.COL_COLOR, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(self.COL_NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(self.COL_COUNT, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(self.COL_STOCK, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)  # the name column gets the spare width, not the counts
         self.tree.setSortingEnabled(False)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -115,6 +153,36 @@ class PalettePanel(QWidget):
         owned_row = QHBoxLayout()
         for b in (self.all_button, self.none_button, self.used_only):
             owned_row.addWidget(b)
+
+        self.finish_button = QToolButton()
+        self.finish_button.setObjectName("finishButton")
+        self.finish_button.setText("Finishes…")
+        self.finish_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.finish_button.setToolTip("Include speciality bead finishes (pearl, neon, glow, clear...): their "
+                                      "colours are not owned by default")
+        self.finish_menu = QMenu(self.finish_button)
+        self.finish_button.setMenu(self.finish_menu)
+        self.finish_actions: dict[str, QAction] = {}
+        self.stock_button = QToolButton()
+        self.stock_button.setObjectName("stockButton")
+        self.stock_button.setText("Stock…")
+        self.stock_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        stock_menu = QMenu(self.stock_button)
+        stock_menu.addAction("Import stock CSV…", self._import_stock_dialog)
+        stock_menu.addAction("Export stock CSV…", self._export_stock_dialog)
+        stock_menu.addAction("Clear stock counts", lambda: self.set_stock({}))
+        self.stock_button.setMenu(stock_menu)
+        self.set_combo = QComboBox()
+        self.set_combo.setObjectName("legoSetCombo")
+        self.set_combo.setToolTip("Fill the stock column with the pieces of a LEGO Art set you own")
+        self.set_button = QPushButton("Use set")
+        self.set_button.setToolTip("Own exactly the set's colours, with its piece counts as stock")
+        stock_row = QHBoxLayout()
+        stock_row.addWidget(self.finish_button)
+        stock_row.addWidget(self.stock_button)
+        stock_row.addWidget(self.set_combo, 1)
+        stock_row.addWidget(self.set_button)
+        stock_row.addStretch()  # buttons stay left when the set picker is hidden (bead palettes)
 
         self.max_colors = QSpinBox()
         self.max_colors.setObjectName("maxColors")
@@ -136,6 +204,7 @@ class PalettePanel(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.tree, 1)
         layout.addLayout(owned_row)
+        layout.addLayout(stock_row)
         layout.addLayout(form)
         layout.addWidget(self.replace_button)
         layout.addWidget(self.summary)
@@ -150,6 +219,7 @@ class PalettePanel(QWidget):
         self.all_button.clicked.connect(lambda: self._set_all_owned(True))
         self.none_button.clicked.connect(lambda: self._set_all_owned(False))
         self.replace_button.clicked.connect(self._ask_replace)
+        self.set_button.clicked.connect(lambda: self.use_set(self.set_combo.currentData()))
         self.max_colors.valueChanged.connect(lambda v: settings.set_value("palette/maxColors", v))
         self.max_colors.setValue(settings.value("palette/maxColors", 0, int) or 0)
 
@@ -238,20 +308,30 @@ class PalettePanel(QWidget):
 
     def _set_palette(self, palette: Palette, source: str) -> None:
         self._palette, self._source = palette, source
-        owned = settings.owned_codes(palette_settings_key(palette, source)) if source != PROJECT_KEY else None
-        owned_set = None if owned is None else set(owned)
+        key = palette_settings_key(palette, source)
+        project = source == PROJECT_KEY
+        self._finishes = [] if project else [f for f in settings.included_finishes(key) if f in palette.finishes]
+        owned = None if project else settings.owned_codes(key)
+        if owned is None:
+            owned = palette.codes if project else self.default_owned_codes()
+        owned_set = set(owned)
+        self._stock = {} if project else self._load_stock(key)
+        self._fill_finish_menu()
+        self._fill_set_combo()
         self._loading = True
         self.tree.clear()
         self._items = []
         for i, c in enumerate(palette.colors):
-            item = QTreeWidgetItem([c.code, c.name, ""])
+            tag = f" [{c.finish}]" if c.finish != "solid" else ""
+            item = QTreeWidgetItem([c.code, c.name + tag, "", self._stock_text(c.code)])
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             item.setIcon(self.COL_COLOR, swatch_icon(c.rgb))
             item.setData(0, Qt.UserRole, i)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            checked = owned_set is None or c.code in owned_set
+            checked = c.code in owned_set
             item.setCheckState(self.COL_COLOR, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
             tip = f"{c.code} {c.name} {c.hex}" + (f" ({c.finish})" if getattr(c, "finish", "solid") != "solid" else "")
-            for col in (self.COL_COLOR, self.COL_NAME, self.COL_COUNT):
+            for col in (self.COL_COLOR, self.COL_NAME, self.COL_COUNT, self.COL_STOCK):
                 item.setToolTip(col, tip)
             self._items.append(item)
         self.tree.addTopLevelItems(self._items)
@@ -296,8 +376,21 @@ class PalettePanel(QWidget):
             self.set_owned(self._palette.codes if on else [])
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
-        if not self._loading and column == 0:
+        if self._loading:
+            return
+        if column == 0:
             self._save_owned()
+        elif column == self.COL_STOCK and self._palette is not None:
+            code = self._palette[int(item.data(0, Qt.UserRole))].code
+            text = item.text(self.COL_STOCK).strip()
+            if not text:
+                self._stock.pop(code, None)
+            elif text.isdigit():
+                self._stock[code] = int(text)
+            self._loading = True
+            item.setText(self.COL_STOCK, self._stock_text(code))  # anything else reverts to the stored count
+            self._loading = False
+            self._save_stock()
 
     def _save_owned(self) -> None:
         if self._palette is None or self._source == PROJECT_KEY:
@@ -305,9 +398,175 @@ class PalettePanel(QWidget):
             return
         idx = self.owned_indices()
         key = palette_settings_key(self._palette, self._source)
-        settings.set_owned_codes(key, None if len(idx) == len(self._palette) else [self._palette[i].code for i in idx])
+        codes = [self._palette[i].code for i in idx]
+        settings.set_owned_codes(key, None if codes == self.default_owned_codes() else codes)
         self._update_summary()
         self.ownedChanged.emit()
+
+    # ------------------------------------------------------------ finishes
+    def default_owned_codes(self) -> list[str]:
+        """Codes owned when the user never chose: the colours of solid + the included finishes."""
+        if self._palette is None:
+            return []
+        keep = set(DEFAULT_FINISHES) | set(self._finishes)
+        return [c.code for c in self._palette.colors if c.finish in keep]
+
+    def included_finishes(self) -> list[str]:
+        """The speciality finishes included for this palette (solid is always included)."""
+        return list(self._finishes)
+
+    def _fill_finish_menu(self) -> None:
+        self.finish_menu.clear()
+        self.finish_actions = {}
+        palette = self._palette
+        special = [f for f in (palette.finishes if palette else ()) if f not in DEFAULT_FINISHES]
+        for f in special:
+            n = sum(c.finish == f for c in palette.colors)
+            act = self.finish_menu.addAction(f"{f} ({n})")
+            act.setCheckable(True)
+            act.setChecked(f in self._finishes)
+            act.toggled.connect(lambda on, f=f: self.set_finish_included(f, on))
+            self.finish_actions[f] = act
+        self.finish_button.setVisible(bool(special))
+        label = ", ".join(self._finishes) if self._finishes else "solid only"
+        self.finish_button.setText(f"Finishes: {label}")
+
+    def set_finish_included(self, finish: str, on: bool) -> None:
+        """Include (own every colour of) or leave out (own none of) one speciality finish, and remember it."""
+        if self._palette is None or finish not in self._palette.finishes or finish in DEFAULT_FINISHES:
+            return
+        if (finish in self._finishes) == on:
+            return
+        self._finishes = [f for f in FINISHES if f in set(self._finishes) ^ {finish}]
+        if self._source != PROJECT_KEY:
+            settings.set_included_finishes(palette_settings_key(self._palette, self._source), self._finishes)
+        act = self.finish_actions.get(finish)
+        if act is not None and act.isChecked() != on:
+            act.blockSignals(True)
+            act.setChecked(on)
+            act.blockSignals(False)
+        owned = set(self._palette[i].code for i in self.owned_indices())
+        codes = {c.code for c in self._palette.colors if c.finish == finish}
+        owned = owned | codes if on else owned - codes
+        self.finish_button.setText("Finishes: " + (", ".join(self._finishes) or "solid only"))
+        self.set_owned([c for c in self._palette.codes if c in owned])
+
+    # ------------------------------------------------------------ stock (stash)
+    def _stock_text(self, code: str) -> str:
+        n = self._stock.get(code)
+        return "" if n is None else str(n)
+
+    def _load_stock(self, key: str) -> dict[str, int]:
+        text = settings.stash_text(key)
+        if not text.strip():
+            return {}
+        try:
+            return parse_stash(text, self._palette, "saved stock")
+        except StashError as exc:  # a palette file changed since: keep what still fits, say what was dropped
+            log.warning("saved stock for %s ignored: %s", key, exc)
+            return {}
+
+    def _save_stock(self) -> None:
+        if self._palette is not None and self._source != PROJECT_KEY:
+            key = palette_settings_key(self._palette, self._source)
+            settings.set_stash_text(key, format_stash(self._stock) if self._stock else "")
+        self._update_summary()
+        self.stockChanged.emit()
+
+    def stock(self) -> dict[str, int]:
+        """The "In stock" counts ``{code: count}`` (tracked colours only, palette order)."""
+        if self._palette is None:
+            return {}
+        return {c: self._stock[c] for c in self._palette.codes if c in self._stock}
+
+    def set_stock(self, stock: dict[str, int]) -> None:
+        """Replace every "In stock" count (codes as in the palette; others are ignored) and remember them."""
+        codes = set(self._palette.codes) if self._palette is not None else set()
+        self._stock = {c: int(n) for c, n in stock.items() if c in codes}
+        self._loading = True
+        for item, c in zip(self._items, self._palette.colors if self._palette else ()):
+            item.setText(self.COL_STOCK, self._stock_text(c.code))
+        self._loading = False
+        self._save_stock()
+
+    def import_stock(self, path: str | Path) -> dict[str, int]:
+        """Read a ``code,count`` CSV into the stock column (raises StashError with a one-line reason)."""
+        if self._palette is None:
+            raise StashError("choose a palette first")
+        stock = read_stash(path, self._palette)
+        self.set_stock(stock)
+        return stock
+
+    def export_stock(self, path: str | Path) -> Path:
+        """Write the stock column as a ``code,count`` CSV (atomic write)."""
+        path = Path(path)
+        atomic_write_text(path, format_stash(self.stock()))
+        return path
+
+    def _import_stock_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import stock", "", "Stock CSV (*.csv *.txt);;All files (*)")
+        if path:
+            try:
+                self.import_stock(path)
+            except StashError as exc:
+                self.stockError.emit("Cannot import stock", str(exc))
+
+    def _export_stock_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export stock", "stock.csv", "Stock CSV (*.csv)")
+        if path:
+            try:
+                self.export_stock(path)
+            except OSError as exc:
+                self.stockError.emit("Cannot export stock", str(exc))
+
+    def _fill_set_combo(self) -> None:
+        bricks = self._palette is not None and self._palette.medium.kind == "brick"
+        self.set_combo.setVisible(bricks)
+        self.set_button.setVisible(bricks)
+        if not bricks or self.set_combo.count():
+            return
+        for s in lego_sets():
+            self.set_combo.addItem(s.name if s.number in s.name else f"{s.name} ({s.number})", s.key)
+            self.set_combo.setItemData(self.set_combo.count() - 1, f"{s.name}: {s.total} pieces in "
+                                       f"{len(s.pieces)} colours", Qt.ItemDataRole.ToolTipRole)
+
+    def use_set(self, key: str) -> str:
+        """Own exactly the colours of LEGO Art set ``key`` with its piece counts as stock; returns a summary line.
+
+        Colours of the set this palette lacks are named in the summary (they cannot be used)."""
+        if self._palette is None or not key:
+            return ""
+        try:
+            lego_set = load_set(key)
+            _pal, stash = set_palette(lego_set, self._palette)
+        except StashError as exc:
+            self.stockError.emit("Cannot use the set", str(exc))
+            return ""
+        known = set(self._palette.codes)
+        missing = [c for c in stash if c not in known]
+        self.set_owned([c for c in self._palette.codes if stash.get(c, 0) > 0])
+        self.set_stock({c: n for c, n in stash.items() if c in known})
+        line = f"set {lego_set.number} {lego_set.name}: {lego_set.total} pieces in {len(stash)} colours"
+        if missing:
+            line += f"; not in this palette: {', '.join(missing)}"
+        self.setStatusTip(line)
+        self.summary.setText(self.summary.text() + "\n" + line)
+        return line
+
+    def convert_options(self, cells: int) -> dict:
+        """ConvertConfig fields for a conversion with ``owned_palette()``: ``finishes`` and ``stash``.
+
+        The owned ticks already say which finishes are in (like the CLI's ``--owned``, which converts with every
+        finish of the named codes), so ``finishes`` is all of them. With any stock count, ``stash`` maps each
+        owned code to its count; an owned colour without a count (not tracked) gets ``cells`` = no limit.
+        """
+        opts: dict = {"finishes": FINISHES}
+        if self._palette is None:
+            return opts
+        owned = [self._palette[i].code for i in self.owned_indices()]
+        if any(c in self._stock for c in owned):
+            opts["stash"] = {c: self._stock.get(c, cells) for c in owned}
+        return opts
 
     # ------------------------------------------------------------ counts, filter, highlight
     def set_counts(self, pattern: Pattern | None) -> None:
@@ -331,6 +590,7 @@ class PalettePanel(QWidget):
         header.setSectionResizeMode(self.COL_COUNT, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setUpdatesEnabled(True)
         self._update_summary()
+        self.countsChanged.emit()
 
     def _apply_filter(self, *_args) -> None:
         text = self.search.text().strip().lower()
@@ -349,6 +609,8 @@ class PalettePanel(QWidget):
         used = len(self._counts)
         total = sum(self._counts.values())
         parts = [f"{owned} of {len(self._palette)} colours owned"]
+        if self._stock:
+            parts.append(f"{sum(self._stock.values()):,} pieces in stock in {len(self._stock)} colours")
         if used:
             parts.append(f"pattern uses {used} colours, {total} cells")
         self.summary.setText("; ".join(parts))

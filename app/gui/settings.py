@@ -98,3 +98,34 @@ def set_value(key: str, v) -> None:
 def string_list(key: str) -> list[str]:
     """A setting holding a list of strings (INI files store one-element lists as plain strings)."""
     return _as_list(settings().value(key))
+
+
+def included_finishes(palette_key: str) -> list[str]:
+    """Speciality finishes (pearl, neon...) the user included for this palette; [] = solid colours only."""
+    return _as_list(settings().value(f"finishes/{palette_key}"))
+
+
+def set_included_finishes(palette_key: str, finishes: list[str]) -> None:
+    """Remember the included speciality finishes of a palette ([] forgets them)."""
+    s = settings()
+    if finishes:
+        s.setValue(f"finishes/{palette_key}", list(finishes))
+    else:
+        s.remove(f"finishes/{palette_key}")
+    s.sync()
+
+
+def stash_text(palette_key: str) -> str:
+    """The "In stock" counts of a palette as ``code,count`` CSV text ('' when none are tracked)."""
+    v = settings().value(f"stash/{palette_key}", "")
+    return v if isinstance(v, str) else "\n".join(_as_list(v))
+
+
+def set_stash_text(palette_key: str, text: str) -> None:
+    """Remember the "In stock" counts of a palette (CSV text from engine.convert.stash.format_stash; '' forgets)."""
+    s = settings()
+    if text:
+        s.setValue(f"stash/{palette_key}", text)
+    else:
+        s.remove(f"stash/{palette_key}")
+    s.sync()

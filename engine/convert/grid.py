@@ -131,7 +131,7 @@ def _remove_jpeg_seams(g: np.ndarray) -> np.ndarray:
 
 
 def _border(img: np.ndarray) -> tuple[int, int, int, int]:
-    """Content bounds (x0, y0, x1, y1) inside a uniform frame whose inner edge spans the full side."""
+    """Content bounds (x0, y0, x1, y1) inside a uniform frame (the content differing along >= 40 % of its edge)."""
     h, w = img.shape[:2]
 
     def strip(lines: np.ndarray, limit: int) -> int:
@@ -151,8 +151,9 @@ def _border(img: np.ndarray) -> tuple[int, int, int, int]:
             k += 1
         if k == 0 or k + 2 >= len(close):
             return 0
-        # the content must differ from the frame along (almost) the whole inner edge, past the blur
-        return k if min(close[k + 1], close[k + 2]) <= 0.2 else 0
+        # the content must differ from the frame along most of the inner edge (>= 40 %), past the blur; a strip
+        # a whole number of cells wide is taken back as cells later (detect_grid)
+        return k if min(close[k + 1], close[k + 2]) <= 0.6 else 0
 
     lim_x, lim_y = w // 4, h // 4
     left = strip(img[:, :lim_x + 3].transpose(1, 0, 2), lim_x)

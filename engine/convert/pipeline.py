@@ -494,6 +494,62 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     return pattern
 
 
+# --------------------------------------------------------------------------- pixel-art input (size "auto")
+
+
+def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfig,
+                     progress: Callable[[Progress], None] | None, cancel: CancelToken | None) -> Pattern:
+    """Size "auto": detect the picture's pixel grid, then give each grid cell its dominant colour.
+
+    Each cell's colour is the per-channel median of a sample lattice inside it (a margin near the edges skipped,
+    engine.convert.grid.sample_cells; measured more robust to JPEG chroma bleed than a vote of per-pixel nearest
+    colours), matched to the allowed palette colours by CIEDE2000 with near ties going to the sprite's common
+    colours (engine.convert.grid.map_cells). The cell picture, now in palette colours, goes 1:1 through the normal
+    pipeline with the pixel-art intent, so the colour budget, minimum count, stash and background removal still
+    apply. The pattern's metadata gets ``grid`` (cols, rows, pitch, phase, confidence, bounds).
+    """
+    img = load_image(source)
+    rgba = np.asarray(img)
+    opaque = bool((rgba[..., 3] == 255).all())
+    if opaque:
+        flat = rgba[..., :3]
+    else:  # over white for detection
+        alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+        flat = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    try:
+        grid = detect_grid(flat)
+    except GridError as exc:
+        raise ConvertError(f"{exc}; give the size by hand, e.g. --size 48x48") from None
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    if not grid.is_pixel_art:
+        raise ConvertError(f"this picture does not look like pixel art (grid confidence {grid.confidence:.2f} < "
+                           f"{MIN_CONFIDENCE}); give --size WxH")
+    if max(grid.cols, grid.rows) > MAX_SIDE:
+        raise ConvertError(f"detected grid {grid.cols}x{grid.rows} has more than {MAX_SIDE} cells a side; "
+                           "give --size WxH")
+    if opaque:  # per-cell interior median
+        cells = np.full((grid.rows, grid.cols, 4), 255, dtype=np.uint8)
+        cells[..., :3] = np.clip(np.rint(sample_cells(flat, grid)), 0, 255)
+    else:
+        cells = np.clip(np.rint(sample_cells(rgba, grid)), 0, 255).astype(np.uint8)
+    allowed = np.asarray(allowed_colors(palette, config), dtype=np.int64)  # owned / finishes / stash
+    labels = map_cells(cells[..., :3], palette.lab[allowed], mask=cells[..., 3] >= 128)
+    cells[..., :3] = palette.rgb8[allowed[labels]]
+    cell_img = Image.fromarray(cells, "RGBA")
+    name = _source_name(source)
+    if name:
+        cell_img.info["source_name"] = name
+    inner = replace(config, width=grid.cols, height=grid.rows, fit="stretch", resample="area", intent="pixel-art")
+    pattern = convert_image(cell_img, palette, inner, progress, cancel)
+    pattern.metadata.update(source_size=[img.width, img.height], grid=grid.summary(),
+                            crop_box=grid.summary()["bounds"],
+                            intent_reason=f"size auto: pixel grid {grid.cols}x{grid.rows} found "
+                                          f"(confidence {grid.confidence:.2f})")
+    log.info("pixel grid %dx%d cells (pitch %.2f x %.2f px)", grid.cols, grid.rows, grid.pitch_x, grid.pitch_y)
+    return pattern
+
+
 # --------------------------------------------------------------------------- colours, stash, summary
 
 
@@ -613,7 +669,7 @@ def _pixel_art_target(region: np.ndarray, layout, target_lab: np.ndarray, target
     if not grid_available():
         log.info("pixel-art intent without grid detection: per-cell area average")
         return target_lab, target_lin
-    if region.shape[:2] == (layout.cells[3], layout.cells[2]):  # already one pixel per cell (size auto)
+    if region.shape[:2] == tuple(layout.cells[2:][::-1]):  # one source pixel per cell (size auto): nothing to do
         return target_lab, target_lin
     from engine.convert.grid import detect_grid, sample_grid
 
@@ -626,62 +682,3 @@ def _pixel_art_target(region: np.ndarray, layout, target_lab: np.ndarray, target
     lin = target_lin.copy()
     lin[cy:cy + ch, cx:cx + cw] = srgb_to_linear(sampled / 255.0)
     return linear_to_lab(lin), lin
-
-
-# --------------------------------------------------------------------------- pixel-art input (size "auto")
-
-
-def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfig,
-                     progress: Callable[[Progress], None] | None, cancel: CancelToken | None) -> Pattern:
-    """Size "auto": detect the picture's pixel grid, then give each grid cell its dominant colour.
-
-    Each cell's colour is the per-channel median of a sample lattice inside it (a margin near the edges skipped,
-    engine.convert.grid.sample_cells; measured more robust to JPEG chroma bleed than a vote of per-pixel nearest
-    colours), matched to the palette by CIEDE2000 with near ties going to the sprite's common colours
-    (engine.convert.grid.map_cells). The cell picture, now in palette colours, goes 1:1 through the normal
-    pipeline, so palette choice (--max-colors), background removal and cleanup settings still apply. The
-    pattern's metadata gets ``grid`` (cols, rows, pitch, phase, confidence, bounds).
-    """
-    img = load_image(source)
-    rgba = np.asarray(img)
-    opaque = bool((rgba[..., 3] == 255).all())
-    if opaque:
-        flat = rgba[..., :3]
-    else:  # over white for detection
-        alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-        flat = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-    try:
-        grid = detect_grid(flat)
-    except GridError as exc:
-        raise ConvertError(f"{exc}; give the size by hand, e.g. --size 48x48") from None
-    if cancel is not None:
-        cancel.raise_if_cancelled()
-    if not grid.is_pixel_art:
-        raise ConvertError(f"this picture does not look like pixel art (grid confidence {grid.confidence:.2f} < "
-                           f"{MIN_CONFIDENCE}); give --size WxH")
-    if max(grid.cols, grid.rows) > MAX_SIDE:
-        raise ConvertError(f"detected grid {grid.cols}x{grid.rows} has more than {MAX_SIDE} cells a side; "
-                           "give --size WxH")
-    if opaque:  # per-cell interior median
-        cells = np.full((grid.rows, grid.cols, 4), 255, dtype=np.uint8)
-        cells[..., :3] = np.clip(np.rint(sample_cells(flat, grid)), 0, 255)
-    else:
-        cells = np.clip(np.rint(sample_cells(rgba, grid)), 0, 255).astype(np.uint8)
-    cells[..., :3] = palette.rgb8[map_cells(cells[..., :3], palette.lab, mask=cells[..., 3] >= 128)]
-    cell_img = Image.fromarray(cells, "RGBA")
-    name = _source_name(source)
-    if name:
-        cell_img.info["source_name"] = name
-    intent = "pixel-art" if config.intent == "auto" else config.intent  # the 1:1 cell picture has no grid to find
-    # a sprite's cells are the artist's own colours: no automatic colour budget unless one is asked for
-    keep_all = config.all_colors or (config.max_colors is None and config.min_count is None)
-    inner = replace(config, width=grid.cols, height=grid.rows, fit="stretch", resample="area", intent=intent,
-                    all_colors=keep_all)
-    pattern = convert_image(cell_img, palette, inner, progress, cancel)
-    pattern.metadata.update(source_size=[img.width, img.height], grid=grid.summary(),
-                            crop_box=grid.summary()["bounds"])
-    if config.intent == "auto":
-        pattern.metadata["intent_reason"] = (f"size auto: pixel grid {grid.cols}x{grid.rows} found "
-                                             f"(confidence {grid.confidence:.2f})")
-    log.info("pixel grid %dx%d cells (pitch %.2f x %.2f px)", grid.cols, grid.rows, grid.pitch_x, grid.pitch_y)
-    return pattern

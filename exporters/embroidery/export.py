@@ -696,7 +696,7 @@ def plan_embroidery(pattern: Pattern, options: EmbroideryOptions | None = None,
     pts, cmds = stream.arrays()
     report.travel_under_lighter_mm = round(_travel_under_lighter(travels, thread_map, rank_of_thread, light, grid), 1)
     if report.travel_under_lighter_mm > 0:
-        report.warnings.append(f"{report.travel_under_lighter_mm:.0f} mm of travel stitches pass under lighter "
+        report.warnings.append(f"{report.travel_under_lighter_mm:.1f} mm of travel stitches pass under lighter "
                                "colours sewn later and may show through")
     if transpose:
         pts = pts[:, ::-1].copy()
@@ -864,7 +864,7 @@ def export_embroidery(pattern: Pattern, path: str | Path, options: EmbroideryOpt
     report = plan.report
     report.path, report.format = path, fmt
     for w in report.warnings:
-        log.warning("%s", w)
+        log.info("%s", w)  # the report carries the warnings; front-ends show them
     return report
 
 
@@ -897,7 +897,7 @@ def render_stitch_preview(pattern: Pattern, path: str | Path, options: Embroider
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
     for w in plan.report.warnings:
-        log.warning("%s", w)
+        log.info("%s", w)  # the report carries the warnings; front-ends show them
     plan.report.path, plan.report.format = path, "stitch-png"
     _remember(path, plan.report)
     return path
