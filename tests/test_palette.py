@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.core.color import srgb8_to_lab
-from engine.core.palette import Palette, PaletteError
+from engine.core.palette import Palette, PaletteError, parse_hex_color
 from engine.core.palette_io import (
     PALETTE_DIR,
     format_gpl,
@@ -149,3 +149,12 @@ def test_medium_units_and_boards(perler):
         load_palette("dmc").medium.cells_per_unit("boards")
     with pytest.raises(ValueError, match="unknown size unit"):
         m.cells_per_unit("inch")
+
+
+@pytest.mark.parametrize("text", ["-f-f-f", "+1+2+3", " f f f", "0x1234", "12345g"])
+def test_hex_colours_take_only_hex_digits(text):
+    # int(..., 16) accepts signs and spaces: "-f-f-f" once became RGB (-15, -15, -15) and overflowed numpy
+    with pytest.raises(ValueError, match="RRGGBB"):
+        parse_hex_color(text)
+    with pytest.raises(PaletteError, match="not a colour"):
+        parse_hex(text)

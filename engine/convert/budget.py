@@ -20,7 +20,7 @@ from engine.core.palette_select import color_histogram, select_from_distances
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_COLORS = 32  # cap of the automatic colour count
-KNEE_TOLERANCE = 0.25  # the chosen count may cost at most this much mean CIEDE2000 more than the cap's
+KNEE_TOLERANCE = 0.1  # the chosen count may cost at most this much mean CIEDE2000 more than the cap's (0.25 lost eyes)
 HIST_BINS = 2048  # colour histogram size for the curve (the curve only needs to be approximate)
 NEIGHBOUR_PENALTY = 25.0  # squared-dE units per 4-neighbour of another colour when folding a cell
 

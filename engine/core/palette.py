@@ -84,15 +84,15 @@ class PaletteColor:
         )
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def parse_hex_color(text: str) -> tuple[int, int, int]:
     """Parse ``#RRGGBB`` / ``RRGGBB`` (case-insensitive) into an 8-bit RGB tuple."""
     s = str(text).strip().lstrip("#")
-    if len(s) != 6:
+    if len(s) != 6 or any(ch not in _HEX_DIGITS for ch in s):  # int(..., 16) alone takes "-f", "+f" and " f"
         raise ValueError(f"expected a colour like #RRGGBB, got {text!r}")
-    try:
-        return (int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16))
-    except ValueError:
-        raise ValueError(f"expected a colour like #RRGGBB, got {text!r}") from None
+    return (int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16))
 
 
 @dataclass(frozen=True)
