@@ -91,8 +91,8 @@ def test_converted_pattern_uses_no_speciality_colour_by_default(window, qtbot, s
     from engine.convert.pipeline import ConvertConfig, convert_image
 
     js = window.input_panel.job_settings()
-    ref = convert_image(window.source_image, load_palette("hama"),
-                        ConvertConfig(width=40, height=26, max_colors=panel.max_colors_value(), **js.fast))
+    assert js.fast["max_colors"] == panel.max_colors_value()  # the panel's colour budget carries "at most" (gui-b)
+    ref = convert_image(window.source_image, load_palette("hama"), ConvertConfig(width=40, height=26, **js.fast))
     got = window.doc.pattern
     np.testing.assert_array_equal(_code_grid(got), _code_grid(ref))
     # including every finish in the GUI lets the converter take the translucent brown H25 for the fur
