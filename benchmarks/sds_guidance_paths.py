@@ -35,15 +35,11 @@ from engine.sdpixl.guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig  # noqa
 from engine.sdpixl.losses import fft_smoothness_loss  # noqa: E402
 from engine.sdpixl.planner import plan_guidance  # noqa: E402
 
-TINY_SDXL = dict(
-    sample_size=16, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64, 64),
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-    transformer_layers_per_block=(1, 1, 2), attention_head_dim=(2, 4, 4), cross_attention_dim=64,
-    use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
-    projection_class_embeddings_input_dim=8 * 6 + 32, norm_num_groups=16,
-)
-TINY_TAESD = dict(encoder_block_out_channels=(16, 16, 16, 16), decoder_block_out_channels=(16, 16, 16, 16))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sds_speed import tiny_arch  # noqa: E402
+
+TINY_ARCH = tiny_arch()  # the same small SDXL-shaped model as sds_speed.py
+TINY_SDXL, TINY_TAESD = TINY_ARCH.unet, TINY_ARCH.taesd
 TINY_IF = dict(ARCHS["if-I-L"], block_out_channels=(32, 64, 64, 64), encoder_hid_dim=64, cross_attention_dim=64,
                attention_head_dim=16, addition_embed_type_num_heads=4, layers_per_block=1, norm_num_groups=16)
 TINY_IF_II = dict(ARCHS["if-II-L"], block_out_channels=(16, 16, 32, 64, 64), encoder_hid_dim=64,

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.core.palette_io import load_palette  # noqa: E402
+from engine.sdpixl.costs import SDXL_UNET  # noqa: E402
 from engine.sdpixl.guidance.augment import AugmentConfig  # noqa: E402
 from engine.sdpixl.guidance.sdxl import ControlNetSpec, SDXLGuidance  # noqa: E402
 from engine.sdpixl.optimize import make_config, run_optimization  # noqa: E402
@@ -62,14 +63,7 @@ def sdxl_arch() -> Arch:
 
     The "-mid" ControlNet: its config.json from the HF cache when present; otherwise transformer layers
     (0, 0, 1): 273 M parameters, matching the published ~545 MB fp16 file and the full net's 4.6x memory."""
-    unet = dict(
-        sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
-        use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
-        projection_class_embeddings_input_dim=2816,
-    )
+    unet = dict(SDXL_UNET)
     mid = {"transformer_layers_per_block": (0, 0, 1)}
     try:
         from diffusers import ControlNetModel

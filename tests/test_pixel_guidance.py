@@ -183,3 +183,21 @@ def test_oracle_denoiser_converges_through_the_run_loop(perler):
     assert np.mean(agreement[-20:]) > np.mean(agreement[:20]) + 0.4
     other = run((target_index + 1) % 4)
     assert max(other[-20:]) < 0.2
+
+
+def test_pixel_space_runs_never_sample_an_sdxl_init(if_models, perler, monkeypatch):
+    # sample-and-select draws candidates from the SDXL pipeline; a pixel-space run starts from random logits
+    import engine.sdpixl.optimize as opt
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sample-and-select ran for a pixel-space run")
+
+    monkeypatch.setattr(opt, "sample_and_select", no_sampling)
+    stage1, _ = if_models
+    config = make_config("fast", prompt="a red fox", palette=perler.subset(list(range(8))), width=12, height=9,
+                         steps=2, warmup=0, seed=4, guidance_mode="pixel", pixel=PixelGuidanceConfig(model=stage1))
+    assert config.init == "auto" and config.init_samples > 0 and not config.image
+    for mode in ("pixel", "auto"):  # auto resolves to pixel for a 12x9 design with the IF model available
+        run = replace(config, guidance_mode=mode)
+        pattern = run_optimization(run, guidance=build_guidance(run))
+        assert pattern.shape == (9, 12)

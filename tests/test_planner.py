@@ -46,7 +46,7 @@ def test_explicit_choice_and_bad_input():
 
 def test_estimates_follow_the_flop_counts_and_device():
     unet, cn, enc = MODEL_COSTS["sdxl-unet"], MODEL_COSTS["sdxl-controlnet"], MODEL_COSTS["taesdxl-encoder"]
-    plan = plan_guidance(100, 100, "latent", device="H100", controlnets=2, steps=1000)
+    plan = plan_guidance(100, 100, "latent", device="H100", controlnets=2, steps=1000, controlnet_size="full")
     flops = 2 * unet.flops + 2 * 2 * cn.flops + ENCODER_FWD_BWD * enc.flops
     assert plan.tflop_per_step == pytest.approx(flops / 1e12)
     expected = flops / (DEVICES["H100"].tflops_half * 1e12) + STEP_OVERHEAD_S["cuda"]
@@ -54,7 +54,7 @@ def test_estimates_follow_the_flop_counts_and_device():
     assert plan.total_seconds == pytest.approx(1000 * plan.seconds_per_step)
     weights = (unet.params + 2 * cn.params + enc.params) * 2 / 2**30
     assert weights < plan.peak_gib < weights + 10
-    slower = plan_guidance(100, 100, "latent", device="A100", controlnets=2)
+    slower = plan_guidance(100, 100, "latent", device="A100", controlnets=2, controlnet_size="full")
     assert slower.seconds_per_step > 2 * plan.seconds_per_step
     assert plan_guidance(100, 100, "latent", device="H100").tflop_per_step < plan.tflop_per_step  # no ControlNets
     pixel = plan_guidance(32, 32, "pixel", device="H100")
@@ -130,3 +130,16 @@ def test_cli_prints_the_plan_and_runs_the_chosen_path(tiny_root, tmp_path, capsy
     assert pattern.shape == (16, 20) and pattern.metadata["model"] == str(tiny_if)
     code = main(_args(model, tmp_path / "x.pixl", "--size", "20x16", "--guidance", "patch", "--detail-from", "2"))
     assert code == 2 and "--detail-from" in capsys.readouterr().err
+
+
+def test_default_mid_controlnets_cost_less_than_full_ones():
+    from engine.sdpixl.guidance.sdxl import ControlNetSpec
+    from engine.sdpixl.planner import controlnet_size
+
+    mid = plan_guidance(100, 100, "latent", device="H100", controlnets=2)
+    full = plan_guidance(100, 100, "latent", device="H100", controlnets=2, controlnet_size="full")
+    cn_mid, cn_full = MODEL_COSTS["sdxl-controlnet-mid"], MODEL_COSTS["sdxl-controlnet"]
+    assert full.tflop_per_step - mid.tflop_per_step == pytest.approx(4 * (cn_full.flops - cn_mid.flops) / 1e12)
+    assert mid.peak_gib < full.peak_gib
+    assert controlnet_size([ControlNetSpec("canny")]) == "mid"  # the family default is the -mid net
+    assert controlnet_size([ControlNetSpec("depth", "diffusers/controlnet-depth-sdxl-1.0")]) == "full"

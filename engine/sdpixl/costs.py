@@ -57,6 +57,9 @@ class ModelCost:
     saved_bytes: float = 0.0
 
 
+# The "-mid" SDXL ControlNets (the reference's and our default) keep one transformer layer in the deepest block.
+MID_TRANSFORMER_LAYERS = (0, 0, 1)
+
 # Figures from measure_costs() (torch 2.13, diffusers 0.42); see benchmarks/sds_guidance_paths.py --flops.
 MODEL_COSTS: dict[str, ModelCost] = {
     "sdxl-unet": ModelCost(2_567_463_684, 6.761236e12, 2.228236e9),
@@ -64,6 +67,7 @@ MODEL_COSTS: dict[str, ModelCost] = {
     "if-I-L": ModelCost(935_365_830, 6.120519e11, 1.931123e8),
     "if-II-L": ModelCost(1_088_825_606, 2.972674e12, 5.686656e8),
     "sdxl-controlnet": ModelCost(1_251_014_160, 3.020382e12, 2.217773e9),
+    "sdxl-controlnet-mid": ModelCost(272_586_000, 7.937470e11, 4.273298e8),
     "taesdxl-encoder": ModelCost(1_222_532, 4.892991e11, 1.971323e9, 3.570041e9),
 }
 
@@ -163,5 +167,6 @@ def measure_costs() -> dict[str, ModelCost]:
     """Recompute every entry of ``MODEL_COSTS`` from the configs (a few seconds on the CPU, no weights)."""
     costs = {name: unet_cost(cfg, text_dim=2048 if name == "sdxl-unet" else None) for name, cfg in ARCHS.items()}
     costs["sdxl-controlnet"] = controlnet_cost(SDXL_UNET)
+    costs["sdxl-controlnet-mid"] = controlnet_cost(dict(SDXL_UNET, transformer_layers_per_block=MID_TRANSFORMER_LAYERS))
     costs["taesdxl-encoder"] = taesd_encoder_cost(1024)
     return costs

@@ -289,6 +289,17 @@ def build_guidance(config: RunConfig) -> SDXLGuidance:
     return SDXLGuidance(gcfg, config.height, config.width)
 
 
+def _latent_family_run(config: RunConfig) -> bool:
+    """True unless the run uses pixel-space guidance: sample-and-select draws its candidates from the SDXL
+    pipeline, which a pixel-space (DeepFloyd IF) run does not load."""
+    mode = config.guidance_mode
+    if mode == "auto":
+        from engine.sdpixl.planner import plan_for_run
+
+        mode = plan_for_run(config).mode
+    return mode != "pixel"
+
+
 def _guarded_step(optimizer: torch.optim.Optimizer, param: torch.nn.Parameter, finite: torch.Tensor) -> None:
     """One optimiser step that leaves the parameter and its Adam moments unchanged when ``finite`` (a device
     bool) is False: decided with ``torch.where`` on the device, never read on the host."""
@@ -347,7 +358,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     if init == "auto":
         if image is not None:
             init = "bilinear"
-        elif config.init_samples > 0 and not config.resume:
+        elif config.init_samples > 0 and not config.resume and _latent_family_run(config):
             init = "sample"
         else:
             init = "random"

@@ -157,9 +157,14 @@ def _gib(n: float) -> float:
     return n / 2**30
 
 
-def latent_cost(controlnets: int, half: bool) -> tuple[float, float, float]:
-    """(FLOPs, peak bytes, weight bytes) of one SDXL SDS step at 1024^2 with ``controlnets`` full ControlNets."""
-    unet, cn, enc = MODEL_COSTS["sdxl-unet"], MODEL_COSTS["sdxl-controlnet"], MODEL_COSTS["taesdxl-encoder"]
+CONTROLNET_SIZES = {"mid": "sdxl-controlnet-mid", "full": "sdxl-controlnet"}
+
+
+def latent_cost(controlnets: int, half: bool, controlnet_size: str = "mid") -> tuple[float, float, float]:
+    """(FLOPs, peak bytes, weight bytes) of one SDXL SDS step at 1024^2 with ``controlnets`` ControlNets of
+    ``controlnet_size`` ("mid", the default nets, or "full")."""
+    unet, enc = MODEL_COSTS["sdxl-unet"], MODEL_COSTS["taesdxl-encoder"]
+    cn = MODEL_COSTS[CONTROLNET_SIZES[controlnet_size]]
     b = 2 if half else 4
     flops = 2 * unet.flops + controlnets * 2 * cn.flops + ENCODER_FWD_BWD * enc.flops
     weights = (unet.params + controlnets * cn.params + enc.params) * b
@@ -181,11 +186,12 @@ def pixel_cost(model: str, stage2_model: str | None, half: bool) -> tuple[float,
 def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "auto", steps: int = 1500,
                   pixel_model: str | None = None, pixel_available: bool | None = None, stage2: bool = False,
                   stage2_model: str | None = None, controlnets: int = 0, half: bool | None = None,
-                  patch_config: Any = None) -> GuidancePlan:
+                  patch_config: Any = None, controlnet_size: str = "mid") -> GuidancePlan:
     """Choose the guidance for a width x height design and predict its cost (nothing is loaded).
 
     ``pixel_available``: whether the IF model can be loaded (None: look for ``pixel_model`` locally / in the cache).
     ``half``: half precision (None: on GPUs). ``patch_config``: a ``PatchGuidanceConfig`` (defaults otherwise).
+    ``controlnet_size``: "mid" (the default ControlNets) or "full".
     """
     from engine.sdpixl.guidance.patch import PatchGuidanceConfig, axis_positions
     from engine.sdpixl.guidance.pixel import DEFAULT_IF_MODELS
@@ -226,7 +232,7 @@ def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "au
         if stage2:
             render = (PIXEL_NATIVE * 4, PIXEL_NATIVE * 4)
     else:
-        flops, peak, load = latent_cost(controlnets, half)
+        flops, peak, load = latent_cost(controlnets, half, controlnet_size)
         render = (LATENT_NATIVE, LATENT_NATIVE)
         px = latent_px
         if mode == "patch":
@@ -275,7 +281,13 @@ def plan_for_run(config: Any, device: str | None = None) -> GuidancePlan:
     return plan_guidance(config.width, config.height, config.guidance_mode, device or latent.device, config.steps,
                          pixel_model=config.pixel.model, stage2=config.pixel.stage2,
                          stage2_model=config.pixel.stage2_model, controlnets=len(latent.controlnets), half=half,
-                         patch_config=config.patch)
+                         patch_config=config.patch, controlnet_size=controlnet_size(latent.controlnets))
+
+
+def controlnet_size(specs: Any) -> str:
+    """ "full" when any ControlNet source names a full net, else "mid" (the defaults are the "-mid" nets)."""
+    sources = [str(s.source) for s in specs if s.source]
+    return "full" if any("-mid" not in src for src in sources) else "mid"
 
 
 def resolve_and_build(config: Any, latent: Any) -> Any:
