@@ -184,3 +184,23 @@ def test_generate_refuses_size_auto(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error:") and "--size auto only applies to converting pixel art" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_auto_intent_takes_generated_sprites_as_pixel_art(name, perler_module):
+    for seed in (1, 2):
+        s = make_sample(name, seed, _solid(perler_module))
+        w, h = s.size
+        pattern = convert_image(s.image, perler_module, ConvertConfig(w, h, all_colors=True))
+        assert pattern.metadata["intent"] == "pixel-art", pattern.metadata["intent_reason"]
+        assert _cell_accuracy(pattern, s.truth_rgb) >= 0.98
+
+
+@pytest.mark.parametrize("photo", ["chelsea.jpg", "coffee.jpg"])
+def test_auto_intent_does_not_take_photos_or_flat_art_as_pixel_art(photo, perler_module):
+    from benchmarks.convert_quality import cartoon
+
+    pattern = convert_image(ROOT / "resources" / "samples" / photo, perler_module, ConvertConfig(40, 30))
+    assert pattern.metadata["intent"] != "pixel-art"
+    drawn = convert_image(Image.fromarray(cartoon(384)), perler_module, ConvertConfig(48, 48))
+    assert drawn.metadata["intent"] != "pixel-art"

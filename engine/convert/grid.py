@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MIN_PITCH = 3.0  # px per cell, smallest detected
 MAX_PITCH_FRACTION = 0.25  # the pitch is at most this share of the side (at least 4 cells)
+OCCUPIED_LINES = 0.5  # line_occupancy of pixel art (generated sprites 0.61-1.0, flat art drawn large 0.36-0.45)
 MIN_CONFIDENCE = 0.3  # below: not pixel art (sprites and upscales >= x4 measure >= 0.35, photos <= 0.24)
 SAMPLES_PER_SIDE = 8  # sample lattice per cell side in sample_grid
 CELL_MARGIN = 0.15  # share of the cell size skipped at each cell edge by the sample lattice (blur, JPEG)
@@ -85,6 +86,27 @@ class _Axis:
     edges: np.ndarray
     confidence: float
     score: float
+
+
+def line_occupancy(rgb: np.ndarray, grid: "PixelGrid") -> float:
+    """Share of the grid's inner lines that carry a colour edge somewhere along them (the worse axis).
+
+    Pixel art changes colour on most lines of its grid; flat art drawn large has a few long straight edges that
+    a coarse grid can pass through with a high ``confidence``, but most of that grid's lines cross flat colour.
+    """
+    gray = _as_rgb(rgb).astype(np.float64).sum(axis=2)
+    shares = []
+    for axis, lines in ((1, grid.xs), (0, grid.ys)):
+        profile = np.abs(np.diff(gray, axis=axis)).sum(axis=1 - axis)  # index j: the edge at j + 1
+        inner = np.round(np.asarray(lines, dtype=np.float64)[1:-1]).astype(int)
+        if len(inner) == 0:
+            return 0.0
+        near = np.array([profile[max(0, i - 2):max(1, i + 1)].max() for i in inner])  # the line +-1 px
+        positive = near[near > 0]
+        if len(positive) == 0:
+            return 0.0
+        shares.append(float((near > 0.25 * np.median(positive)).mean()))
+    return min(shares)
 
 
 def _as_rgb(rgb: np.ndarray) -> np.ndarray:
