@@ -90,7 +90,7 @@ def test_transparent_sprite_keeps_its_empty_cells(perler_module):
     np.testing.assert_array_equal(pattern.palette.rgb8[pattern.index.astype(np.int64)][filled], colors[labels][filled])
 
 
-@pytest.mark.parametrize("photo", sorted(p.name for p in SAMPLES.glob("*.jpg")))
+@pytest.mark.parametrize("photo", sorted(p.name for p in SAMPLES.glob("*.jpg") if p.name != "sprite.jpg"))
 def test_a_photo_is_not_pixel_art(photo, perler_module):
     arr = np.asarray(Image.open(SAMPLES / photo).convert("RGB"))
     grid = detect_grid(arr)
@@ -204,3 +204,10 @@ def test_auto_intent_does_not_take_photos_or_flat_art_as_pixel_art(photo, perler
     assert pattern.metadata["intent"] != "pixel-art"
     drawn = convert_image(Image.fromarray(cartoon(384)), perler_module, ConvertConfig(48, 48))
     assert drawn.metadata["intent"] != "pixel-art"
+
+
+def test_the_shipped_sample_sprite_is_detected(perler_module):
+    # resources/samples/sprite.jpg: set "x10.67-jitter", seed 1 of benchmarks/pixelart_inputs.py (README example)
+    s = make_sample("x10.67-jitter", 1, _solid(perler_module))
+    grid = detect_grid(np.asarray(Image.open(SAMPLES / "sprite.jpg").convert("RGB")))
+    assert (grid.cols, grid.rows) == s.size and grid.is_pixel_art
