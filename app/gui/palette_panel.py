@@ -125,7 +125,7 @@ class PalettePanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setObjectName("colorList")
         self.tree.setColumnCount(4)
-        self.tree.setHeaderLabels(["Code", "Name", "Used", "Stock"])
+        self.tree.setHeaderLabels(["Code", "Name", "Used", "In stock"])
         self.tree.headerItem().setToolTip(self.COL_STOCK, "In stock: pieces you own (double-click to edit; empty = not "
                                           "tracked, no limit). With counts the converter never uses more.")
         self.tree.setItemDelegate(StockDelegate(self.COL_STOCK, self.tree))
