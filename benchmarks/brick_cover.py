@@ -15,44 +15,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.export_speed import cover_counts as count  # noqa: E402
 from benchmarks.export_speed import photo  # noqa: E402
-from exporters.bricks.cover import check_cover, clear_cover_cache, greedy_cover, optimal_cover  # noqa: E402
 from exporters.bricks.mosaic import PIECE_PARTS  # noqa: E402
 
 # The five tile sizes merged tiles used before all sizes of the fabrication facts were added (for comparison).
 OLD_TILE_SIZES = [(1, 1), (1, 2), (1, 3), (1, 4), (2, 2)]
-
-
-def count(pattern, sizes, section: int) -> tuple[int, int, float, float]:
-    """(ours, greedy, seconds ours, seconds greedy) summed over every section and colour of ``pattern``."""
-    ours = greedy = 0
-    t_ours = t_greedy = 0.0
-    clear_cover_cache()
-    for sy in range(0, pattern.height, section):
-        for sx in range(0, pattern.width, section):
-            block = pattern.index[sy:sy + section, sx:sx + section]
-            filled = ~pattern.empty_mask[sy:sy + section, sx:sx + section]
-            for k in np.unique(block[filled]):
-                mask = (block == k) & filled
-                t0 = time.perf_counter()
-                o = optimal_cover(mask, sizes)
-                t1 = time.perf_counter()
-                g = greedy_cover(mask, sizes)
-                t2 = time.perf_counter()
-                check_cover(mask, o)
-                ours += len(o)
-                greedy += len(g)
-                t_ours += t1 - t0
-                t_greedy += t2 - t1
-    return ours, greedy, t_ours, t_greedy
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from engine.core.palette_io import load_palette  # noqa: E402
 from engine.core.pattern import Pattern  # noqa: E402
 from exporters.beads.chart import BeadChartOptions, export_bead_chart_pdf  # noqa: E402
-from exporters.bricks.cover import clear_cover_cache, greedy_cover, optimal_cover  # noqa: E402
+from exporters.bricks.cover import check_cover, clear_cover_cache, greedy_cover, optimal_cover  # noqa: E402
 from exporters.bricks.mosaic import PIECE_PARTS, BrickOptions, export_build_pdf, plan_parts  # noqa: E402
 
 SAMPLES = ROOT / "resources" / "samples"
@@ -70,6 +70,7 @@ def cover_counts(pattern: Pattern, sizes, section: int = 16) -> tuple[int, int, 
                 mask = (block == k) & filled
                 o, dt = timed(optimal_cover, mask, sizes)
                 g, dg = timed(greedy_cover, mask, sizes)
+                check_cover(mask, o)  # a cover with fewer parts must still be a cover
                 ours += len(o)
                 greedy += len(g)
                 t_ours += dt
