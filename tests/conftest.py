@@ -24,6 +24,14 @@ def sample_image_path() -> Path:
     return SAMPLES / "chelsea.jpg"
 
 
+@pytest.fixture(scope="session")
+def dmc():
+    """The DMC thread palette (embroidery tests)."""
+    from engine.core.palette_io import load_palette
+
+    return load_palette("dmc")
+
+
 @pytest.fixture
 def perler():
     from engine.core.palette_io import load_palette

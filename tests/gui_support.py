@@ -53,3 +53,11 @@ def make_window(qtbot, monkeypatch, dialogs: DialogLog | None = None):
     w.show()
     qtbot.waitExposed(w)
     return w, dialogs
+
+
+def type_size(panel, width: int, height: int) -> None:
+    """Enter a size in cells on the input panel as a user would (aspect lock off, unit cells, both spin boxes)."""
+    panel.keep_aspect.setChecked(False)
+    panel.unit.setCurrentText("cells")
+    panel.width_spin.setValue(width)
+    panel.height_spin.setValue(height)

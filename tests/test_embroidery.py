@@ -13,7 +13,6 @@ from PIL import Image
 from engine.core.color import ciede2000
 from engine.core.medium import THREAD
 from engine.core.palette import Palette, PaletteColor
-from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
 from engine.core.progress import Cancelled, CancelToken
 from exporters.common.errors import ExportError
@@ -33,11 +32,6 @@ CELL = 2.0
 # Machine formats now default to a machine thread chart; tests that look at a DMC pattern's own
 # threads ask for them explicitly.
 OWN = EmbroideryOptions(thread_chart="pattern")
-
-
-@pytest.fixture(scope="module")
-def dmc():
-    return load_palette("dmc")
 
 
 @pytest.fixture(scope="module")

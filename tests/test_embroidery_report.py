@@ -26,11 +26,6 @@ CELL = 2.0
 
 
 @pytest.fixture(scope="module")
-def dmc():
-    return load_palette("dmc")
-
-
-@pytest.fixture(scope="module")
 def design(dmc):
     """24 x 20 DMC design: a light background, a dark disc, a mid bar, and single-cell specks."""
     yy, xx = np.mgrid[:20, :24]

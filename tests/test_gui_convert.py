@@ -10,15 +10,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt
 
+from tests.gui_support import type_size
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _convert(window, qtbot, width=40, height=30, **fast):
     panel = window.input_panel
-    panel.keep_aspect.setChecked(False)
-    panel.unit.setCurrentText("cells")
-    panel.width_spin.setValue(width)
-    panel.height_spin.setValue(height)
+    type_size(panel, width, height)
     panel.set_mode("fast")
     for name, value in fast.items():
         widget = getattr(panel, name)

@@ -11,6 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from app.gui.input_panel import BUDGET_ALL, BUDGET_MAX
+from tests.gui_support import type_size
 
 
 def _run(window, qtbot):
@@ -27,10 +28,7 @@ def _setup(window, picture, width=40, height=30):
     window._warm_up_engine()  # normally right after the first paint; fills the engine's intent list
     panel = window.input_panel
     panel.set_mode("fast")
-    panel.keep_aspect.setChecked(False)
-    panel.unit.setCurrentText("cells")
-    panel.width_spin.setValue(width)
-    panel.height_spin.setValue(height)
+    type_size(panel, width, height)
     return panel
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QThread
 
+from tests.gui_support import type_size
+
 
 def _wait_preview(window, qtbot, size):
     qtbot.waitUntil(lambda: window.canvas.showing_preview and window.canvas.cells_size == size
@@ -16,10 +18,7 @@ def test_preview_before_start_follows_size_and_palette(window, qtbot, sample_ima
     from app.gui.preview import quick_preview
 
     panel = window.input_panel
-    panel.keep_aspect.setChecked(False)
-    panel.unit.setCurrentText("cells")
-    panel.width_spin.setValue(30)
-    panel.height_spin.setValue(20)
+    type_size(panel, 30, 20)
     assert window.load_image_file(sample_image_path)
     _wait_preview(window, qtbot, (30, 20))
     assert window.doc.pattern is None  # only a preview: nothing to save or edit yet

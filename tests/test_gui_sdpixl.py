@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.gui_support import make_window
+from tests.gui_support import make_window, type_size
 
 pytest.importorskip("diffusers")
 
@@ -24,10 +24,7 @@ def _setup(window, model: str, steps: int, prompt: str = "a red apple", picture=
     if picture is not None:
         assert window.load_image_file(picture)
     panel.set_mode("sdpixl")
-    panel.keep_aspect.setChecked(False)
-    panel.unit.setCurrentText("cells")
-    panel.width_spin.setValue(16)
-    panel.height_spin.setValue(16)
+    type_size(panel, 16, 16)
     panel.prompt.setPlainText(prompt)
     panel.steps.setValue(steps)
     panel.model.setText(model)

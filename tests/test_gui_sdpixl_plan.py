@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.gui_support import type_size
+
 pytest.importorskip("diffusers")
 
 
@@ -21,10 +23,7 @@ def _sdpixl(window, qtbot, width, height, picture=None):
     window.palette_panel.select_palette("perler")
     if picture is not None:
         assert window.load_image_file(picture)
-    panel.keep_aspect.setChecked(False)
-    panel.unit.setCurrentText("cells")
-    panel.width_spin.setValue(width)
-    panel.height_spin.setValue(height)
+    type_size(panel, width, height)
     panel.set_mode("sdpixl")
     qtbot.waitUntil(lambda: panel.plan_label.text().startswith("Guidance:"), timeout=20000)
     return panel

@@ -10,15 +10,12 @@ from PySide6.QtCore import Qt
 from engine.convert.stash import load_set, read_stash, set_palette
 from engine.core.palette import FINISHES
 from engine.core.palette_io import load_palette
-from tests.gui_support import make_window
+from tests.gui_support import make_window, type_size
 
 
 def _convert(window, qtbot, width=30, height=20, expect="finished"):
     panel = window.input_panel
-    panel.keep_aspect.setChecked(False)
-    panel.unit.setCurrentText("cells")
-    panel.width_spin.setValue(width)
-    panel.height_spin.setValue(height)
+    type_size(panel, width, height)
     panel.set_mode("fast")
     with qtbot.waitSignal(window.runEnded, timeout=60000) as blocker:
         assert window.start_run(), window.dialogs.errors

@@ -21,7 +21,6 @@ from engine.core.medium import (  # noqa: E402
     BEAD_MIDI,
     BEAD_MINI,
     BEAD_MINI_ARTKAL,
-    BRICK,
     PIXEL,
     THREAD,
     Medium,
@@ -112,23 +111,6 @@ def build_beads(src: Path) -> None:
                                            finish=finish, note=note))
         pal = Palette(name, tuple(colors), medium, key, "beads", BEADCOLORS, "beads/LICENSE")
         write_json(pal, OUT / "beads" / f"{key}.json")
-
-
-def build_lego(src: Path) -> None:
-    (OUT / "bricks").mkdir(exist_ok=True)
-    shutil.copy(src / "lego" / "LICENSE", OUT / "bricks" / "LICENSE")
-    colors = []
-    with open(src / "lego" / "legocolors.csv", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row["material"] != "solid" or not row["bl_id"] or not row["hex"]:
-                continue
-            ids = {"lego": row["lego_id"], "bricklink": row["bl_id"], "ldraw": row["ldraw_id"],
-                   "lego_name": row["lego_name"]}
-            colors.append(PaletteColor(row["lego_id"], row["bl_name"], parse_hex_color(row["hex"]), None,
-                                       ids, retired=bool(row["year_retired"].strip())))
-    pal = Palette("LEGO solid colours", tuple(colors), BRICK, "lego", "bricks",
-                  "legocolors by Matthew Leonawicz (MIT); BrickLink colour ids", "bricks/LICENSE")
-    write_json(pal, OUT / "bricks" / "lego.json")
 
 
 def build_threads(src: Path) -> None:
