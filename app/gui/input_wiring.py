@@ -26,15 +26,9 @@ PLAN_DELAY_MS = 150
 
 def grid_of(image) -> "object":
     """``detect_grid`` of a PIL picture (transparency over white, like the converter's size auto)."""
-    from PIL import Image
+    from engine.convert.grid import detect_grid, over_white
 
-    from engine.convert.grid import detect_grid
-
-    rgba = image.convert("RGBA")
-    if rgba.getextrema()[3][0] < 255:
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgba = Image.alpha_composite(white, rgba)
-    return detect_grid(np.asarray(rgba.convert("RGB")))
+    return detect_grid(over_white(np.asarray(image.convert("RGBA"))))
 
 
 def plan_text(plan, format_seconds: Callable[[float], str]) -> tuple[str, str]:

@@ -109,6 +109,15 @@ def line_occupancy(rgb: np.ndarray, grid: "PixelGrid") -> float:
     return min(shares)
 
 
+def over_white(rgba: np.ndarray) -> np.ndarray:
+    """An H x W x 4 uint8 picture flattened over white (the picture itself when it is opaque), for detection."""
+    rgba = np.asarray(rgba)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or bool((rgba[..., 3] == 255).all()):
+        return rgba[..., :3] if rgba.ndim == 3 else rgba
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+
+
 def _as_rgb(rgb: np.ndarray) -> np.ndarray:
     arr = np.asarray(rgb)
     if arr.ndim == 2:

@@ -23,7 +23,7 @@ from scipy import ndimage, sparse
 from engine.convert.budget import DEFAULT_MAX_COLORS, choose_colors, default_min_count, enforce_capacity, fold_rare
 from engine.convert.cleanup import cleanup as cleanup_labels
 from engine.convert.dither import DITHER_METHODS, dither
-from engine.convert.grid import MIN_CONFIDENCE, GridError, detect_grid, map_cells, sample_cells
+from engine.convert.grid import MIN_CONFIDENCE, GridError, detect_grid, map_cells, over_white, sample_cells
 from engine.convert.intent import (
     DETAIL_DE,
     FLAT_DE,
@@ -511,11 +511,7 @@ def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfi
     img = load_image(source)
     rgba = np.asarray(img)
     opaque = bool((rgba[..., 3] == 255).all())
-    if opaque:
-        flat = rgba[..., :3]
-    else:  # over white for detection
-        alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-        flat = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    flat = over_white(rgba)
     try:
         grid = detect_grid(flat)
     except GridError as exc:
