@@ -137,3 +137,61 @@ def test_old_design_with_both_dark_pinks_orders_one_line():
     assert [c.bricklink_id for c in plan.colors] == ["47"] and "1 colours" in plan.summary()
     root = ET.fromstring(bricklink_xml_text(plan))
     assert [(it.findtext("COLOR"), it.findtext("MINQTY")) for it in root.iter("ITEM")] == [("47", "32")]
+
+
+REBRICKABLE = ROOT / "tests" / "data" / "rebrickable_colors.csv"  # Rebrickable's colour table, converted
+
+
+def _rebrickable() -> dict[str, dict]:
+    with open(REBRICKABLE, encoding="utf-8") as fh:
+        return {r["id"]: r for r in csv.DictReader(fh)}
+
+
+def test_every_rebrickable_id_is_in_rebrickables_table_near_our_colour_or_says_why():
+    build = _build_module()
+    table = _rebrickable()
+    lego = load_palette("lego", include_retired=True)
+    assert len(table) > 100
+    problems = []
+    for c in lego:
+        rid, note = c.ids.get("rebrickable"), c.ids.get("rebrickable_note", "")
+        reviewed = note.startswith(build.REVIEWED_MARK)
+        if not rid:
+            if not (reviewed and "no Rebrickable id" in note):
+                problems.append(f"{c.name}: no Rebrickable id and no reason")
+            continue
+        row = table.get(rid)
+        if row is None or row["trans"] != "0":
+            problems.append(f"{c.name}: Rebrickable {rid} is not a solid colour in Rebrickable's table")
+            continue
+        assert (c.ids["rebrickable_name"], c.ids["rebrickable_hex"]) == (row["name"], row["hex"]), c.name
+        if row["name"].lower() not in {c.name.lower(), c.ids.get("lego_name", "").lower()} and not reviewed:
+            problems.append(f"{c.name}: Rebrickable {rid} is {row['name']!r}, no reason recorded")
+        de = _de(c.rgb, parse_hex_color(row["hex"]))
+        if de > build.REBRICKABLE_TOLERANCE_DE and not (reviewed and f"ΔE {de:.1f}" in note):
+            problems.append(f"{c.name}: Rebrickable {rid} {row['name']!r} is ΔE {de:.1f} away, no reason recorded")
+    assert not problems, problems
+
+
+def test_no_two_colours_share_a_rebrickable_id():
+    lego = load_palette("lego", include_retired=True)
+    ids = [c.ids["rebrickable"] for c in lego if c.ids.get("rebrickable")]
+    assert len(ids) == len(set(ids))
+
+
+def test_rebrickable_ids_that_were_ldraw_codes_are_fixed(tmp_path):
+    from exporters.bricks.mosaic import export_rebrickable_csv
+
+    lego = load_palette("lego")
+    by_name = {c.name: c for c in lego}
+    assert by_name["Coral"].ids["rebrickable"] == "1050"  # LDraw 353
+    assert by_name["Olive Green"].ids["rebrickable"] == "326"  # LDraw 330
+    assert by_name["Yellowish Green"].ids["rebrickable"] == "158"  # 326 is Olive Green on Rebrickable
+    idx = np.zeros((2, 6), dtype=int)
+    idx[:, 2:4], idx[:, 4:] = 1, 2
+    names = ["Coral", "Olive Green", "Yellowish Green"]
+    p = Pattern(idx, lego.subset([lego.index_of(by_name[n].code) for n in names]))
+    out = export_rebrickable_csv(p, tmp_path / "rb.csv", BrickOptions(piece="tile", section=8, base="none"))
+    rows = {r["Color"]: int(r["Quantity"]) for r in csv.DictReader(out.open(encoding="utf-8"))}
+    table = _rebrickable()
+    assert {table[k]["name"]: n for k, n in rows.items()} == {"Coral": 4, "Olive Green": 4, "Yellowish Green": 4}
