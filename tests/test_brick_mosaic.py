@@ -58,7 +58,12 @@ def test_plain_plates_one_part_per_stud():
     assert plan.part_count == p.filled_cells == 359
     assert {part.part_id for part in plan.parts} == {"3024"}
     assert_plan_exact(plan, p)
-    assert sum(t.quantity for t in plan.totals) == 359
+    assert sum(t.needed for t in plan.totals) == 359
+    # 1x1 pieces come with a few spares per colour by default (2 %, at least 3), as LEGO Art sets do
+    assert all(t.spares == max(3, -(-t.needed * 2 // 100)) and t.quantity == t.needed + t.spares
+               for t in plan.totals)
+    plain = plan_parts(p, BrickOptions(piece="plate", section=8, spares_1x1=False))
+    assert sum(t.quantity for t in plain.totals) == 359
 
 
 @pytest.mark.parametrize("piece, part_id", [("tile", "3070b"), ("round-plate", "4073"), ("round-tile", "98138"),
@@ -187,13 +192,20 @@ def test_parts_csv_and_bricklink_xml_add_up(tmp_path):
     csv_path = export_parts_csv(p, tmp_path / "parts.csv", opts)
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
     assert list(rows[0]) == ["part id", "part name", "colour name", "BrickLink colour id", "LEGO colour id",
-                             "Rebrickable colour id", "use", "needed", "spares", "quantity"]
+                             "Rebrickable colour id", "use", "needed", "spares", "quantity", "availability", "note"]
     bases = [r for r in rows if r["use"] == "base"]  # the order is complete: 3 x 3 sections of 8 -> 16x16 plates
     assert [(r["part id"], r["quantity"]) for r in bases] == [("91405", "4")]
+    # 2 x 2 plates joined by a layer shifted 8 studs: 4 corners 8x8, 4 edges 8x16, one 16x16 in the middle
+    join = {r["part id"]: int(r["quantity"]) for r in rows if r["use"] == "join"}
+    assert join == {"91405": 1, "92438": 4, "41539": 4}
+    assert all("joined from below" in r["note"] for r in rows if r["use"] in ("base", "join"))
     rows = [r for r in rows if r["use"] == "mosaic"]
+    # merged plates: availability of larger plates in a colour is not in the shipped data, and the order says so
+    assert all(r["availability"] == ("listed" if r["part id"] == "3024" else "unknown") for r in rows)
+    assert all("check before ordering" in r["note"] for r in rows if r["availability"] == "unknown")
     studs = {pt.part_id: pt.w * pt.h for pt in PIECE_PARTS["merged-plate"]}
     names = {pt.part_id: pt.name for pt in PIECE_PARTS["merged-plate"]}
-    assert sum(int(r["quantity"]) * studs[r["part id"]] for r in rows) == p.filled_cells
+    assert sum(int(r["needed"]) * studs[r["part id"]] for r in rows) == p.filled_cells
     lego_ids = {c.ids["bricklink"]: c.name for c in p.palette}
     for r in rows:
         assert r["part name"] == names[r["part id"]]
@@ -204,16 +216,19 @@ def test_parts_csv_and_bricklink_xml_add_up(tmp_path):
     root = ET.fromstring(text)
     assert root.tag == "INVENTORY"
     items = root.findall("ITEM")
-    assert len(items) == len(rows) + 1
+    assert len(items) == len(rows) + 3  # 16x16 plates (bases and layer in one item), 8x16 and 8x8 plates
     assert [(it.findtext("ITEMID"), it.findtext("MINQTY")) for it in items if it.findtext("ITEMID") == "91405"] == [
-        ("91405", "4")]
-    items = [it for it in items if it.findtext("ITEMID") != "91405"]
+        ("91405", "5")]
+    assert "joined from below" in items[-1].findtext("REMARKS")
+    items = [it for it in items if it.findtext("ITEMID") not in ("91405", "92438", "41539")]
     assert all(it.findtext("ITEMTYPE") == "P" for it in items)
-    assert sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in items) == p.filled_cells
+    spares = {(r["part id"], r["BrickLink colour id"]): int(r["spares"]) for r in rows}
+    assert sum((int(it.findtext("MINQTY")) - spares[(it.findtext("ITEMID"), it.findtext("COLOR"))])
+               * studs[it.findtext("ITEMID")] for it in items) == p.filled_cells
     per_colour = {}
     for it in items:
-        per_colour[it.findtext("COLOR")] = per_colour.get(it.findtext("COLOR"), 0) + int(
-            it.findtext("MINQTY")) * studs[it.findtext("ITEMID")]
+        need = int(it.findtext("MINQTY")) - spares[(it.findtext("ITEMID"), it.findtext("COLOR"))]
+        per_colour[it.findtext("COLOR")] = per_colour.get(it.findtext("COLOR"), 0) + need * studs[it.findtext("ITEMID")]
     counts = p.counts()
     expect = {}
     for i in p.used_indices():
@@ -230,7 +245,7 @@ def test_non_lego_palette_is_mapped_and_says_so(tmp_path):
     assert "note" in rows[0] and all("nearest LEGO colour" in r["note"] for r in rows if r["use"] == "mosaic")
     lego_ids = {c.ids["bricklink"] for c in load_palette("lego")}
     assert {r["BrickLink colour id"] for r in rows} <= lego_ids
-    assert sum(int(r["quantity"]) for r in rows if r["use"] == "mosaic") == 256
+    assert sum(int(r["needed"]) for r in rows if r["use"] == "mosaic") == 256
     # Perler White lands on LEGO White, Perler Black on LEGO Black
     for name in ("White", "Black"):
         i = next(k for k, c in enumerate(p.palette) if c.name == name)
@@ -306,21 +321,39 @@ def test_random_masks_cover_exactly_and_never_worse_than_greedy():
     check()
 
 
-@pytest.mark.parametrize("base, section, part, n", [
-    ("auto", 16, "3867", 6), ("baseplate", 32, "3811", 2), ("baseplate", 48, "4186", 1), ("plate-16", 32, "91405", 6),
+@pytest.mark.parametrize("base, section, part, n, join", [
+    ("auto", 16, "91405", 6, {"91405": 2, "92438": 6, "41539": 4}), ("baseplate", 32, "3811", 2, {}),
+    ("baseplate", 48, "4186", 1, {}), ("plate-16", 32, "91405", 6, {"91405": 2, "92438": 6, "41539": 4}),
+    ("baseplate", 16, "3867", 6, {}),
 ])
-def test_bases_in_csv_xml_and_pdf(tmp_path, base, section, part, n):
+def test_bases_in_csv_xml_and_pdf(tmp_path, base, section, part, n, join):
     p = photo_pattern("lego", 40, 20)
     opts = BrickOptions(section=section, base=base, base_color="86")
     rows = list(csv.DictReader(export_parts_csv(p, tmp_path / "p.csv", opts).open(encoding="utf-8")))
     assert [(r["part id"], r["colour name"], r["BrickLink colour id"], int(r["quantity"]))
             for r in rows if r["use"] == "base"] == [(part, "Light Bluish Gray", "86", n)]
+    assert {r["part id"]: int(r["quantity"]) for r in rows if r["use"] == "join"} == join
     root = ET.parse(export_bricklink_xml(p, tmp_path / "w.xml", opts)).getroot()
     assert [(it.findtext("COLOR"), int(it.findtext("MINQTY"))) for it in root.iter("ITEM")
-            if it.findtext("ITEMID") == part] == [("86", n)]
-    if section == 16:
-        text = "".join(pg.extract_text() for pg in PdfReader(export_build_pdf(p, tmp_path / "b.pdf", opts)).pages)
-        assert f"{n} x Baseplate 16 x 16 (3867)" in text and "3867" in text.split("Parts list")[-1]
+            if it.findtext("ITEMID") == part] == [("86", n + join.get(part, 0))]
+    remarks = next(it.findtext("REMARKS") for it in root.iter("ITEM") if it.findtext("ITEMID") == part)
+    text = " ".join(pg.extract_text() for pg in PdfReader(export_build_pdf(p, tmp_path / "b.pdf", opts)).pages)
+    text = " ".join(text.split())
+    if join:  # separate 16x16 plates: the order says how they hold together
+        assert "joined from below by a second layer shifted 8 studs" in remarks
+        assert "How the sections join: 6 x Plate 16 x 16 (91405) in 3 x 2, joined from below" in text
+    elif n > 1:
+        assert "baseplates do not clip together" in remarks and "baseplates do not clip together" in text
+    if part == "3867":  # the vintage baseplate is never the default, and its colour is not confirmed
+        assert "3867 is a vintage part, not confirmed in Light Bluish Gray" in remarks
+
+
+def test_separate_plates_without_joining_layer_say_so(tmp_path):
+    p = photo_pattern("lego", 32, 16)
+    opts = BrickOptions(join="none")
+    rows = list(csv.DictReader(export_parts_csv(p, tmp_path / "p.csv", opts).open(encoding="utf-8")))
+    assert [r["use"] for r in rows if r["use"] != "mosaic"] == ["base"]
+    assert "nothing in the order joins them" in next(r["note"] for r in rows if r["use"] == "base")
 
 
 def test_no_base_and_bad_base(tmp_path):
@@ -363,7 +396,7 @@ def test_rebrickable_csv_uses_rebrickable_colour_ids(tmp_path):
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "Part,Color,Quantity"
     rows = {tuple(r[:2]): int(r[2]) for r in csv.reader(lines[1:])}
-    assert rows == {("3070b", "4"): 128, ("3070b", "0"): 128, ("3867", "0"): 1}
+    assert rows == {("3070b", "4"): 131, ("3070b", "0"): 131, ("91405", "0"): 1}  # 128 + 3 spares each
 
 
 def test_describe_export_lines(tmp_path):

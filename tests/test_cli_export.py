@@ -40,15 +40,18 @@ def lego_project(tmp_path) -> tuple[Path, Pattern]:
 def test_cli_bricklink_xml_merged(lego_project, tmp_path):
     project, p = lego_project
     out = tmp_path / "wanted.xml"
-    r = cli(project, "--format", "bricklink-xml", "--piece", "merged-plate", "--section", "8", "--out", out)
+    r = cli(project, "--format", "bricklink-xml", "--piece", "merged-plate", "--section", "8", "--no-1x1-spares",
+            "--out", out)
     assert r.returncode == 0, r.stderr
     assert "wrote" in r.stdout
     root = ET.parse(out).getroot()
     studs = {pt.part_id: pt.w * pt.h for pt in PIECE_PARTS["merged-plate"]}
     total = sum(int(it.findtext("MINQTY")) * studs[it.findtext("ITEMID")] for it in root.iter("ITEM")
-                if it.findtext("ITEMID") != "91405")  # 8-stud sections: the bases are 16x16 plates
+                if it.findtext("ITEMID") not in ("91405", "92438"))  # 8-stud sections: the bases are 16x16 plates
     assert total == p.filled_cells == 383
-    assert [it.findtext("MINQTY") for it in root.iter("ITEM") if it.findtext("ITEMID") == "91405"] == ["2"]
+    # two 16x16 plates and the layer that joins them (one more 16x16 plate between two 8x16 plates)
+    assert [(it.findtext("ITEMID"), it.findtext("MINQTY")) for it in root.iter("ITEM")
+            if it.findtext("ITEMID") in ("91405", "92438")] == [("91405", "3"), ("92438", "2")]
     assert not out.read_text(encoding="utf-8").startswith("<?xml")
 
 
@@ -58,10 +61,10 @@ def test_cli_parts_csv_and_build_pdf(lego_project, tmp_path):
     r = cli(project, "-f", "parts-csv", "--piece", "round-tile", "-o", out)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert [(row["part id"], row["quantity"]) for row in rows if row["use"] == "base"] == [("3867", "2")]
+    assert [(row["part id"], row["quantity"]) for row in rows if row["use"] == "base"] == [("91405", "2")]
     rows = [row for row in rows if row["use"] == "mosaic"]
     assert {row["part id"] for row in rows} == {"98138"}
-    assert sum(int(row["quantity"]) for row in rows) == p.filled_cells
+    assert sum(int(row["needed"]) for row in rows) == p.filled_cells
     pdf = tmp_path / "build.pdf"
     r = cli(project, "-f", "build-pdf", "--section", "16", "--title", "Coffee", "-o", pdf)
     assert r.returncode == 0, r.stderr

@@ -156,10 +156,18 @@ def test_brick_exports_from_a_lego_conversion(window, qtbot, tmp_path, sample_im
     xml_file = window.export_to("bricklink-xml", tmp_path / "wanted.xml")[0]
     root = ET.fromstring(xml_file.read_text(encoding="utf-8"))
     items = root.findall("ITEM")
-    assert [i.findtext("MINQTY") for i in items if i.findtext("ITEMID") == "3867"] == ["2"]  # bases (issue 11)
-    items = [i for i in items if i.findtext("ITEMID") != "3867"]
+    # bases (issue 11): two 16x16 plates and the layer joining them (issue 19)
+    assert [i.findtext("MINQTY") for i in items if i.findtext("ITEMID") == "91405"] == ["3"]
+    items = [i for i in items if i.findtext("ITEMID") not in ("91405", "92438")]
     assert items and {i.findtext("ITEMID") for i in items} == {"3024"}
-    assert sum(int(i.findtext("MINQTY")) for i in items) == pattern.filled_cells
+    needed = {}
+    for i, n in zip(range(len(pattern.palette)), pattern.counts()):
+        if n:
+            bl = pattern.palette[i].ids["bricklink"]
+            needed[bl] = needed.get(bl, 0) + int(n)
+    # 1x1 plates come with 2 % spares, at least 3 per colour
+    assert {i.findtext("COLOR"): int(i.findtext("MINQTY")) for i in items} == {
+        bl: n + max(3, -(-n * 2 // 100)) for bl, n in needed.items()}
     # CLI-style options reach the exporter: tiles instead of plates
     csv_file = window.export_to("parts-csv", tmp_path / "parts.csv", extra=["--piece", "tile"])[0]
     with open(csv_file, newline="", encoding="utf-8") as fh:

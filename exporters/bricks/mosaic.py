@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import numpy as np
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from engine.core.atomic import atomic_write_text
 from engine.core.color import ciede2000, nearest_palette_match, srgb8_to_lab
@@ -37,6 +38,7 @@ from exporters.common.pdf import (
     pdf_canvas,
     run_rects,
     stroke_lines,
+    wrap_text,
 )
 from exporters.common.shopping import NO_SPARES, SpareRule, purchase, spare_rule_from_args
 
@@ -81,11 +83,17 @@ TILES = (
     _pt("4162", "Tile 1 x 8", 1, 8), _pt("3068b", "Tile 2 x 2 with Groove", 2, 2), _pt("26603", "Tile 2 x 3", 2, 3),
     _pt("87079", "Tile 2 x 4", 2, 4), _pt("69729", "Tile 2 x 6", 2, 6),
 )
-# Bases to order with the mosaic (fabrication facts): baseplates per section size, or 16 x 16 plates.
+# Bases to order with the mosaic (fabrication facts): 16 x 16 plates (what LEGO Art canvases and most builders use),
+# or baseplates per section size (3867 is a vintage 16 x 16 baseplate, not known in every colour: never the default).
 BASEPLATES = {16: _pt("3867", "Baseplate 16 x 16", 16, 16), 32: _pt("3811", "Baseplate 32 x 32", 32, 32),
               48: _pt("4186", "Baseplate 48 x 48", 48, 48)}
 PLATE_16 = _pt("91405", "Plate 16 x 16", 16, 16)
-BASE_CHOICES = ("auto", "baseplate", "plate-16", "none")
+# The joining layer under 16 x 16 plates: the same grid shifted by half a plate, so every seam is bridged.
+JOIN_PARTS = {(16, 16): PLATE_16, (8, 16): _pt("92438", "Plate 8 x 16", 8, 16),
+              (8, 8): _pt("41539", "Plate 8 x 8", 8, 8)}
+BASE_CHOICES = ("auto", "plate-16", "baseplate", "none")  # auto = plate-16
+JOIN_CHOICES = ("layer", "none")  # how separate 16 x 16 plates are held together
+SMALL_SPARES = SpareRule(percent=2, minimum=3)  # default spares of 1x1 pieces per colour (LEGO Art sets include some)
 CONDITIONS = ("none", "N", "U", "X")  # BrickLink wanted list: new, used, any ("none": leave CONDITION out)
 PIECE_PARTS: dict[str, tuple[PartType, ...]] = {
     "plate": PLATES[:1],
@@ -105,10 +113,12 @@ class BrickOptions:
     piece: str = "plate"  # plate, tile, round-plate, round-tile, brick, merged-plate, merged-tile
     section: int = 16  # 8, 16, 32 or 48 studs
     title: str = ""
-    base: str = "auto"  # auto (baseplates of the section size, else 16x16 plates), baseplate, plate-16, none
+    base: str = "auto"  # auto / plate-16 (16x16 plates 91405), baseplate (one per section), none
     base_color: str = "11"  # BrickLink colour id of the bases (11 = Black)
-    spares: SpareRule = NO_SPARES
+    spares: SpareRule = NO_SPARES  # spares of every part; when inactive, 1x1 pieces get SMALL_SPARES
     condition: str = "none"  # BrickLink CONDITION: N, U, X or none
+    join: str = "layer"  # layer: a second layer of plates, shifted half a plate, holds the 16x16 plates together
+    spares_1x1: bool = True  # SMALL_SPARES for 1x1 pieces when no spares rule is given
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,8 @@ class PartTotal:
     studs_each: int
     needed: int = 0
     spares: int = 0
-    use: str = "mosaic"  # "mosaic" (studs) or "base"
+    use: str = "mosaic"  # "mosaic" (studs), "base" or "join" (the layer that holds 16x16 plates together)
+    availability: str = "unknown"  # "listed": the part is known in this colour (1x1 pieces, Lego Art Remix data)
 
 
 @dataclass
@@ -171,6 +182,12 @@ class PartsPlan:
     notes: list[str] = field(default_factory=list)
     bases: list[PartTotal] = field(default_factory=list)
     spares: SpareRule = NO_SPARES
+    base_note: str = ""  # how the sections/bases join, said on every order
+
+    @property
+    def unknown_availability(self) -> list[PartTotal]:
+        """Order lines whose part is not known to exist in their colour (check before ordering)."""
+        return [t for t in self.order if t.availability != "listed"]
 
     @property
     def order(self) -> list[PartTotal]:
@@ -199,6 +216,8 @@ class PartsPlan:
             lines.append(f"merging saves {self.saved_vs_1x1:,} parts vs all 1x1"
                          + (f" ({self.greedy_count:,} with a greedy largest-first cover)"
                             if self.greedy_count is not None else ""))
+        if self.base_note:
+            lines.append(self.base_note)
         lines.extend(self.notes)
         return "; ".join(lines)
 
@@ -227,30 +246,91 @@ def check_options(options: BrickOptions) -> None:
                           "or a section size of 16, 32 or 48")
     if options.condition not in CONDITIONS:
         raise ExportError(f"unknown condition {options.condition!r}; choose one of: {', '.join(CONDITIONS)}")
+    if options.join not in JOIN_CHOICES:
+        raise ExportError(f"unknown way to join the plates {options.join!r}; choose one of: {', '.join(JOIN_CHOICES)}")
 
 
 def base_part(options: BrickOptions) -> PartType | None:
-    """The base to order for the chosen sections (None for --base none)."""
+    """The base to order for the chosen sections (None for base 'none')."""
     if options.base == "none":
         return None
-    if options.base == "plate-16" or (options.base == "auto" and options.section not in BASEPLATES):
-        return PLATE_16
-    return BASEPLATES[options.section]
+    if options.base == "baseplate":
+        return BASEPLATES[options.section]
+    return PLATE_16
 
 
-def plan_bases(width: int, height: int, options: BrickOptions) -> list[PartTotal]:
-    """The bases line(s) of the order: one base per section (or per 16 x 16 area for 16 x 16 plates)."""
+def _base_color(options: BrickOptions) -> PaletteColor:
+    lego = _lego_palette()
+    for c in lego:
+        if c.ids["bricklink"] == str(options.base_color):
+            return c
+    raise ExportError(f"base colour {options.base_color!r} is not a BrickLink colour id of a current LEGO "
+                      "colour (e.g. 11 for Black, 86 for Light Bluish Gray)")
+
+
+def join_layer(nx: int, ny: int) -> dict[PartType, int]:
+    """Plates of the joining layer under ``nx`` x ``ny`` 16 x 16 plates: the same grid shifted by 8 studs, so
+    8 x 8 plates at the corners, 8 x 16 along the edges and 16 x 16 inside (empty for a single plate)."""
+    if nx * ny <= 1:
+        return {}
+    cols = [16] if nx == 1 else [8] + [16] * (nx - 1) + [8]
+    rows = [16] if ny == 1 else [8] + [16] * (ny - 1) + [8]
+    out: dict[PartType, int] = {}
+    for w in cols:
+        for h in rows:
+            part = JOIN_PARTS[(min(w, h), max(w, h))]
+            out[part] = out.get(part, 0) + 1
+    return out
+
+
+def plan_bases(width: int, height: int, options: BrickOptions) -> tuple[list[PartTotal], str]:
+    """The bases lines of the order (bases, then the joining layer) and the note saying how the sections join."""
     part = base_part(options)
     if part is None:
-        return []
-    lego = _lego_palette()
-    try:
-        color = lego[lego.codes.index(next(c.code for c in lego if c.ids["bricklink"] == str(options.base_color)))]
-    except StopIteration:
-        raise ExportError(f"base colour {options.base_color!r} is not a BrickLink colour id of a current LEGO "
-                          "colour (e.g. 11 for Black, 86 for Light Bluish Gray)") from None
-    n = math.ceil(width / part.w) * math.ceil(height / part.h)
-    return [PartTotal(part.part_id, part.name, color.name, color.ids["bricklink"], n, part.w * part.h, n, 0, "base")]
+        return [], ("no bases in the order: build on your own baseplates (16 x 16 studs per section map square)")
+    color = _base_color(options)
+    bl = color.ids["bricklink"]
+    nx, ny = math.ceil(width / part.w), math.ceil(height / part.h)
+    n = nx * ny
+    lines = [PartTotal(part.part_id, part.name, color.name, bl, n, part.w * part.h, n, 0, "base")]
+    if part is not PLATE_16:
+        note = (f"{n} x {part.name} ({part.part_id}): baseplates do not clip together - fix them side by side on a "
+                "board or in a frame" if n > 1 else f"one {part.name} ({part.part_id}) carries the whole mosaic")
+        if part.part_id == "3867":
+            note += f"; 3867 is a vintage part, not confirmed in {color.name}: check before ordering"
+        return lines, note
+    layer = join_layer(nx, ny)
+    if not layer:
+        return lines, "one Plate 16 x 16 (91405) carries the whole mosaic"
+    if options.join == "none":
+        return lines, (f"{n} separate 16 x 16 plates (91405), nothing in the order joins them: hold them together "
+                       "in a frame or glue them to a board")
+    for jp, q in sorted(layer.items(), key=lambda kv: -kv[0].w * kv[0].h):
+        lines.append(PartTotal(jp.part_id, jp.name, color.name, bl, q, jp.w * jp.h, q, 0, "join"))
+    parts = ", ".join(f"{q} x {jp.name} ({jp.part_id})"
+                      for jp, q in sorted(layer.items(), key=lambda kv: -kv[0].w * kv[0].h))
+    note = (f"{n} x Plate 16 x 16 (91405) in {nx} x {ny}, joined from below by a second layer shifted 8 studs "
+            f"right and down ({parts}): lay the joining layer studs up, press the 16 x 16 plates onto it so every "
+            "seam is bridged, then build the mosaic on top")
+    return lines, note
+
+# 1x1 part id -> the piece kind Lego Art Remix records per colour (PaletteColor.parts): availability is known.
+KNOWN_1X1 = {"3024": "plate", "3070b": "tile", "4073": "round", "98138": "round"}
+AVAILABILITY_TEXT = {"listed": "known in this colour (1x1 piece data from Lego Art Remix)",
+                     "unknown": "not known whether this part is made in this colour: check before ordering"}
+
+
+def availability(part_id: str, color: PaletteColor | None) -> str:
+    """'listed' when the shipped data knows ``part_id`` in ``color``, else 'unknown'."""
+    kind = KNOWN_1X1.get(part_id)
+    return "listed" if kind and color is not None and kind in color.parts else "unknown"
+
+
+def spare_rule_for(part: PartType, options: BrickOptions) -> SpareRule:
+    """The spares of ``part``: the rule given, else SMALL_SPARES for 1x1 pieces (unless turned off), else none."""
+    if options.spares.active:
+        return options.spares
+    return SMALL_SPARES if options.spares_1x1 and part.w * part.h == 1 else NO_SPARES
 
 
 # Which recorded piece kind (PaletteColor.parts) each piece choice needs.
@@ -380,18 +460,20 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
         tally[(p.part_id, p.color)] = tally.get((p.part_id, p.color), 0) + 1
     part_of = {p.part_id: p for p in table}
     totals = []
+    known = {c.ids["bricklink"]: c for c in _lego_palette()}
     for (pid, k), q in sorted(tally.items(), key=lambda kv: (kv[0][1], -part_of[kv[0][0]].w * part_of[kv[0][0]].h,
                                                              kv[0][0])):
-        buy = purchase(pid, part_of[pid].name, q, options.spares)
-        totals.append(PartTotal(pid, part_of[pid].name, colors[k].name, colors[k].bricklink_id, buy.total,
-                                part_of[pid].w * part_of[pid].h, q, buy.spares))
+        part = part_of[pid]
+        buy = purchase(pid, part.name, q, spare_rule_for(part, options))
+        totals.append(PartTotal(pid, part.name, colors[k].name, colors[k].bricklink_id, buy.total, part.w * part.h,
+                                q, buy.spares, availability=availability(pid, known.get(colors[k].bricklink_id))))
     if mapped:
         worst = max(c.delta_e for c in colors)
         notes.insert(0, f"colours of palette {pattern.palette.name!r} were mapped to the nearest LEGO colours "
                      f"(CIEDE2000, largest difference {worst:.1f})")
+    bases, base_note = plan_bases(pattern.width, pattern.height, options)
     plan = PartsPlan(pattern.width, pattern.height, sec, options.piece, parts, colors, stud, totals, mapped,
-                     greedy_total if (merged and with_baseline) else None, notes,
-                     plan_bases(pattern.width, pattern.height, options), options.spares)
+                     greedy_total if (merged and with_baseline) else None, notes, bases, options.spares, base_note)
     for note in notes:
         log.warning("%s", note)
     log.info("parts plan: %s (%.2f s)", plan.summary(), time.perf_counter() - t0)
@@ -407,50 +489,61 @@ def _color_ids() -> dict[str, PaletteColor]:
     return {c.ids["bricklink"]: c for c in lego}
 
 
+def line_note(plan: PartsPlan, t: PartTotal) -> str:
+    """What a maker must know about one order line: colour replaced or mapped, availability, how bases join."""
+    notes = []
+    c = next((c for c in plan.colors if c.bricklink_id == t.bricklink_color), None) if t.use == "mosaic" else None
+    if c is not None and c.replaces:
+        notes.append(f"replaces {'; '.join(c.replaces)} (CIEDE2000 {c.delta_e:.1f})")
+    elif c is not None and c.delta_e > 0:
+        notes.append(f"nearest LEGO colour (CIEDE2000 {c.delta_e:.1f})")
+    if t.use != "mosaic":
+        notes.append(plan.base_note)
+    if t.availability != "listed":
+        notes.append(f"{t.part_name} in {t.color_name}: {AVAILABILITY_TEXT['unknown']}")
+    return "; ".join(notes)
+
+
 def parts_csv_text(plan: PartsPlan) -> str:
     """The order as CSV: mosaic parts (needed + spares = quantity) and bases; every colour column names its id
-    system. A 'note' column is added when colours were mapped or replaced."""
+    system; 'availability' says whether the part is known in the colour; 'note' says what else to know (colour
+    replaced or mapped, how the bases join)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = ["part id", "part name", "colour name", "BrickLink colour id", "LEGO colour id",
-              "Rebrickable colour id", "use", "needed", "spares", "quantity"]
-    noted = plan.mapped or any(c.delta_e > 0 for c in plan.colors)
-    if noted:
-        header.append("note")
-    w.writerow(header)
-    by_bl = {c.bricklink_id: c for c in plan.colors}
+    w.writerow(["part id", "part name", "colour name", "BrickLink colour id", "LEGO colour id",
+                "Rebrickable colour id", "use", "needed", "spares", "quantity", "availability", "note"])
     ids = _color_ids()
     for t in plan.order:
         lego = ids.get(t.bricklink_color)
-        row: list = [t.part_id, t.part_name, t.color_name, t.bricklink_color,
-                     lego.ids.get("lego", lego.code) if lego else "", lego.ids.get("rebrickable", "") if lego else "",
-                     t.use, t.needed, t.spares, t.quantity]
-        if noted:
-            c = by_bl.get(t.bricklink_color) if t.use == "mosaic" else None
-            note = ""
-            if c is not None and c.replaces:
-                note = f"replaces {'; '.join(c.replaces)} (CIEDE2000 {c.delta_e:.1f})"
-            elif c is not None and c.delta_e > 0:
-                note = f"nearest LEGO colour (CIEDE2000 {c.delta_e:.1f})"
-            row.append(note)
-        w.writerow(row)
+        w.writerow([t.part_id, t.part_name, t.color_name, t.bricklink_color,
+                    lego.ids.get("lego", lego.code) if lego else "", lego.ids.get("rebrickable", "") if lego else "",
+                    t.use, t.needed, t.spares, t.quantity, t.availability, line_note(plan, t)])
     return buf.getvalue()
 
 
 def bricklink_xml_text(plan: PartsPlan, condition: str = "none") -> str:
     """BrickLink wanted-list XML (no XML declaration, as BrickLink's upload requires), bases included;
-    ``condition`` N/U/X adds a CONDITION element to every item."""
+    ``condition`` N/U/X adds a CONDITION element to every item; REMARKS carry each line's note (how the bases
+    join, availability not known, colour replaced)."""
     if condition not in CONDITIONS:
         raise ExportError(f"unknown condition {condition!r}; choose one of: {', '.join(CONDITIONS)}")
     root = ET.Element("INVENTORY")
+    merged: dict[tuple[str, str], tuple[int, list[str]]] = {}  # one item per part and colour (bases + layer)
     for t in plan.order:
+        q, notes = merged.get((t.part_id, t.bricklink_color), (0, []))
+        note = line_note(plan, t)
+        merged[(t.part_id, t.bricklink_color)] = (q + t.quantity, notes + ([note] if note and note not in notes
+                                                                             else []))
+    for (part_id, color), (quantity, notes) in merged.items():
         item = ET.SubElement(root, "ITEM")
         ET.SubElement(item, "ITEMTYPE").text = "P"
-        ET.SubElement(item, "ITEMID").text = t.part_id
-        ET.SubElement(item, "COLOR").text = t.bricklink_color
-        ET.SubElement(item, "MINQTY").text = str(t.quantity)
+        ET.SubElement(item, "ITEMID").text = part_id
+        ET.SubElement(item, "COLOR").text = color
+        ET.SubElement(item, "MINQTY").text = str(quantity)
         if condition != "none":
             ET.SubElement(item, "CONDITION").text = condition
+        if notes:
+            ET.SubElement(item, "REMARKS").text = "; ".join(notes)
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="unicode") + "\n"
 
@@ -555,9 +648,10 @@ def _draw_header(c, title: str, sub: str, page: tuple[float, float]) -> float:
     c.drawString(m, ph - m - 13, fit_text(title, FONT_BOLD, 15, pw - 2 * m))
     c.setFont(FONT, 8.5)
     y = ph - m - 27
-    for line in sub.split("\n"):
-        c.drawString(m, y, fit_text(line, FONT, 8.5, pw - 2 * m))
-        y -= 11
+    for para in sub.split("\n"):
+        for line in wrap_text(para, FONT, 8.5, pw - 2 * m):
+            c.drawString(m, y, line)
+            y -= 11
     return y - 6
 
 
@@ -576,10 +670,13 @@ def _draw_overview_page(c, plan: PartsPlan, title: str, page: tuple[float, float
         f"Sections: {nsx} x {nsy} of {sec} x {sec} studs ({sec * STUD_MM / 10:.1f} cm square)   "
         f"Colours: {len(plan.colors)}",
         f"Parts: {plan.part_count:,} {kinds.get(plan.piece, plan.piece)} for {plan.stud_count:,} studs"
-        + (f" + {sum(t.spares for t in plan.totals):,} spares" if plan.spares.active else ""),
+        + (f" + {sum(t.spares for t in plan.totals):,} spares" if any(t.spares for t in plan.totals) else ""),
     ]
     for b in plan.bases:
-        sub.append(f"Bases: {b.quantity} x {b.part_name} ({b.part_id}) in {b.color_name} - included in the parts list")
+        what = "Bases" if b.use == "base" else "Joining layer"
+        sub.append(f"{what}: {b.quantity} x {b.part_name} ({b.part_id}) in {b.color_name} - in the parts list")
+    if plan.base_note:
+        sub.append(f"How the sections join: {plan.base_note}")
     if plan.piece.startswith("merged"):
         extra = f"Merging saves {plan.saved_vs_1x1:,} parts compared with all 1x1"
         if plan.greedy_count is not None:
@@ -695,8 +792,8 @@ def _draw_parts_pages(c, plan: PartsPlan, page: tuple[float, float]) -> None:
 
     pw, ph = page
     m = 12 * MM
-    xs = [m, m + 30, m + 140, m + 270, m + 320, pw - m - 120, pw - m - 75, pw - m - 35]
-    heads = ["No.", "Colour", "Part", "Part id", "BL colour", "Needed", "Spares", "Quantity"]
+    xs = [m, m + 30, m + 130, m + 240, m + 285, pw - m - 165, pw - m - 120, pw - m - 80, pw - m - 35]
+    heads = ["No.", "Colour", "Part", "Part id", "BL colour", "Needed", "Spares", "Quantity", "Known"]
     index_of = {bc.bricklink_id: k for k, bc in enumerate(plan.colors)}
     ids = _color_ids()
     y = 0.0
@@ -707,10 +804,12 @@ def _draw_parts_pages(c, plan: PartsPlan, page: tuple[float, float]) -> None:
                 c.showPage()
             c.setFillGray(0)
             c.setFont(FONT_BOLD, 14)
-            c.drawString(m, ph - m - 12, "Parts list" + ("" if first else " (continued)"))
-            if plan.spares.active:
+            head = "Parts list" + ("" if first else " (continued)")
+            c.drawString(m, ph - m - 12, head)
+            if any(t.spares for t in plan.totals):
                 c.setFont(FONT, 8)
-                c.drawString(m + 120, ph - m - 12, plan.spares.describe())
+                hx = m + stringWidth(head, FONT_BOLD, 14) + 12
+                c.drawString(hx, ph - m - 12, fit_text(_spares_text(plan), FONT, 8, pw - m - hx))
             c.setFont(FONT_BOLD, 8)
             y = ph - m - 36
             for x, h in zip(xs, heads):
@@ -719,13 +818,14 @@ def _draw_parts_pages(c, plan: PartsPlan, page: tuple[float, float]) -> None:
             first = False
         k = index_of.get(t.bricklink_color) if t.use == "mosaic" else None
         rgb = plan.colors[k].rgb if k is not None else ids[t.bricklink_color].rgb
+        tag = "base" if t.use == "base" else "join" if t.use == "join" else ""
         c.setFillColorRGB(*(v / 255 for v in rgb))
         c.setStrokeGray(0.3)
         c.setLineWidth(0.4)
         c.rect(xs[0], y - 3, 18, 11, stroke=1, fill=1)
         c.setFillColorRGB(*contrast_rgb(rgb))
         c.setFont(FONT_BOLD, 7 if k is not None else 5)
-        c.drawCentredString(xs[0] + 9, y, str(k + 1) if k is not None else "base")
+        c.drawCentredString(xs[0] + 9, y, str(k + 1) if k is not None else tag)
         c.setFillGray(0)
         c.setFont(FONT, 9)
         c.drawString(xs[1], y, fit_text(t.color_name, FONT, 9, xs[2] - xs[1] - 4))
@@ -735,17 +835,38 @@ def _draw_parts_pages(c, plan: PartsPlan, page: tuple[float, float]) -> None:
         c.drawString(xs[5], y, f"{t.needed:,}")
         c.drawString(xs[6], y, f"{t.spares:,}")
         c.drawString(xs[7], y, f"{t.quantity:,}")
+        c.drawString(xs[8], y, "yes" if t.availability == "listed" else "check")
         y -= 14
-    c.setFont(FONT_BOLD, 9)
-    if y < m + 40:
-        c.showPage()
-        y = ph - m - 36
-    c.drawString(xs[2], y - 4, f"Total: {plan.part_count:,} parts covering {plan.stud_count:,} studs")
     spares = sum(t.spares for t in plan.totals)
     bases = sum(t.quantity for t in plan.bases)
-    c.drawString(xs[2], y - 18, f"Order: {sum(t.quantity for t in plan.order):,} pieces "
-                                f"({spares:,} spares, {bases} bases)")
+    tail = [(FONT_BOLD, f"Total: {plan.part_count:,} parts covering {plan.stud_count:,} studs"),
+            (FONT_BOLD, f"Order: {sum(t.quantity for t in plan.order):,} pieces ({spares:,} spares, "
+                        f"{bases} base and joining plates)")]
+    if plan.base_note:
+        tail.append((FONT, f"How the sections join: {plan.base_note}."))
+    unknown = plan.unknown_availability
+    if unknown:
+        tail.append((FONT, f"Known 'check': {len(unknown)} of {len(plan.order)} lines are parts not known to be made "
+                           "in their colour (the shipped data knows 1x1 pieces only): check on BrickLink before "
+                           "ordering."))
+    y -= 4
+    for font, text in tail:
+        for line in wrap_text(text, font, 9, pw - 2 * m):
+            if y < m + 12:
+                c.showPage()
+                y = ph - m - 36
+            c.setFillGray(0)
+            c.setFont(font, 9)
+            c.drawString(m, y, line)
+            y -= 12
+        y -= 2
     c.showPage()
+
+
+def _spares_text(plan: PartsPlan) -> str:
+    if plan.spares.active:
+        return f"{plan.spares.describe()} (every part)"
+    return f"{SMALL_SPARES.describe()} for 1x1 pieces (LEGO Art sets include spares too)"
 
 
 def _write_build_pdf(plan: PartsPlan, path: Path, title: str, progress: ProgressCallback | None = None,
@@ -780,9 +901,13 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--section", type=int, default=16,
                    help="brick: section (baseplate) size 8, 16, 32 or 48")
     g.add_argument("--base", default="auto", choices=list(BASE_CHOICES),
-                   help="brick: bases to order - baseplates of the section size (16x16 3867, 32x32 3811, 48x48 "
-                        "4186), plate-16 (16x16 plates 91405), auto (baseplates, or 16x16 plates for 8-stud "
-                        "sections) or none")
+                   help="brick: bases to order - plate-16 (16x16 plates 91405; auto is the same), baseplate (one "
+                        "per section: 16x16 3867, 32x32 3811, 48x48 4186) or none")
+    g.add_argument("--join", default="layer", choices=list(JOIN_CHOICES),
+                   help="brick: how 16x16 base plates are held together - layer (a second layer of plates under "
+                        "them, shifted 8 studs, in the order) or none (frame or board of your own)")
+    g.add_argument("--no-1x1-spares", dest="spares_1x1", action="store_false",
+                   help=f"brick: no default spares of 1x1 pieces ({SMALL_SPARES.describe()} per colour)")
     g.add_argument("--base-color", default="11",
                    help="brick: BrickLink colour id of the bases (default 11, Black; 86 is Light Bluish Gray)")
     g.add_argument("--condition", default="none", choices=list(CONDITIONS),
@@ -795,7 +920,9 @@ def options_from_args(args: argparse.Namespace) -> BrickOptions:
                         section=int_option(getattr(args, "section", 16), "section size"),
                         title=getattr(args, "title", "") or "", base=getattr(args, "base", "auto") or "auto",
                         base_color=str(getattr(args, "base_color", "11") or "11").strip(),
-                        spares=spare_rule_from_args(args), condition=getattr(args, "condition", "none") or "none")
+                        spares=spare_rule_from_args(args), condition=getattr(args, "condition", "none") or "none",
+                        join=getattr(args, "join", "layer") or "layer",
+                        spares_1x1=bool(getattr(args, "spares_1x1", True)))
 
 
 def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) -> list[Path]:
@@ -822,13 +949,18 @@ def describe_export(pattern: Pattern, fmt: str, paths: list[Path], args: argpars
     nsx, nsy = math.ceil(plan.width / plan.section), math.ceil(plan.height / plan.section)
     lines = [f"{plan.width} x {plan.height} studs, {nsx} x {nsy} sections of {plan.section}, {len(plan.colors)} "
              f"colours, {plan.part_count:,} parts for {plan.stud_count:,} studs"]
-    if plan.spares.active:
-        lines.append(f"{plan.spares.describe()}: {sum(t.spares for t in plan.totals):,} spare parts")
+    if any(t.spares for t in plan.totals):
+        lines.append(f"{_spares_text(plan)}: {sum(t.spares for t in plan.totals):,} spare parts")
     for b in plan.bases:
-        lines.append(f"bases: {b.quantity} x {b.part_name} ({b.part_id}) in {b.color_name}")
-    if not plan.bases:
-        lines.append("no bases in the order (--base none)")
+        lines.append(f"{'bases' if b.use == 'base' else 'joining layer'}: {b.quantity} x {b.part_name} "
+                     f"({b.part_id}) in {b.color_name}")
+    lines.append(plan.base_note)
     lines.append(f"order: {len(plan.order)} lines, {sum(t.quantity for t in plan.order):,} pieces")
+    unknown = plan.unknown_availability
+    if unknown:
+        ex = unknown[0]
+        lines.append(f"{len(unknown)} order lines are parts not known to be made in their colour (e.g. {ex.part_name} "
+                     f"in {ex.color_name}): check them on BrickLink before ordering")
     if fmt == "build-pdf" and paths:
         try:
             from pypdf import PdfReader

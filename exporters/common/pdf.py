@@ -59,6 +59,22 @@ def fit_text(text: str, font: str, size: float, width: float) -> str:
     return text[:lo] + "..."
 
 
+def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:
+    """Break ``text`` into lines of whole words that fit ``width`` points (a word longer than a line is cut)."""
+    lines: list[str] = []
+    for para in pdf_text(text).split("\n"):
+        line = ""
+        for word in para.split():
+            trial = f"{line} {word}" if line else word
+            if stringWidth(trial, font, size) <= width or not line:
+                line = trial if stringWidth(trial, font, size) <= width else fit_text(trial, font, size, width)
+            else:
+                lines.append(line)
+                line = word if stringWidth(word, font, size) <= width else fit_text(word, font, size, width)
+        lines.append(line)
+    return lines
+
+
 def contrast_rgb(rgb: Sequence[int]) -> tuple[float, float, float]:
     """Black or white (0-1 floats), whichever reads better on an sRGB (0-255) background."""
     lin = srgb_to_linear(np.asarray(rgb[:3], dtype=np.float64) / 255.0)
