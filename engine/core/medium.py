@@ -11,8 +11,9 @@ MEDIUM_KINDS = ("bead", "brick", "thread", "pixel")
 class Board:
     """A pegboard, baseplate section or hoop grid, counted in cells.
 
-    ``pitch_mm`` is the measured centre-to-centre peg spacing when known (a chart printed at true scale must
-    match the pegs, not the nominal bead size); 0 means "not measured": use the medium's nominal pitch.
+    ``pitch_mm`` is the centre-to-centre peg spacing when known (a chart printed at true scale must match the
+    pegs, not the nominal bead size); 0 means "not known": use the medium's nominal pitch. ``measured`` says
+    whether that pitch was measured on real boards (else it is a nominal figure); ``source`` says where it is from.
     """
 
     name: str
@@ -20,6 +21,7 @@ class Board:
     height: int
     pitch_mm: float = 0.0
     source: str = ""
+    measured: bool = False
 
     def pitch_for(self, medium: "Medium | None") -> float:
         """Peg spacing in mm: the board's measured pitch, else the medium's nominal one."""
@@ -34,14 +36,16 @@ _FIRAGA = "measured by firaga-io (calibrated prints on real boards)"
 BOARDS: dict[str, Board] = {
     b.name: b
     for b in (
-        Board("midi 29x29", 29, 29, 5.0, "nominal 5 mm; Perler midi measures 4.991 mm (139.75 mm over 28 gaps)"),
-        Board("mini 56x56 (Perler)", 56, 56, 2.689, _FIRAGA),
+        Board("midi 29x29", 29, 29, 5.0, "nominal 5 mm (not measured for Hama, Artkal, Nabbi...); calibrate for "
+                                         "true scale"),
+        Board("midi 29x29 (Perler)", 29, 29, 4.991, "measured by firaga-io: 139.75 mm over 28 gaps", True),
+        Board("mini 56x56 (Perler)", 56, 56, 2.689, _FIRAGA, True),
         Board("mini 57x57 (Hama)", 57, 57, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
         Board("mini 48x48 (Hama)", 48, 48, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
-        Board("mini 50x50 (Artkal)", 50, 50, 2.812, _FIRAGA),
+        Board("mini 50x50 (Artkal)", 50, 50, 2.812, _FIRAGA, True),
         Board("2.6 mm 52x52", 52, 52, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
         Board("2.6 mm 104x104", 104, 104, 0.0, "not measured: nominal bead pitch; calibrate for true scale"),
-        Board("maxi 29x29", 29, 29, 10.0, "nominal 10 mm"),
+        Board("maxi 29x29", 29, 29, 10.0, "nominal 10 mm, not measured"),
         Board("brick 8x8", 8, 8, 8.0, "LEGO stud pitch"),
         Board("brick 16x16", 16, 16, 8.0, "LEGO stud pitch"),
         Board("brick 32x32", 32, 32, 8.0, "LEGO stud pitch"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from engine.core.atomic import atomic_path
 from engine.core.medium import BOARDS, Board, find_board
@@ -37,6 +38,7 @@ from exporters.common.pdf import (
     pdf_text,
     run_rects,
     stroke_lines,
+    wrap_text,
 )
 from exporters.common.shopping import NO_SPARES, SpareRule, check_pack_size, shopping_list, spare_rule_from_args
 from exporters.common.symbols import draw_pdf_symbols, draw_png_symbol, symbols_for
@@ -51,12 +53,13 @@ FORMATS = {
 
 MARGIN = 12 * MM
 LABEL_W = 16.0  # room for row/column numbers around a board grid
-HEADER_H = 40.0
+HEADER_H = 52.0  # title and up to three wrapped lines under it
 DEFAULT_BOARD = BOARDS["midi 29x29"]  # for media without a board of their own
-LARGE_PRINT_MM = 6.0  # cell size of --large-print charts: symbols about 3.7 mm tall
+LARGE_PRINT_MM = 6.0  # smallest cell of a large-print chart: symbols about 3.7 mm tall
+LARGE_PRINT_GAIN = 1.5  # a large-print cell is at least this much larger than the fit-to-page cell
 
 # Palettes whose brand uses a board other than their medium's default (palette key -> board name).
-PALETTE_BOARDS = {"perler_mini": "mini 56x56 (Perler)"}
+PALETTE_BOARDS = {"perler_mini": "mini 56x56 (Perler)", "perler": "midi 29x29 (Perler)"}
 
 
 @dataclass
@@ -134,6 +137,32 @@ class _Ctx:
     text_rgb: dict[int, tuple[float, float, float]]
     page: tuple[float, float]
     pitch_mm: float = 0.0  # true-scale mm per cell (0: fit to page)
+    peg_mm: float = 0.0  # mm per peg of the board (calibration, board pitch, else nominal): every size on every page
+    total_pages: int = 0
+
+
+@dataclass(frozen=True)
+class BoardPart:
+    """One board page: cells [x0, x1) x [y0, y1) of the design; the first column/row is an overlap repeated from
+    the previous part when ``overlap_left`` / ``overlap_top``; ``right`` / ``below`` are the parts that repeat
+    this part's last column/row (0: none)."""
+
+    board: str
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    number: int
+    parts: int
+    overlap_left: bool = False
+    overlap_top: bool = False
+    right: int = 0
+    below: int = 0
+
+    @property
+    def own(self) -> tuple[int, int, int, int]:
+        """The cells this part counts (the overlap is counted on the part it repeats)."""
+        return self.x0 + int(self.overlap_left), self.y0 + int(self.overlap_top), self.x1, self.y1
 
 
 def _title(pattern: Pattern, options: BeadChartOptions) -> str:
@@ -146,7 +175,52 @@ def _check_options(options: BeadChartOptions) -> None:
     parse_calibration(options.calibrate)
 
 
+def chart_warnings(options: BeadChartOptions) -> list[str]:
+    """Options that cannot take effect together, in plain words (the export still runs)."""
+    if options.large_print and _true_scale(options):
+        return ["large print is not used with true scale: at true scale every cell must match the pegs of the "
+                "board, so the cell size cannot grow"]
+    return []
+
+
+def _footer(c, ctx: _Ctx, page: tuple[float, float]) -> None:
+    """'page N of M' at the bottom right of every page."""
+    c.setFillGray(0)
+    c.setFont(FONT, 8)
+    c.drawRightString(page[0] - MARGIN, MARGIN - 14, f"page {c.getPageNumber()} of {ctx.total_pages}")
+
+
+def _draw_lines(c, lines: list[str], font: str, size: float, x: float, y: float, width: float,
+                lead: float) -> float:
+    """Draw paragraphs wrapped to ``width`` from baseline ``y`` down; returns the next baseline."""
+    c.setFont(font, size)
+    for para in lines:
+        for line in wrap_text(para, font, size, width):
+            c.drawString(x, y, line)
+            y -= lead
+    return y
+
+
 # --------------------------------------------------------------------------- overview page
+
+
+def overview_lines(ctx: _Ctx) -> list[str]:
+    """The overview's header lines: every size from the board's pitch (``ctx.peg_mm``)."""
+    p = ctx.pattern
+    peg = ctx.peg_mm
+    nbx = math.ceil(p.width / ctx.board.width)
+    nby = math.ceil(p.height / ctx.board.height)
+    lines = [
+        f"Size: {p.width} x {p.height} beads = {p.width * peg / 10:.1f} x {p.height * peg / 10:.1f} cm "
+        f"({pattern_kind(p)}, {peg:.3f} mm per peg: {_pitch_source(ctx)})",
+        f"Palette: {p.palette.name}   Colours: {len(p.used_indices())}   Beads: {p.filled_cells:,}",
+        f"Boards: {nbx} x {nby} of {ctx.board.name} ({ctx.board.width} x {ctx.board.height} beads, "
+        f"{ctx.board.width * peg / 10:.1f} x {ctx.board.height * peg / 10:.1f} cm each)",
+    ]
+    if ctx.pitch_mm:
+        lines.append(f"True scale: {ctx.pitch_mm:.3f} mm per peg - print at 100 %, no scaling, no 'fit to page'; "
+                     "check the 50 mm line on each board page")
+    return lines
 
 
 def _draw_overview(c, ctx: _Ctx, boards: list[tuple[int, int]]) -> None:
@@ -156,22 +230,8 @@ def _draw_overview(c, ctx: _Ctx, boards: list[tuple[int, int]]) -> None:
     c.setFont(FONT_BOLD, 16)
     c.setFillGray(0)
     c.drawString(MARGIN, ph - MARGIN - 14, fit_text(title, FONT_BOLD, 16, pw - 2 * MARGIN))
-    wmm, hmm = p.size_mm()
-    nbx = math.ceil(p.width / ctx.board.width)
-    nby = math.ceil(p.height / ctx.board.height)
-    n_colors = len(p.used_indices())
-    lines = [
-        f"Size: {p.width} x {p.height} beads = {wmm / 10:.1f} x {hmm / 10:.1f} cm "
-        f"({pattern_kind(p)}, {p.medium.pitch_mm:g} mm pitch)",
-        f"Palette: {p.palette.name}   Colours: {n_colors}   Beads: {p.filled_cells:,}",
-        f"Boards: {nbx} x {nby} of {ctx.board.name} ({ctx.board.width} x {ctx.board.height} beads)"
-        + (f"   True scale: {ctx.pitch_mm:.3f} mm per peg ({_pitch_source(ctx)}) - print at 100 %, no scaling"
-           if ctx.pitch_mm else ""),
-    ]
-    c.setFont(FONT, 9)
-    for i, line in enumerate(lines):
-        c.drawString(MARGIN, ph - MARGIN - 32 - 12 * i, fit_text(line, FONT, 9, pw - 2 * MARGIN))
-    top = ph - MARGIN - 32 - 12 * len(lines) - 10
+    y = _draw_lines(c, overview_lines(ctx), FONT, 9, MARGIN, ph - MARGIN - 32, pw - 2 * MARGIN, 12)
+    top = y - 10
     aw = pw - 2 * MARGIN - LABEL_W
     ah = top - MARGIN - LABEL_W
     cell = min(aw / p.width, ah / p.height)
@@ -182,6 +242,7 @@ def _draw_overview(c, ctx: _Ctx, boards: list[tuple[int, int]]) -> None:
         fill_cells(c, p.palette[i].rgb, run_rects((p.index == i) & filled, x0, y_top, cell))
     # outline + board grid
     bw, bh = ctx.board.width, ctx.board.height
+    nbx, nby = math.ceil(p.width / bw), math.ceil(p.height / bh)
     segs = []
     for bx in range(0, p.width + 1, bw):
         segs.append((x0 + bx * cell, y_top, x0 + bx * cell, y_top - p.height * cell))
@@ -205,6 +266,7 @@ def _draw_overview(c, ctx: _Ctx, boards: list[tuple[int, int]]) -> None:
         xm = x0 + (bx * bw + min(bw, p.width - bx * bw) / 2) * cell
         ym = y_top - (by * bh + min(bh, p.height - by * bh) / 2) * cell
         label_box(c, xm, ym, name, size)
+    _footer(c, ctx, ctx.page)
     c.showPage()
 
 
@@ -212,7 +274,9 @@ def _pitch_source(ctx: _Ctx) -> str:
     cal = parse_calibration(ctx.options.calibrate)
     if cal is not None:
         return f"calibrated: {cal[0]} pegs = {cal[1]:g} mm"
-    return "measured board pitch" if ctx.board.pitch_mm > 0 else "nominal bead size, not measured"
+    if ctx.board.pitch_mm > 0 and ctx.board.measured:
+        return "measured board pitch"
+    return "nominal, not measured - calibrate for a true fit"
 
 
 def pattern_kind(p: Pattern) -> str:
@@ -230,13 +294,25 @@ def _count_lines(ctx: _Ctx, sub_index: np.ndarray, sub_empty: np.ndarray) -> lis
     return sorted(((int(i), int(counts[i])) for i in np.flatnonzero(counts)), key=lambda t: (-t[1], t[0]))
 
 
-_COUNT_COL_W = 88.0
 _COUNT_ROW_H = 9.0
+_COUNT_FONT = 6.5
 
 
-def _counts_height(n: int, width: float) -> float:
-    cols = max(1, int(width // _COUNT_COL_W))
-    return 14 + math.ceil(n / cols) * _COUNT_ROW_H
+def _count_text(ctx: _Ctx, i: int, n: int) -> str:
+    color = ctx.pattern.palette[i]
+    return pdf_text(f"{color.code} {color.name}  x{n:,}")
+
+
+def _counts_layout(ctx: _Ctx, counts: list[tuple[int, int]], width: float) -> tuple[float, int, int]:
+    """(column width, columns, rows) of a board's count lines: columns as wide as the longest line."""
+    widest = max((stringWidth(_count_text(ctx, i, n), FONT, _COUNT_FONT) for i, n in counts), default=0.0)
+    colw = min(width, widest + 16)
+    cols = max(1, int(width // colw))
+    return colw, cols, math.ceil(len(counts) / cols)
+
+
+def _counts_height(ctx: _Ctx, counts: list[tuple[int, int]], width: float) -> float:
+    return 14 + _counts_layout(ctx, counts, width)[2] * _COUNT_ROW_H
 
 
 def _draw_counts(c, ctx: _Ctx, counts: list[tuple[int, int]], x: float, y: float, width: float, title: str) -> None:
@@ -244,12 +320,11 @@ def _draw_counts(c, ctx: _Ctx, counts: list[tuple[int, int]], x: float, y: float
     c.setFillGray(0)
     c.setFont(FONT_BOLD, 8)
     total = sum(n for _, n in counts)
-    c.drawString(x, y - 8, pdf_text(f"{title}: {total:,} beads, {len(counts)} colours"))
-    cols = max(1, int(width // _COUNT_COL_W))
-    rows = math.ceil(len(counts) / cols)
+    c.drawString(x, y - 8, fit_text(f"{title}: {total:,} beads, {len(counts)} colours", FONT_BOLD, 8, width))
+    colw, _, rows = _counts_layout(ctx, counts, width)
     for k, (i, n) in enumerate(counts):
         col, row = divmod(k, rows)
-        cx = x + col * _COUNT_COL_W
+        cx = x + col * colw
         cy = y - 14 - (row + 1) * _COUNT_ROW_H + 2
         rgb = pal[i].rgb
         c.setFillColorRGB(*(v / 255 for v in rgb))
@@ -258,72 +333,174 @@ def _draw_counts(c, ctx: _Ctx, counts: list[tuple[int, int]], x: float, y: float
         c.rect(cx, cy, 7, 7, stroke=1, fill=1)
         draw_pdf_symbols(c, [(cx + 3.5, cy + 3.5, ctx.symbols[i])], FONT_BOLD, 5.5, ctx.text_rgb[i])
         c.setFillGray(0)
-        c.setFont(FONT, 6.5)
-        c.drawString(cx + 9, cy + 1, fit_text(f"{pal[i].code}  x{n}", FONT, 6.5, _COUNT_COL_W - 11))
+        c.setFont(FONT, _COUNT_FONT)
+        c.drawString(cx + 9, cy + 1, fit_text(_count_text(ctx, i, n), FONT, _COUNT_FONT, colw - 11))
 
 
-def _grid_area(pw: float, ph: float, counts_n: int) -> tuple[float, float]:
-    """Width and height (pt) left for a board's grid on a pw x ph page with ``counts_n`` count lines."""
+def _grid_area(ctx: _Ctx, pw: float, ph: float, counts: list[tuple[int, int]]) -> tuple[float, float]:
+    """Width and height (pt) left for a board's grid on a pw x ph page with ``counts`` under it."""
     return (pw - 2 * MARGIN - 2 * LABEL_W,
-            ph - 2 * MARGIN - HEADER_H - 2 * LABEL_W - _counts_height(counts_n, pw - 2 * MARGIN))
+            ph - 2 * MARGIN - HEADER_H - 2 * LABEL_W - _counts_height(ctx, counts, pw - 2 * MARGIN))
 
 
-def _page_plan(ctx: _Ctx, bw: int, bh: int, counts_n: int) -> tuple[tuple[float, float], float, int, int]:
-    """(page size, cell pt, columns per page, rows per page) for one board."""
+def _fit_cell(ctx: _Ctx, bw: int, bh: int, counts: list[tuple[int, int]]) -> tuple[tuple[float, float], float]:
+    """(page, cell pt) of the largest cells that fit a whole bw x bh board on one page (portrait, or landscape
+    for wide boards)."""
     base = paper_size(ctx.options.paper)
+    best = None
+    for land in (False, True) if bw > bh * 1.3 else (False,):
+        pw, ph = orient(base, land)
+        aw, ah = _grid_area(ctx, pw, ph, counts)
+        cell = min(aw / bw, ah / bh)
+        if best is None or cell > best[1]:
+            best = ((pw, ph), cell)
+    assert best is not None
+    return best
+
+
+def large_print_cell(fit_cell_pt: float) -> float:
+    """Cell size (pt) of a large-print chart: at least LARGE_PRINT_MM and LARGE_PRINT_GAIN x the fit-to-page cell,
+    so large print always makes the symbols larger (a 29x29 board already fits A4 at about 6 mm)."""
+    return max(LARGE_PRINT_MM * MM, fit_cell_pt * LARGE_PRINT_GAIN)
+
+
+def _split(n: int, per_page: int) -> list[tuple[int, int]]:
+    """[start, end) spans covering ``n`` cells with pages of at most ``per_page`` cells, each span after the first
+    starting on the last cell of the one before (one overlap row/column), balanced in size."""
+    if per_page >= n:
+        return [(0, n)]
+    per_page = max(2, per_page)
+    parts = math.ceil((n - 1) / (per_page - 1))
+    step = math.ceil((n - 1) / parts)
+    spans, start = [], 0
+    while True:
+        end = min(n, start + step + 1)
+        spans.append((start, end))
+        if end >= n:
+            return spans
+        start = end - 1
+
+
+def _page_plan(ctx: _Ctx, bw: int, bh: int,
+               counts: list[tuple[int, int]]) -> tuple[tuple[float, float], float, list[tuple[int, int]],
+                                                       list[tuple[int, int]]]:
+    """(page size, cell pt, column spans, row spans) for one board."""
+    base = paper_size(ctx.options.paper)
+    fit_page, fit = _fit_cell(ctx, bw, bh, counts)
     if not ctx.pitch_mm and not ctx.options.large_print:
-        best = None
-        for land in (False, True) if bw > bh * 1.3 else (False,):
-            pw, ph = orient(base, land)
-            aw, ah = _grid_area(pw, ph, counts_n)
-            cell = min(aw / bw, ah / bh)
-            if best is None or cell > best[1]:
-                best = ((pw, ph), cell, bw, bh)
-        assert best is not None
-        if best[1] < 2.0:
+        if fit < 2.0:
             raise ExportError(
                 f"a {bw}x{bh} board is too big for {ctx.options.paper} paper (cells under 2 pt); "
                 "choose a smaller board or larger paper"
             )
-        return best
-    cell = (ctx.pitch_mm if ctx.pitch_mm else LARGE_PRINT_MM) * MM
+        return fit_page, fit, [(0, bw)], [(0, bh)]
+    cell = ctx.pitch_mm * MM if ctx.pitch_mm else large_print_cell(fit)
     options = []
     for land in (False, True):
         pw, ph = orient(base, land)
-        aw, ah = _grid_area(pw, ph, counts_n)
+        aw, ah = _grid_area(ctx, pw, ph, counts)
         cols, rows = int(aw // cell), int(ah // cell)
-        if cols < 1 or rows < 1:
+        if cols < 2 or rows < 2:
             continue
-        cols, rows = min(cols, bw), min(rows, bh)
-        pages = math.ceil(bw / cols) * math.ceil(bh / rows)
-        options.append((pages, land, (pw, ph), cols, rows))
+        xs, ys = _split(bw, cols), _split(bh, rows)
+        options.append((len(xs) * len(ys), land, (pw, ph), xs, ys))
     if not options:
         raise ExportError(
             f"one cell of {cell / MM:g} mm does not fit on {ctx.options.paper} paper; "
             "turn off true scale / large print"
         )
-    pages, _, page, cols, rows = min(options, key=lambda t: (t[0], t[1]))
-    # balance the parts: 104 columns over 2 pages -> 52 + 52 rather than 67 + 37
-    cols = math.ceil(bw / math.ceil(bw / cols))
-    rows = math.ceil(bh / math.ceil(bh / rows))
+    pages, _, page, xs, ys = min(options, key=lambda t: (t[0], t[1]))
     if pages > 1:
-        log.info("board %dx%d does not fit %s at 1:1; split over %d pages", bw, bh, ctx.options.paper, pages)
-    return page, cell, cols, rows
+        log.info("board %dx%d does not fit %s at %.2f mm; split over %d pages", bw, bh, ctx.options.paper,
+                 cell / MM, pages)
+    return page, cell, xs, ys
 
 
-def _draw_board_part(c, ctx: _Ctx, page: tuple[float, float], name: str, gx0: int, gy0: int, gx1: int, gy1: int,
-                     cell: float, part: str, counts: list[tuple[int, int]]) -> None:
-    """One page: global cells [gx0, gx1) x [gy0, gy1) of the design."""
+def board_parts(name: str, gx0: int, gy0: int, xs: list[tuple[int, int]],
+                ys: list[tuple[int, int]]) -> list[BoardPart]:
+    """The pages of one board: its column spans x row spans, numbered row by row."""
+    out = []
+    n = len(xs) * len(ys)
+    for j, (y0, y1) in enumerate(ys):
+        for i, (x0, x1) in enumerate(xs):
+            k = j * len(xs) + i + 1
+            out.append(BoardPart(name, gx0 + x0, gy0 + y0, gx0 + x1, gy0 + y1, k, n, i > 0, j > 0,
+                                 k + 1 if i + 1 < len(xs) else 0, k + len(xs) if j + 1 < len(ys) else 0))
+    return out
+
+
+JOIN_RGB = (0.05, 0.35, 0.85)  # overlap lines and joining marks on split boards
+
+
+def _join_text(part: BoardPart) -> str:
+    bits = []
+    if part.overlap_left:
+        bits.append(f"column {part.x0 + 1} repeats part {part.number - 1}'s last column")
+    if part.overlap_top:
+        bits.append(f"row {part.y0 + 1} repeats the last row of the part above")
+    if part.right:
+        bits.append(f"part {part.right} joins on the right")
+    if part.below:
+        bits.append(f"part {part.below} joins below")
+    return ("Joining: " + "; ".join(bits) + " - lay the repeated beads on top of each other along the blue "
+            "dashed lines (marked by the blue triangles)") if bits else ""
+
+
+def _draw_join_marks(c, part: BoardPart, x0: float, y_top: float, cell: float) -> None:
+    """Blue dashed lines through the overlap column/row (at both ends of a join) and triangles outside the grid."""
+    nx, ny = part.x1 - part.x0, part.y1 - part.y0
+    right, bottom = x0 + nx * cell, y_top - ny * cell
+    vert = ([0.5] if part.overlap_left else []) + ([nx - 0.5] if part.right else [])
+    horiz = ([0.5] if part.overlap_top else []) + ([ny - 0.5] if part.below else [])
+    c.saveState()
+    c.setStrokeColorRGB(*JOIN_RGB)
+    c.setFillColorRGB(*JOIN_RGB)
+    c.setLineWidth(1.2)
+    c.setDash(3, 2)
+    for v in vert:
+        c.line(x0 + v * cell, y_top, x0 + v * cell, bottom)
+    for h in horiz:
+        c.line(x0, y_top - h * cell, right, y_top - h * cell)
+    c.setDash()
+    t = 5.0
+    gap = LABEL_W - 1  # outside the row/column numbers
+    for v in vert:
+        xm = x0 + v * cell
+        for ye, sgn in ((y_top + gap, 1), (bottom - gap, -1)):
+            p = c.beginPath()
+            p.moveTo(xm - t / 2, ye + sgn * t)
+            p.lineTo(xm + t / 2, ye + sgn * t)
+            p.lineTo(xm, ye)
+            p.close()
+            c.drawPath(p, stroke=0, fill=1)
+    for h in horiz:
+        ym = y_top - h * cell
+        for xe, sgn in ((x0 - gap, -1), (right + gap, 1)):
+            p = c.beginPath()
+            p.moveTo(xe + sgn * t, ym - t / 2)
+            p.lineTo(xe + sgn * t, ym + t / 2)
+            p.lineTo(xe, ym)
+            p.close()
+            c.drawPath(p, stroke=0, fill=1)
+    c.restoreState()
+
+
+def _draw_board_part(c, ctx: _Ctx, page: tuple[float, float], part: BoardPart, cell: float,
+                     counts: list[tuple[int, int]]) -> None:
+    """One page: global cells [x0, x1) x [y0, y1) of the design, with this part's own bead counts."""
     p = ctx.pattern
     pw, ph = page
+    gx0, gy0, gx1, gy1 = part.x0, part.y0, part.x1, part.y1
     c.setFillGray(0)
     c.setFont(FONT_BOLD, 13)
-    head = f"Board {name}{part}"
-    c.drawString(MARGIN, ph - MARGIN - 12, pdf_text(head))
-    c.setFont(FONT, 8)
-    sub = (f"columns {gx0 + 1}-{gx1}, rows {gy0 + 1}-{gy1} of {p.width} x {p.height}; {ctx.board.name}"
-           + (f"; 1:1, {ctx.pitch_mm:.3f} mm per peg" if ctx.pitch_mm else ""))
-    c.drawString(MARGIN, ph - MARGIN - 24, fit_text(sub, FONT, 8, pw - 2 * MARGIN - 70 * MM))
+    label = f" (part {part.number} of {part.parts})" if part.parts > 1 else ""
+    c.drawString(MARGIN, ph - MARGIN - 12, pdf_text(f"Board {part.board}{label}"))
+    sub = [f"columns {gx0 + 1}-{gx1}, rows {gy0 + 1}-{gy1} of {p.width} x {p.height}; {ctx.board.name}"
+           + (f"; 1:1, {ctx.pitch_mm:.3f} mm per peg" if ctx.pitch_mm else "")]
+    if part.parts > 1:
+        sub.append(_join_text(part))
+    text_w = pw - 2 * MARGIN - (56 * MM if ctx.pitch_mm else 0)
+    _draw_lines(c, sub, FONT, 8, MARGIN, ph - MARGIN - 24, text_w, 9.5)
     if ctx.pitch_mm:  # a ruler to check the print was not scaled
         rx, ry = pw - MARGIN - 50 * MM, ph - MARGIN - 20
         stroke_lines(c, [(rx, ry, rx + 50 * MM, ry)] + [(rx + k * 10 * MM, ry, rx + k * 10 * MM, ry + 4)
@@ -386,7 +563,13 @@ def _draw_board_part(c, ctx: _Ctx, page: tuple[float, float], name: str, gx0: in
             ym = y_top - (j + 0.5) * cell - num_size * 0.35
             c.drawRightString(x0 - 2.5, ym, str(g))
             c.drawString(right + 2.5, ym, str(g))
-    _draw_counts(c, ctx, counts, MARGIN, bottom - num_size - 8, pw - 2 * MARGIN, f"Board {name}")
+    if part.parts > 1:
+        _draw_join_marks(c, part, x0, y_top, cell)
+    title = f"Board {part.board}" + (f", part {part.number} of {part.parts}" if part.parts > 1 else "")
+    if part.overlap_left or part.overlap_top:
+        title += " (the repeated overlap is counted on the part it repeats)"
+    _draw_counts(c, ctx, counts, MARGIN, bottom - num_size - 8, pw - 2 * MARGIN, title)
+    _footer(c, ctx, page)
     c.showPage()
 
 
@@ -400,14 +583,25 @@ def legend_rows(pattern: Pattern, options: BeadChartOptions):
     return [(i, color, line) for (i, color, _), line in zip(rows, lines)]
 
 
+LEGEND_ROW_H = 14.0
+
+
+def legend_pages(n_rows: int, page_h: float) -> list[tuple[int, int]]:
+    """[start, end) rows of each legend page; the totals line goes on the last page (an extra page if full)."""
+    per_page = int((page_h - 2 * MARGIN - 36 - LEGEND_ROW_H) // LEGEND_ROW_H) + 1
+    spans = [(k, min(n_rows, k + per_page)) for k in range(0, max(n_rows, 1), per_page)]
+    if n_rows and spans[-1][1] - spans[-1][0] == per_page:
+        spans.append((n_rows, n_rows))  # no room left for the totals
+    return spans
+
+
 def _draw_legend(c, ctx: _Ctx) -> None:
     p = ctx.pattern
     bag = ctx.options.bag_size
     spares = ctx.options.spares.active
     pw, ph = ctx.page
-    c.setPageSize((pw, ph))
     rows = legend_rows(p, ctx.options)
-    row_h = 14.0
+    row_h = LEGEND_ROW_H
     cols_x = [MARGIN, MARGIN + 26, MARGIN + 66, MARGIN + 150]
     headers = ["", "Symbol", "Code", "Name"]
     right = [("Count", lambda ln: ln.needed)]
@@ -416,49 +610,46 @@ def _draw_legend(c, ctx: _Ctx) -> None:
     if bag:
         right.append((f"Bags of {bag}", lambda ln: ln.packs))
     num_x = [pw - MARGIN - 48 * (len(right) - k) for k in range(len(right))]
-    y = 0.0
-    first = True
-    for i, color, line in rows:
-        if first or y < MARGIN + row_h:
-            if not first:
-                c.showPage()
-                c.setPageSize((pw, ph))
-            c.setFillGray(0)
-            c.setFont(FONT_BOLD, 14)
-            c.drawString(MARGIN, ph - MARGIN - 12, "Legend" + ("" if first else " (continued)"))
-            if spares:
-                c.setFont(FONT, 8)
-                c.drawString(MARGIN + 80, ph - MARGIN - 12, pdf_text(ctx.options.spares.describe()))
-            c.setFont(FONT_BOLD, 8)
-            y = ph - MARGIN - 36
-            for x, h in zip(cols_x, headers):
-                c.drawString(x, y, h)
-            for x, (h, _) in zip(num_x, right):
-                c.drawString(x, y, h)
-            y -= row_h
-            first = False
-        c.setFillColorRGB(*(v / 255 for v in color.rgb))
-        c.setStrokeGray(0.3)
-        c.setLineWidth(0.4)
-        c.rect(cols_x[0], y - 3, 18, 11, stroke=1, fill=1)
-        sym = ctx.symbols[i]
-        draw_pdf_symbols(c, [(cols_x[0] + 9, y + 2.5, sym)], FONT_BOLD, 7, ctx.text_rgb[i])
-        draw_pdf_symbols(c, [(cols_x[1] + 14, y + 3, sym)], FONT_BOLD, 9, (0.0, 0.0, 0.0))
+    spans = legend_pages(len(rows), ph)
+    for n, (start, end) in enumerate(spans):
+        c.setPageSize((pw, ph))
         c.setFillGray(0)
-        c.setFont(FONT, 9)
-        c.drawString(cols_x[2], y, fit_text(color.code, FONT, 9, cols_x[3] - cols_x[2] - 4))
-        c.drawString(cols_x[3], y, fit_text(color.name, FONT, 9, num_x[0] - cols_x[3] - 6))
-        for x, (_, get) in zip(num_x, right):
-            c.drawString(x, y, f"{get(line):,}")
-        y -= row_h
-    c.setFont(FONT_BOLD, 9)
-    if y < MARGIN + row_h:
-        c.showPage()
+        c.setFont(FONT_BOLD, 14)
+        head = "Legend" + ("" if n == 0 else " (continued)")
+        c.drawString(MARGIN, ph - MARGIN - 12, head)
+        if spares:
+            c.setFont(FONT, 8)
+            hx = MARGIN + stringWidth(head, FONT_BOLD, 14) + 12
+            c.drawString(hx, ph - MARGIN - 12, fit_text(ctx.options.spares.describe(), FONT, 8, pw - MARGIN - hx))
+        c.setFont(FONT_BOLD, 8)
         y = ph - MARGIN - 36
-    c.drawString(cols_x[3], y - 4, f"Total: {len(rows)} colours")
-    for x, (_, get) in zip(num_x, right):
-        c.drawString(x, y - 4, f"{sum(get(ln) for _, _, ln in rows):,}")
-    c.showPage()
+        for x, h in zip(cols_x, headers):
+            c.drawString(x, y, h)
+        for x, (h, _) in zip(num_x, right):
+            c.drawString(x, y, h)
+        y -= row_h
+        for i, color, line in rows[start:end]:
+            c.setFillColorRGB(*(v / 255 for v in color.rgb))
+            c.setStrokeGray(0.3)
+            c.setLineWidth(0.4)
+            c.rect(cols_x[0], y - 3, 18, 11, stroke=1, fill=1)
+            sym = ctx.symbols[i]
+            draw_pdf_symbols(c, [(cols_x[0] + 9, y + 2.5, sym)], FONT_BOLD, 7, ctx.text_rgb[i])
+            draw_pdf_symbols(c, [(cols_x[1] + 14, y + 3, sym)], FONT_BOLD, 9, (0.0, 0.0, 0.0))
+            c.setFillGray(0)
+            c.setFont(FONT, 9)
+            c.drawString(cols_x[2], y, fit_text(color.code, FONT, 9, cols_x[3] - cols_x[2] - 4))
+            c.drawString(cols_x[3], y, fit_text(color.name, FONT, 9, num_x[0] - cols_x[3] - 6))
+            for x, (_, get) in zip(num_x, right):
+                c.drawString(x, y, f"{get(line):,}")
+            y -= row_h
+        if n == len(spans) - 1:
+            c.setFont(FONT_BOLD, 9)
+            c.drawString(cols_x[3], y - 4, f"Total: {len(rows)} colours")
+            for x, (_, get) in zip(num_x, right):
+                c.drawString(x, y - 4, f"{sum(get(ln) for _, _, ln in rows):,}")
+        _footer(c, ctx, (pw, ph))
+        c.showPage()
 
 
 # --------------------------------------------------------------------------- public API
@@ -469,45 +660,60 @@ def chart_symbols(pattern: Pattern) -> dict[int, str]:
     return symbols_for(pattern.palette, pattern.used_indices(), pattern.counts())
 
 
+def plan_board_pages(ctx: _Ctx) -> list[tuple[BoardPart, tuple[float, float], float]]:
+    """Every board page of the chart: (part, page size, cell pt), boards row by row, parts within a board."""
+    pattern = ctx.pattern
+    bw, bh = ctx.board.width, ctx.board.height
+    nbx, nby = math.ceil(pattern.width / bw), math.ceil(pattern.height / bh)
+    filled = ~pattern.empty_mask
+    out = []
+    for by in range(nby):
+        for bx in range(nbx):
+            gx0, gy0 = bx * bw, by * bh
+            gx1, gy1 = min(pattern.width, gx0 + bw), min(pattern.height, gy0 + bh)
+            if not filled[gy0:gy1, gx0:gx1].any():
+                continue
+            counts = _count_lines(ctx, pattern.index[gy0:gy1, gx0:gx1], pattern.empty_mask[gy0:gy1, gx0:gx1])
+            page, cell, xs, ys = _page_plan(ctx, bw, bh, counts)
+            xs = [(a, min(b, gx1 - gx0)) for a, b in xs if a < gx1 - gx0]  # a partial board at the edge
+            ys = [(a, min(b, gy1 - gy0)) for a, b in ys if a < gy1 - gy0]
+            out.extend((part, page, cell) for part in board_parts(board_label(by, bx), gx0, gy0, xs, ys))
+    return out
+
+
 def export_bead_chart_pdf(pattern: Pattern, path: str | Path, options: BeadChartOptions | None = None,
                           progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Path:
-    """Write the vector bead chart PDF: overview, one page per pegboard (split at 1:1 if needed), legend."""
+    """Write the vector bead chart PDF: overview, one page per pegboard (split with an overlap row/column when
+    it does not fit at 1:1 or in large print), legend; 'page N of M' on every page."""
     options = options or BeadChartOptions()
     _check_options(options)
     board = resolve_board(pattern, options.board)
     if pattern.filled_cells == 0:
         raise ExportError("the design has no filled cells; there is nothing to chart")
+    for warning in chart_warnings(options):
+        log.warning("%s", warning)
     t0 = time.perf_counter()
     symbols = chart_symbols(pattern)
     text_rgb = {i: contrast_rgb(pattern.palette[i].rgb) for i in symbols}
     page0 = orient(paper_size(options.paper), False)
     pitch = chart_pitch_mm(pattern, board, options) if _true_scale(options) else 0.0
-    ctx = _Ctx(pattern, options, board, symbols, text_rgb, page0, pitch)
-    bw, bh = board.width, board.height
-    nbx, nby = math.ceil(pattern.width / bw), math.ceil(pattern.height / bh)
-    filled = ~pattern.empty_mask
-    boards = [(by, bx) for by in range(nby) for bx in range(nbx)
-              if filled[by * bh:(by + 1) * bh, bx * bw:(bx + 1) * bw].any()]
+    ctx = _Ctx(pattern, options, board, symbols, text_rgb, page0, pitch, chart_pitch_mm(pattern, board, options))
+    pages = plan_board_pages(ctx)
+    ctx.total_pages = 1 + len(pages) + len(legend_pages(len(pattern.used_indices()), page0[1]))
+    boards = sorted({(p.y0 // board.height, p.x0 // board.width) for p, _, _ in pages})
     with pdf_canvas(path, _title(pattern, options), page0) as c:
         _draw_overview(c, ctx, boards)
-        for k, (by, bx) in enumerate(boards):
+        for k, (part, page, cell) in enumerate(pages):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            gx0, gy0 = bx * bw, by * bh
-            gx1, gy1 = min(pattern.width, gx0 + bw), min(pattern.height, gy0 + bh)
-            counts = _count_lines(ctx, pattern.index[gy0:gy1, gx0:gx1], pattern.empty_mask[gy0:gy1, gx0:gx1])
-            page, cell, cols, rows = _page_plan(ctx, bw, bh, len(counts))
-            parts = [(x, y) for y in range(gy0, gy1, rows) for x in range(gx0, gx1, cols)]
-            name = board_label(by, bx)
-            for n, (px, py) in enumerate(parts):
-                c.setPageSize(page)
-                label = f" (part {n + 1} of {len(parts)})" if len(parts) > 1 else ""
-                _draw_board_part(c, ctx, page, name, px, py, min(gx1, px + cols), min(gy1, py + rows), cell, label,
-                                 counts)
+            c.setPageSize(page)
+            x0, y0, x1, y1 = part.own
+            counts = _count_lines(ctx, pattern.index[y0:y1, x0:x1], pattern.empty_mask[y0:y1, x0:x1])
+            _draw_board_part(c, ctx, page, part, cell, counts)
             if progress is not None:
-                progress(Progress(k + 1, len(boards), f"board {name}", elapsed=time.perf_counter() - t0))
+                progress(Progress(k + 1, len(pages), f"board {part.board}", elapsed=time.perf_counter() - t0))
         _draw_legend(c, ctx)
-    log.info("bead chart: %d boards in %.2f s", len(boards), time.perf_counter() - t0)
+    log.info("bead chart: %d board pages in %.2f s", len(pages), time.perf_counter() - t0)
     return Path(path)
 
 
@@ -706,8 +912,10 @@ def describe_export(pattern: Pattern, fmt: str, paths: list[Path], args: argpars
         if _true_scale(opts):
             ctx_pitch = chart_pitch_mm(pattern, board, opts)
             how = ("calibrated" if parse_calibration(opts.calibrate) else
-                   "measured board pitch" if board.pitch_mm > 0 else "nominal bead size: calibrate for a true fit")
+                   "measured board pitch" if board.pitch_mm > 0 and board.measured
+                   else "nominal, not measured: calibrate for a true fit")
             lines.append(f"true scale: {ctx_pitch:.3f} mm per peg ({how}); print at 100 %")
+    lines.extend(f"warning: {w}" for w in chart_warnings(opts))
     shop = legend_rows(pattern, opts)
     if opts.spares.active:
         lines.append(f"{opts.spares.describe()}: {sum(ln.total for _, _, ln in shop):,} beads to buy")
