@@ -420,3 +420,15 @@ def test_describe_export_lines(tmp_path):
     assert header[:3] == ["LEGO colour id", "BrickLink colour id", "Rebrickable colour id"]
     assert "spares" in header and "to buy" in header
     assert "code columns: LEGO colour id" in "\n".join(basic.describe_export(p, "counts-csv", counts, args))
+
+
+def test_build_pdf_says_how_sections_join_without_cutting_text(tmp_path):
+    p = photo_pattern("lego", 48, 48)
+    reader = PdfReader(export_build_pdf(p, tmp_path / "b.pdf", BrickOptions(piece="merged-plate")))
+    first, last = (" ".join(reader.pages[k].extract_text().split()) for k in (0, -1))
+    for text in (first, last):
+        assert "..." not in text  # the long notes are wrapped, never cut
+        assert ("How the sections join: 9 x Plate 16 x 16 (91405) in 3 x 3, joined from below by a second layer "
+                "shifted 8 studs right and down (4 x Plate 16 x 16 (91405), 8 x Plate 8 x 16 (92438), 4 x Plate "
+                "8 x 8 (41539))") in text
+    assert "spares: 2 %, at least 3 for 1x1 pieces" in last and "check on BrickLink before ordering" in last
