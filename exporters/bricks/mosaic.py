@@ -696,6 +696,21 @@ def _draw_overview_page(c, plan: PartsPlan, title: str, page: tuple[float, float
     segs += [(x0, y_top - by * cell, x0 + plan.width * cell, y_top - by * cell)
              for by in list(range(0, plan.height, sec)) + [plan.height]]
     stroke_lines(c, segs, 1.2, 0.1)
+    if any(t.use == "join" for t in plan.bases):  # where the plates of the joining layer meet, underneath
+        half = PLATE_16.w // 2
+        c.saveState()
+        c.setDash(4, 3)
+        joins = [(x0 + x * cell, y_top, x0 + x * cell, y_top - plan.height * cell)
+                 for x in range(half, plan.width, PLATE_16.w)]
+        joins += [(x0, y_top - y * cell, x0 + plan.width * cell, y_top - y * cell)
+                  for y in range(half, plan.height, PLATE_16.h)]
+        stroke_lines(c, joins, 0.9, 0.35)
+        c.restoreState()
+        c.setFont(FONT, 7.5)
+        c.setFillGray(0)
+        c.drawString(x0, y_top - plan.height * cell - 10,
+                     "Dashed: where the plates of the joining layer meet, underneath (shifted 8 studs from the "
+                     "16 x 16 plates)")
     size = max(4.0, min(11.0, sec * cell * 0.28))
     for sy in range(nsy):
         for sx in range(nsx):
