@@ -242,8 +242,10 @@ def load_checkpoint(path: str | Path, config: RunConfig) -> dict:
         raise OptimizeError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises a variety of unpickling errors
-        raise OptimizeError(f"{path.name} is not a readable SD-piXL checkpoint: {exc}") from None
+    except Exception as exc:  # torch raises a variety of unpickling errors; its advice (weights_only) is not ours
+        log.debug("torch could not read %s: %s", path, exc)
+        raise OptimizeError(f"checkpoint {path.name} is damaged or is not an SD-piXL checkpoint; give --resume a "
+                            f"checkpoint this program wrote, or start a new run without --resume") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise OptimizeError(f"{path.name} is not an SD-piXL checkpoint of a version this program reads "
                             f"(checkpoints from before settings were recorded cannot be resumed); start a new run")
