@@ -235,6 +235,12 @@ class PaletteGenerator(nn.Module):
         """Noise-free soft preview softmax(logits) . C, H x W x 3."""
         return torch.softmax(self.logits, dim=-1) @ self.palette_rgb
 
+    @torch.no_grad()
+    def hard_render(self) -> torch.Tensor:
+        """The clean design as a tensor: the palette colour of each cell's argmax (no noise), H x W x 3 on the
+        logits' device."""
+        return self.palette_rgb[self.logits.argmax(-1)]
+
     def index_map(self) -> np.ndarray:
         """argmax colour per cell (no noise), H x W uint16."""
         return self.logits.detach().argmax(-1).cpu().numpy().astype(np.uint16)

@@ -269,9 +269,12 @@ class SDXLGuidance:
 
     def _branch_inputs(self, branches: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Text embeddings (and SDXL pooled embeddings) for a string of branches: "u" uncond, "c" cond."""
-        rows = [0 if b == "u" else 1 for b in branches]
-        pooled = None if self.pooled is None else self.pooled[rows]
-        return self.embeddings[rows], pooled
+        # slices, not a list index: indexing with a Python list copies the list to the device every step
+        def pick(t: torch.Tensor) -> torch.Tensor:
+            rows = [t[:1] if b == "u" else t[1:2] for b in branches]
+            return t if branches == "uc" else torch.cat(rows)
+
+        return pick(self.embeddings), None if self.pooled is None else pick(self.pooled)
 
     def _predict(self, z_t: torch.Tensor, t: torch.Tensor, conditions: list[torch.Tensor],
                  branches: str) -> torch.Tensor:
