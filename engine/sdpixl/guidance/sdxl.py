@@ -182,6 +182,7 @@ class SDXLGuidance:
         self.size_multiple = self.vae_scale_factor * 2**down
         self.resolution = config.resolution or int(self.unet.config.sample_size) * self.vae_scale_factor
         self.max_aspect = MAX_ASPECT.get(self.family)
+        self.t_max_cap = 1.0  # fraction of T capping the timestep range (patch-wise crop steps lower it)
         self.conditions: list[torch.Tensor] = []
         self.set_target_size(height or self.resolution, width or self.resolution)
 
@@ -334,7 +335,7 @@ class SDXLGuidance:
         rgb, conds = self.augment(rgb, list(self.conditions), g)
         z = self.encode(rgb)
         t = sample_timestep_t(step_fraction, self.num_train_timesteps, self.config.t_min, self.config.t_max_start,
-                              self.config.t_max_end, self.config.t_anneal_until, g, self.device)
+                              self.config.t_max_end, self.config.t_anneal_until, g, self.device, self.t_max_cap)
         noise = torch.randn(z.shape, generator=g, device=self.device, dtype=torch.float32)
         alpha_bar = self.alphas_cumprod[t].reshape(())
         with torch.no_grad():
