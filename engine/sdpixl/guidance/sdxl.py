@@ -33,12 +33,11 @@ from engine.sdpixl.guidance.loading import (
     resolve_dtype,
 )
 from engine.sdpixl.guidance.sds import eps_from_v, sample_timestep_t, sds_grad, sds_loss, sds_weight
+from engine.sdpixl.latent_profile import MAX_ASPECT
 
 log = logging.getLogger(__name__)
 
 CONTROL_KINDS = ("canny", "depth")
-# Widest render aspect per family: SDXL's training buckets run from 512x2048 to 2048x512; SD 1.5 trained square.
-MAX_ASPECT = {"sdxl": 4.0, "sd15": 2.0}
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 
 
