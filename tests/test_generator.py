@@ -202,3 +202,28 @@ def test_extreme_aspects_are_clamped_to_the_trained_range_and_letterboxed():
     top, left, ch, cw = letterbox_box(16, 512, (rh, rw))
     assert (ch, cw) == (64, 2048) and top == 224
     assert torch.all(out[0, :, :top] == 0.5) and torch.all(out[0, :, top + ch:] == 0.5)
+
+
+def test_bilinear_init_of_a_large_noisy_photo_is_no_noisier_than_the_reference():
+    """The reference resizes the picture to 1024 px (PIL bilinear, which averages) and then samples it bilinearly;
+    the init here must average at least as much: sampling a 2000 px photo without averaging kept ~4x the noise."""
+    import torch.nn.functional as F
+    from PIL import Image
+
+    from engine.sdpixl.generator import init_colours
+
+    rng = np.random.default_rng(0)
+    photo = (np.clip(0.5 + 0.1 * rng.standard_normal((2000, 2000, 3)), 0, 1) * 255).round().astype(np.uint8)
+    resized = np.asarray(Image.fromarray(photo).resize((1024, 1024), Image.BILINEAR), dtype=np.float32) / 255
+    reference = F.interpolate(torch.from_numpy(resized).permute(2, 0, 1)[None], size=(64, 64), mode="bilinear",
+                              align_corners=False)[0].permute(1, 2, 0)
+    ours = init_colours(photo, 64, 64)
+    ratio = float(ours.std()) / float(reference.std())
+    assert ratio < 1.0, f"init noise {ratio:.2f}x the reference's"
+    assert abs(float(ours.mean()) - 0.5) < 0.01
+    # the init's logits are the reference formula on these colours
+    pal = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+    raw = -math.sqrt(3) * (ours[:, :, None, :] - pal[None, None]).abs().sum(-1)
+    from engine.sdpixl.generator import center_and_rescale
+
+    assert torch.allclose(logits_bilinear(photo, pal, 64, 64), center_and_rescale(raw), atol=1e-5)

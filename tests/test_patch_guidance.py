@@ -190,3 +190,62 @@ def test_crops_repeat_with_the_seed_and_carry_sdxl_crop_conditioning():
     top, left, p, _ = g.last_box
     assert hw == (32, 32) and ids == [96.0, 80.0, float(top), float(left), 32.0, 32.0]  # canvas, crop corner, crop
     assert inner.time_ids.tolist()[0] == [32.0, 32.0, 0.0, 0.0, 32.0, 32.0]  # restored after the step
+
+
+def test_crop_steps_draw_t_from_the_capped_range(inner):
+    g = PatchGuidance(inner, replace(DETAIL_ONLY, crop_t_max=0.3), 12, 10)
+    ts = [int(g(torch.rand(1, 3, 12, 10), 0.0)["t"]) for _ in range(16)]  # t_max is 0.98 at the run's start
+    assert all(20 <= t <= 300 for t in ts) and len(set(ts)) > 3
+    assert inner.t_max_cap == 1.0  # the wrapped guidance keeps its full range for global passes
+    inner.generator.manual_seed(0)
+    assert max(int(inner(torch.rand(1, 3, 12, 10), 0.0)["t"]) for _ in range(16)) > 300
+    assert PatchGuidanceConfig().crop_t_max == 0.6  # Pixelsmith's x2 slider: crops free below t ~ 600
+
+
+def test_crop_time_ids_stay_within_sdxl_s_trained_offsets():
+    inner = RecordingInner()
+    g = PatchGuidance(inner, DETAIL_ONLY, 100, 100)  # canvas 800 px, crops of 32 px: corners up to 768 px
+    assert g.canvas_hw == (800, 800)
+    assert g.crop_offsets(0, 0) == (0, 0) and g.crop_offsets(768, 768) == (512, 512)
+    assert g.crop_offsets(384, 100) == (256, round(100 * 512 / 768))  # scaled, order kept
+    small = PatchGuidance(RecordingInner(), DETAIL_ONLY, 12, 10)
+    assert small.crop_offsets(64, 48) == (64, 48)  # within range: unchanged
+    for _ in range(12):
+        g(torch.rand(1, 3, 100, 100), 0.5)
+        top, left, _, _ = g.last_box
+        ids = inner.seen[-1][1]
+        assert ids[:2] == [800.0, 800.0] and ids[2:4] == list(map(float, g.crop_offsets(top, left)))
+        assert 0 <= ids[2] <= 512 and 0 <= ids[3] <= 512
+
+
+def test_canny_for_crops_finds_the_photo_s_edges_on_an_upscaled_canvas(tiny_root, sample_image_path):
+    """A small photo on a big canvas: Canny at canvas pixels with the usual thresholds found no edges at all; the
+    canvas edges must be the photo's own edges (most native edges have a canvas edge in their footprint)."""
+    from PIL import Image
+
+    from engine.sdpixl.guidance.controls import canny
+    from engine.sdpixl.optimize import crop_to_aspect, load_rgb
+
+    cn = str(build_cached("controlnet-sd15", tiny_root))
+    cfg = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)), prompt="a cat", seed=0,
+                             controlnets=[ControlNetSpec("canny", cn)])
+    g = PatchGuidance(SDXLGuidance(cfg), replace(DETAIL_ONLY, cell_px=40), 12, 16)
+    photo = crop_to_aspect(load_rgb(sample_image_path), 16, 12)
+    photo = np.asarray(Image.fromarray(photo).resize((128, 96), Image.BILINEAR))  # canvas 480 x 640: 5x the photo
+    g.prepare_conditions(photo)
+    (plane,) = g.canvas_planes
+    s = g.canvas_hw[0] // photo.shape[0]
+    assert plane.shape == g.canvas_hw and s == 5
+    native = canny(photo) > 0
+    edges = plane > 127
+    fraction = edges.mean()
+    assert fraction > 0.4 * native.mean() / s  # thin lines at canvas scale: about native fraction / s
+    pooled = edges.reshape(photo.shape[0], s, photo.shape[1], s).any(axis=(1, 3))
+    near = ndimage_dilate(pooled)
+    assert (near & native).sum() >= 0.6 * native.sum()  # the photo's own edges
+
+
+def ndimage_dilate(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool))

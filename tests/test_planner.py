@@ -3,6 +3,8 @@ architecture configs (FLOPs counted on the meta device), and the CLI that prints
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from tiny_if_models import build_cached_if
@@ -143,3 +145,65 @@ def test_default_mid_controlnets_cost_less_than_full_ones():
     assert mid.peak_gib < full.peak_gib
     assert controlnet_size([ControlNetSpec("canny")]) == "mid"  # the family default is the -mid net
     assert controlnet_size([ControlNetSpec("depth", "diffusers/controlnet-depth-sdxl-1.0")]) == "full"
+
+
+def _config_only_sd15(folder):
+    """A folder with SD 1.5's published UNet and VAE configs (no weights): what the planner reads."""
+    import json
+
+    from engine.sdpixl.costs import SD15_UNET
+
+    (folder / "unet").mkdir(parents=True)
+    (folder / "vae").mkdir()
+    (folder / "unet" / "config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel", **SD15_UNET}))
+    (folder / "vae" / "config.json").write_text(json.dumps({"_class_name": "AutoencoderKL",
+                                                            "block_out_channels": [128, 256, 512, 512]}))
+    return folder
+
+
+def test_the_plan_follows_the_loaded_model(tiny_root, tmp_path):
+    from engine.sdpixl.latent_profile import latent_profile
+    from engine.sdpixl.optimize import make_config
+    from engine.sdpixl.planner import plan_for_run
+
+    sdxl = plan_guidance(100, 100, "latent", device="cpu")
+    assert sdxl.render == (1024, 1024) and sdxl.tflop_per_step == pytest.approx(14.5, abs=0.1)
+    sd15_folder = _config_only_sd15(tmp_path / "sd15")
+    profile = latent_profile(str(sd15_folder))
+    assert (profile.family, profile.resolution, profile.size_multiple) == ("sd15", 512, 64)
+    assert profile.unet == MODEL_COSTS["sd15-unet"]  # a known architecture: the table's figures
+    config = make_config("fast", prompt="a fox", width=50, height=50, guidance_mode="latent",
+                         guidance=replace(make_config().guidance, model=str(sd15_folder), device="cpu"))
+    plan = plan_for_run(config)
+    enc = MODEL_COSTS["taesdxl-encoder"].flops / 4  # TAESD at 512^2: a quarter of 1024^2's pixels
+    assert plan.render == (512, 512) and plan.px_per_cell == pytest.approx(512 / 50)
+    assert plan.tflop_per_step * 1e12 == pytest.approx(2 * MODEL_COSTS["sd15-unet"].flops + ENCODER_FWD_BWD * enc)
+    assert plan.tflop_per_step < sdxl.tflop_per_step / 5 and plan.peak_gib < sdxl.peak_gib
+    assert "sd15" in plan.summary() and "512" in plan.summary()
+    # auto: 100 cells a side get 5.1 px per cell at 512 px (patch-wise), 10.2 px at SDXL's 1024 px (latent)
+    assert plan_for_run(replace(config, width=100, height=100, guidance_mode="auto")).mode == "patch"
+    assert plan_guidance(100, 100, device="cpu", pixel_available=False).mode == "latent"
+
+
+@pytest.mark.parametrize("kind", ["sd15", "sdxl"])
+def test_tiny_pipelines_are_planned_from_their_own_configs(tiny_root, kind):
+    from diffusers import UNet2DConditionModel
+
+    from engine.sdpixl.costs import unet_cost
+    from engine.sdpixl.latent_profile import latent_profile, unet_init_args
+
+    folder = build_cached(kind, tiny_root)
+    profile = latent_profile(str(folder))
+    unet = UNet2DConditionModel.from_pretrained(str(folder / "unet"))
+    assert profile.family == kind and profile.resolution == 32  # sample_size 16 x VAE factor 2
+    assert profile.unet.params == sum(p.numel() for p in unet.parameters())
+    assert profile.unet.flops == unet_cost(unet_init_args(dict(unet.config)), memory=False).flops
+    plan = plan_guidance(4, 4, "latent", device="cpu", latent=profile)
+    assert plan.render == (32, 32) and plan.tflop_per_step < 1e-3
+
+
+def test_cli_plan_only_prints_the_loaded_model_s_figures(tiny_root, tmp_path, capsys):
+    folder = _config_only_sd15(tmp_path / "sd15")
+    assert main(_args(folder, tmp_path / "p.pixl", "--size", "50x50", "--guidance", "latent", "--plan-only")) == 0
+    text = capsys.readouterr().out
+    assert "model input 512x512 px" in text and "14.5 TFLOP" not in text and "sd15" in text

@@ -22,6 +22,12 @@ SDXL_UNET = dict(
     use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
     projection_class_embeddings_input_dim=2816,
 )
+# Stable Diffusion 1.5's UNet, as published with the model (512 px: 64 x 64 latents).
+SD15_UNET = dict(
+    sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
+    down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, attention_head_dim=8, cross_attention_dim=768,
+)
 _IF_I = dict(
     sample_size=64, in_channels=3, out_channels=6, layers_per_block=3, encoder_hid_dim=4096, attention_head_dim=64,
     down_block_types=("ResnetDownsampleBlock2D",) + ("SimpleCrossAttnDownBlock2D",) * 3,
@@ -42,8 +48,8 @@ IF_II_L_UNET = dict(
 )
 T5_XXL_PARAMS = 4_762_310_656  # google/t5-v1_1-xxl encoder (IF's text encoder), fp16 9.5 GB
 
-ARCHS: dict[str, dict] = {"sdxl-unet": SDXL_UNET, "if-I-XL": IF_I_XL_UNET, "if-I-L": IF_I_L_UNET,
-                          "if-II-L": IF_II_L_UNET}
+ARCHS: dict[str, dict] = {"sdxl-unet": SDXL_UNET, "sd15-unet": SD15_UNET, "if-I-XL": IF_I_XL_UNET,
+                          "if-I-L": IF_I_L_UNET, "if-II-L": IF_II_L_UNET}
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ MID_TRANSFORMER_LAYERS = (0, 0, 1)
 # Figures from measure_costs() (torch 2.13, diffusers 0.42); see benchmarks/sds_guidance_paths.py --flops.
 MODEL_COSTS: dict[str, ModelCost] = {
     "sdxl-unet": ModelCost(2_567_463_684, 6.761236e12, 2.228236e9),
+    "sd15-unet": ModelCost(859_520_964, 8.032734e11, 1.694505e9),
+    "sd15-controlnet": ModelCost(361_279_120, 2.832920e11, 1.684019e9),
     "if-I-XL": ModelCost(4_304_695_110, 2.879015e12, 4.248471e8),
     "if-I-L": ModelCost(935_365_830, 6.120519e11, 1.931123e8),
     "if-II-L": ModelCost(1_088_825_606, 2.972674e12, 5.686656e8),
@@ -131,33 +139,47 @@ def unet_cost(config: dict, text_len: int = 77, text_dim: int | None = None, mem
         dim = text_dim or int(config.get("encoder_hid_dim") or config["cross_attention_dim"])
         kwargs: dict[str, Any] = {"encoder_hidden_states": torch.zeros(1, text_len, dim)}
         if config.get("addition_embed_type") == "text_time":
-            kwargs["added_cond_kwargs"] = {"text_embeds": torch.zeros(1, 1280), "time_ids": torch.zeros(1, 6)}
+            kwargs["added_cond_kwargs"] = _text_time_inputs(config)
         if config.get("class_embed_type") == "timestep":
             kwargs["class_labels"] = torch.zeros(1, dtype=torch.long)
         flops, peak, _ = _count(unet, (x, torch.zeros(1, dtype=torch.long)), kwargs, memory=memory)
     return ModelCost(sum(p.numel() for p in unet.parameters()), flops, float(peak))
 
 
-def controlnet_cost(unet_config: dict) -> ModelCost:
-    """Cost of a full ControlNet made from the UNet ``unet_config`` (SDXL ControlNets copy the UNet's encoder)."""
+def _text_time_inputs(config: dict) -> dict[str, torch.Tensor]:
+    """SDXL's added conditions: pooled text embeddings (the projection input less the six embedded time ids)."""
+    width = int(config["projection_class_embeddings_input_dim"]) - 6 * int(config["addition_time_embed_dim"])
+    return {"text_embeds": torch.zeros(1, width), "time_ids": torch.zeros(1, 6)}
+
+
+def controlnet_cost(unet_config: dict, vae_scale: int = 8) -> ModelCost:
+    """Cost of a full ControlNet made from the UNet ``unet_config`` (SDXL ControlNets copy the UNet's encoder);
+    its condition image is ``vae_scale`` times the latent size."""
     from diffusers import ControlNetModel, UNet2DConditionModel
 
     with torch.device("meta"):
-        net = ControlNetModel.from_unet(UNet2DConditionModel(**unet_config), load_weights_from_unet=False)
+        # the condition encoder halves the image once per step after the first: log2(vae_scale) + 1 widths
+        widths = (16, 32, 96, 256)[: max(1, vae_scale.bit_length())]
+        net = ControlNetModel.from_unet(UNet2DConditionModel(**unet_config), load_weights_from_unet=False,
+                                        conditioning_embedding_out_channels=widths)
         s = int(unet_config["sample_size"])
-        kwargs = {"encoder_hidden_states": torch.zeros(1, 77, int(unet_config["cross_attention_dim"])),
-                  "controlnet_cond": torch.zeros(1, 3, 8 * s, 8 * s),
-                  "added_cond_kwargs": {"text_embeds": torch.zeros(1, 1280), "time_ids": torch.zeros(1, 6)}}
-        flops, peak, _ = _count(net, (torch.zeros(1, 4, s, s), torch.zeros(1, dtype=torch.long)), kwargs)
+        kwargs: dict[str, Any] = {
+            "encoder_hidden_states": torch.zeros(1, 77, int(unet_config["cross_attention_dim"])),
+            "controlnet_cond": torch.zeros(1, 3, vae_scale * s, vae_scale * s)}
+        if unet_config.get("addition_embed_type") == "text_time":
+            kwargs["added_cond_kwargs"] = _text_time_inputs(unet_config)
+        latent = torch.zeros(1, int(unet_config.get("in_channels", 4)), s, s)
+        flops, peak, _ = _count(net, (latent, torch.zeros(1, dtype=torch.long)), kwargs)
     return ModelCost(sum(p.numel() for p in net.parameters()), flops, float(peak))
 
 
-def taesd_encoder_cost(resolution: int = 1024) -> ModelCost:
-    """Cost of TAESD(XL)'s encoder at ``resolution``^2 with the bytes it saves for the backward to the image."""
+def taesd_encoder_cost(resolution: int = 1024, config: dict | None = None) -> ModelCost:
+    """Cost of TAESD(XL)'s encoder (or of an ``AutoencoderTiny`` with ``config``) at ``resolution``^2 with the
+    bytes it saves for the backward to the image."""
     from diffusers import AutoencoderTiny
 
     with torch.device("meta"):
-        vae = AutoencoderTiny()
+        vae = AutoencoderTiny.from_config(config) if config else AutoencoderTiny()
         x = torch.zeros(1, 3, resolution, resolution, requires_grad=True)
         flops, peak, saved = _count(lambda v: vae.encode(v), (x,), {}, grad_input=x)
     return ModelCost(sum(p.numel() for p in vae.encoder.parameters()), flops, float(peak), float(saved))
@@ -168,5 +190,6 @@ def measure_costs() -> dict[str, ModelCost]:
     costs = {name: unet_cost(cfg, text_dim=2048 if name == "sdxl-unet" else None) for name, cfg in ARCHS.items()}
     costs["sdxl-controlnet"] = controlnet_cost(SDXL_UNET)
     costs["sdxl-controlnet-mid"] = controlnet_cost(dict(SDXL_UNET, transformer_layers_per_block=MID_TRANSFORMER_LAYERS))
+    costs["sd15-controlnet"] = controlnet_cost(SD15_UNET)
     costs["taesdxl-encoder"] = taesd_encoder_cost(1024)
     return costs

@@ -83,7 +83,8 @@ def center_and_rescale(logits: torch.Tensor, norm: float | None = None) -> torch
 def downsample_image(image: np.ndarray, height: int, width: int, antialias: bool = True) -> torch.Tensor:
     """Bilinear resize of an H x W x 3 image (uint8 or float in [0, 1]) to height x width (H x W x 3 float).
 
-    ``antialias=False`` is plain bilinear sampling (the reference); True averages over each cell's footprint.
+    ``antialias=True`` averages over each cell's footprint; False is plain bilinear sampling, which on a photo much
+    larger than the grid reads only the few pixels nearest each cell centre (its noise passes through unaveraged).
     """
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] < 3:
@@ -95,9 +96,26 @@ def downsample_image(image: np.ndarray, height: int, width: int, antialias: bool
     return small[0].permute(1, 2, 0).clamp(0.0, 1.0)
 
 
+def init_colours(image: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """The colour each cell starts from (height x width x 3 float): the mean of the picture over the cell's
+    footprint when the picture is larger than the grid, bilinear otherwise.
+
+    The reference first resizes the input to the model's 1024 px (an averaging resize) and then samples it
+    bilinearly; sampling a 3000 px photo bilinearly without averaging keeps several times the reference's pixel
+    noise in the init, and a bilinear anti-aliasing filter would blend each cell with its neighbours.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[0] >= height and arr.shape[1] >= width:
+        x = torch.as_tensor(arr[..., :3].astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
+        small = F.adaptive_avg_pool2d(x.permute(2, 0, 1)[None], (height, width))
+        return small[0].permute(1, 2, 0).clamp(0.0, 1.0)
+    return downsample_image(image, height, width, antialias=False)
+
+
 def logits_bilinear(image: np.ndarray, palette_rgb: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """The reference's palette-bilinear init: lambda_k = -sqrt(n) * ||c - C_k||_1, centred, mean-norm rescaled."""
-    c = downsample_image(image, height, width, antialias=False)
+    """The reference's palette-bilinear init: lambda_k = -sqrt(n) * ||c - C_k||_1, centred, mean-norm rescaled,
+    with c from ``init_colours`` (averaged over each cell's footprint)."""
+    c = init_colours(image, height, width)
     n = palette_rgb.shape[0]
     dist = (c[:, :, None, :] - palette_rgb[None, None]).abs().sum(-1)
     return center_and_rescale(-math.sqrt(n) * dist)
@@ -216,6 +234,12 @@ class PaletteGenerator(nn.Module):
     def soft_image(self) -> torch.Tensor:
         """Noise-free soft preview softmax(logits) . C, H x W x 3."""
         return torch.softmax(self.logits, dim=-1) @ self.palette_rgb
+
+    @torch.no_grad()
+    def hard_render(self) -> torch.Tensor:
+        """The clean design as a tensor: the palette colour of each cell's argmax (no noise), H x W x 3 on the
+        logits' device."""
+        return self.palette_rgb[self.logits.argmax(-1)]
 
     def index_map(self) -> np.ndarray:
         """argmax colour per cell (no noise), H x W uint16."""

@@ -35,7 +35,7 @@ from engine.sdpixl.select_init import SampleInitConfig, sample_and_select
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 2  # 2: the run's settings are stored and checked on resume
+CHECKPOINT_VERSION = 3  # 2: the run's settings are stored and checked on resume; 3: + guidance path and state
 MAX_SIDE = 512
 
 
@@ -202,7 +202,22 @@ def run_settings(config: RunConfig) -> dict[str, Any]:
         "tau": [config.tau.mode, config.tau.low, config.tau.high],
         "hard": config.hard,
         "image": Path(config.image).name if config.image else None,
+        **guidance_path_settings(config),
     }
+
+
+def guidance_path_settings(config: RunConfig) -> dict[str, Any]:
+    """The guidance path of a run (``auto`` resolved by the planner) and, for pixel space, the IF models and
+    stage-II settings: part of ``run_settings``."""
+    mode = config.guidance_mode
+    if mode == "auto":
+        from engine.sdpixl.planner import plan_for_run
+
+        mode = plan_for_run(config).mode
+    pixel = config.pixel
+    stage2 = [pixel.stage2_model, pixel.stage2_from, pixel.stage2_noise_level] if pixel.stage2 else None
+    return {"guidance_mode": mode,
+            "pixel_model": [str(pixel.model), float(pixel.guidance_scale), stage2] if mode == "pixel" else None}
 
 
 def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.optim.Optimizer, scheduler: Any,
@@ -222,6 +237,7 @@ def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.op
         "seed": config.seed,
         "settings": run_settings(config),
         "device": gen.logits.device.type,  # the generator states belong to this device type
+        "guidance_state": guidance.checkpoint_state() if hasattr(guidance, "checkpoint_state") else None,
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -242,8 +258,10 @@ def load_checkpoint(path: str | Path, config: RunConfig) -> dict:
         raise OptimizeError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises a variety of unpickling errors
-        raise OptimizeError(f"{path.name} is not a readable SD-piXL checkpoint: {exc}") from None
+    except Exception as exc:  # torch raises a variety of unpickling errors; its advice (weights_only) is not ours
+        log.debug("torch could not read %s: %s", path, exc)
+        raise OptimizeError(f"checkpoint {path.name} is damaged or is not an SD-piXL checkpoint; give --resume a "
+                            f"checkpoint this program wrote, or start a new run without --resume") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise OptimizeError(f"{path.name} is not an SD-piXL checkpoint of a version this program reads "
                             f"(checkpoints from before settings were recorded cannot be resumed); start a new run")
@@ -399,6 +417,8 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
             raise OptimizeError(str(exc)) from None
     if hasattr(guidance, "generator"):
         guidance.generator.manual_seed(seed + 1)
+    if hasattr(guidance, "bind_design"):  # stage II freezes its condition from the clean (argmax) design
+        guidance.bind_design(gen.hard_render)
     device = torch.device(getattr(guidance, "device", "cpu"))
     rng = torch.Generator(device=device).manual_seed(seed)  # the loop's draws (temperature, Gumbel noise)
     gen.to(device)
@@ -421,6 +441,8 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         rng.set_state(state["rng"])
         if state.get("guidance_rng") is not None and hasattr(guidance, "generator"):
             guidance.generator.set_state(state["guidance_rng"])
+        if state.get("guidance_state") is not None and hasattr(guidance, "load_checkpoint_state"):
+            guidance.load_checkpoint_state(state["guidance_state"])  # e.g. the frozen stage-II condition
         start = int(state["step"])
         log.info("resumed from %s at step %d", config.resume, start)
 

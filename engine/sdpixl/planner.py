@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.sdpixl.costs import MODEL_COSTS, T5_XXL_PARAMS
+from engine.sdpixl.latent_profile import SDXL_DEFAULT, LatentProfile, latent_profile
 
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "latent", "pixel", "patch")
 PIXEL_MAX_SIDE = 64  # IF stage I's native 64 x 64: at most this many cells a side for >= 1 px per cell
 MIN_CELL_PX = 8  # below this many render pixels per cell the latent model cannot shape single cells
-LATENT_NATIVE = 1024
+LATENT_NATIVE = SDXL_DEFAULT.resolution  # SDXL base; a run's plan uses the loaded model's (latent_profile)
 PIXEL_NATIVE = 64
 STEP_OVERHEAD_S = {"cuda": 0.012, "mps": 0.03, "cpu": 0.05}  # per-step host work, launches, optimiser
 ENCODER_FWD_BWD = 2.0  # encoder forward + backward to its input ~ 2 forwards (frozen weights)
@@ -130,6 +131,7 @@ class GuidancePlan:
     canvas: tuple[int, int] | None = None  # patch-wise: the canvas (H, W) in px
     crops_per_sweep: int = 0  # patch-wise: steps of one sweep over the canvas
     warnings: list[str] = field(default_factory=list)
+    model: str = ""  # the model whose figures these are (latent and patch-wise: the latent profile's name)
 
     @property
     def total_seconds(self) -> float:
@@ -141,7 +143,7 @@ class GuidancePlan:
             s = int(round(s))
             return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
-        lines = [f"guidance: {self.mode} ({self.reason})",
+        lines = [f"guidance: {self.mode} ({self.reason})" + (f"; model {self.model}" if self.model else ""),
                  f"model input {self.render[1]}x{self.render[0]} px, {self.px_per_cell:.1f} px per cell"]
         if self.canvas is not None:
             lines.append(f"canvas {self.canvas[1]}x{self.canvas[0]} px seen through {self.render[1]} px crops; "
@@ -157,14 +159,13 @@ def _gib(n: float) -> float:
     return n / 2**30
 
 
-CONTROLNET_SIZES = {"mid": "sdxl-controlnet-mid", "full": "sdxl-controlnet"}
-
-
-def latent_cost(controlnets: int, half: bool, controlnet_size: str = "mid") -> tuple[float, float, float]:
-    """(FLOPs, peak bytes, weight bytes) of one SDXL SDS step at 1024^2 with ``controlnets`` ControlNets of
-    ``controlnet_size`` ("mid", the default nets, or "full")."""
-    unet, enc = MODEL_COSTS["sdxl-unet"], MODEL_COSTS["taesdxl-encoder"]
-    cn = MODEL_COSTS[CONTROLNET_SIZES[controlnet_size]]
+def latent_cost(controlnets: int, half: bool, controlnet_size: str = "mid",
+                model: LatentProfile | None = None) -> tuple[float, float, float]:
+    """(FLOPs, peak bytes, weight bytes) of one latent SDS step of ``model`` (default SDXL base at 1024^2) with
+    ``controlnets`` ControlNets of ``controlnet_size`` ("mid", SDXL's default nets, or "full")."""
+    model = model or SDXL_DEFAULT
+    unet, enc = model.unet, model.encoder
+    cn = model.controlnet_mid if controlnet_size == "mid" else model.controlnet
     b = 2 if half else 4
     flops = 2 * unet.flops + controlnets * 2 * cn.flops + ENCODER_FWD_BWD * enc.flops
     weights = (unet.params + controlnets * cn.params + enc.params) * b
@@ -186,15 +187,21 @@ def pixel_cost(model: str, stage2_model: str | None, half: bool) -> tuple[float,
 def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "auto", steps: int = 1500,
                   pixel_model: str | None = None, pixel_available: bool | None = None, stage2: bool = False,
                   stage2_model: str | None = None, controlnets: int = 0, half: bool | None = None,
-                  patch_config: Any = None, controlnet_size: str = "mid") -> GuidancePlan:
+                  patch_config: Any = None, controlnet_size: str = "mid",
+                  latent: LatentProfile | None = None) -> GuidancePlan:
     """Choose the guidance for a width x height design and predict its cost (nothing is loaded).
 
     ``pixel_available``: whether the IF model can be loaded (None: look for ``pixel_model`` locally / in the cache).
     ``half``: half precision (None: on GPUs). ``patch_config``: a ``PatchGuidanceConfig`` (defaults otherwise).
-    ``controlnet_size``: "mid" (the default ControlNets) or "full".
+    ``controlnet_size``: "mid" (the default ControlNets) or "full". ``latent``: the latent model's profile
+    (``engine.sdpixl.latent_profile``; default SDXL base): its native size, render multiple and costs.
     """
+    from engine.sdpixl.generator import render_size
     from engine.sdpixl.guidance.patch import PatchGuidanceConfig, axis_positions
     from engine.sdpixl.guidance.pixel import DEFAULT_IF_MODELS
+
+    latent = latent or SDXL_DEFAULT
+    native = latent.resolution
 
     if mode not in MODES:
         raise ValueError(f"unknown guidance {mode!r}; choose {', '.join(MODES)}")
@@ -205,7 +212,7 @@ def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "au
     pixel_model = pixel_model or DEFAULT_IF_MODELS["I"]
     stage2_model = (stage2_model or DEFAULT_IF_MODELS["II"]) if stage2 else None
     side = max(width, height)
-    latent_px = LATENT_NATIVE / side
+    latent_px = native / side
     warnings: list[str] = []
     reason = "chosen"
     if mode == "auto":
@@ -213,9 +220,9 @@ def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "au
         if side <= PIXEL_MAX_SIDE and available and not controlnets:
             mode, reason = "pixel", f"{side} cells a side fit IF's 64x64 at >= 1 px per cell; no VAE"
         elif latent_px < MIN_CELL_PX:
-            mode, reason = "patch", f"{latent_px:.1f} px per cell at {LATENT_NATIVE}^2 is under {MIN_CELL_PX}"
+            mode, reason = "patch", f"{latent_px:.1f} px per cell at {native}^2 is under {MIN_CELL_PX}"
         else:
-            mode, reason = "latent", f"{latent_px:.1f} px per cell at {LATENT_NATIVE}^2"
+            mode, reason = "latent", f"{latent_px:.1f} px per cell at {native}^2"
             if side <= PIXEL_MAX_SIDE and controlnets:
                 reason += "; ControlNets need latent guidance"
             elif side <= PIXEL_MAX_SIDE and not available:
@@ -232,12 +239,12 @@ def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "au
         if stage2:
             render = (PIXEL_NATIVE * 4, PIXEL_NATIVE * 4)
     else:
-        flops, peak, load = latent_cost(controlnets, half, controlnet_size)
-        render = (LATENT_NATIVE, LATENT_NATIVE)
-        px = latent_px
+        flops, peak, load = latent_cost(controlnets, half, controlnet_size, latent)
+        render = render_size(height, width, native, latent.size_multiple, latent.max_aspect)
+        px = min(render[0] / height, render[1] / width)
         if mode == "patch":
             pc = patch_config or PatchGuidanceConfig()
-            patch = pc.patch or LATENT_NATIVE
+            patch = pc.patch or native
             scale = max(pc.cell_px, math.ceil(patch / min(width, height)))
             canvas = (height * scale, width * scale)
             sweep = len(axis_positions(canvas[0], patch, pc.overlap)) * len(axis_positions(canvas[1], patch,
@@ -245,7 +252,10 @@ def plan_guidance(width: int, height: int, mode: str = "auto", device: str = "au
             render, px = (patch, patch), float(scale)
     seconds = flops / tput + overhead
     plan = GuidancePlan(mode, reason, spec.name, width, height, render, px, flops / 1e12, seconds, _gib(peak),
-                        _gib(max(load, peak)), steps, canvas, sweep, warnings)
+                        _gib(max(load, peak)), steps, canvas, sweep, warnings,
+                        f"{latent.name} ({latent.family}, {native} px)" if mode != "pixel" else "")
+    if latent.assumed and mode != "pixel":
+        warnings.append("the model's architecture could not be read offline: figures assume SDXL base")
     if plan.peak_gib > spec.memory_gib:
         warnings.append(f"predicted peak {plan.peak_gib:.1f} GiB exceeds the device's {spec.memory_gib:.0f} GiB")
     if spec.kind == "cpu":
@@ -278,10 +288,12 @@ def plan_for_run(config: Any, device: str | None = None) -> GuidancePlan:
     """``plan_guidance`` for a RunConfig (engine.sdpixl.optimize): its size, mode, models, steps, ControlNets."""
     latent = config.guidance
     half = None if latent.dtype == "auto" else latent.dtype in ("fp16", "bf16")
+    profile = latent_profile(latent.model, latent.model_config, latent.resolution, latent.tiny_vae)
     return plan_guidance(config.width, config.height, config.guidance_mode, device or latent.device, config.steps,
                          pixel_model=config.pixel.model, stage2=config.pixel.stage2,
                          stage2_model=config.pixel.stage2_model, controlnets=len(latent.controlnets), half=half,
-                         patch_config=config.patch, controlnet_size=controlnet_size(latent.controlnets))
+                         patch_config=config.patch, controlnet_size=controlnet_size(latent.controlnets),
+                         latent=profile)
 
 
 def controlnet_size(specs: Any) -> str:

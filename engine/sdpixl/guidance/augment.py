@@ -150,14 +150,15 @@ class DeviceAugment:
         self.signs = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], device=self.device, dtype=fdt)
         self.scale = torch.tensor([2.0 / max(w1, 1), 2.0 / max(h1, 1)], device=self.device, dtype=fdt)
         self.identity_grid = (self.pixels[..., :2] * self.scale - 1).float()
+        # made once: building it from a Python list every step would be a host-to-device copy per step
+        self.probs = torch.tensor([cfg.p_grayscale, cfg.p_perspective, cfg.p_hflip], device=self.device)
 
     def draw(self, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """One draw on the device: flags (grayscale, perspective, flip) and the sampling grid (H x W x 2)."""
         cfg = self.cfg
         coins = torch.rand(3, device=self.device, generator=generator)
         u = torch.rand(4, 2, device=self.device, generator=generator, dtype=self.solve_dtype)
-        probs = torch.tensor([cfg.p_grayscale, cfg.p_perspective, cfg.p_hflip], device=self.device)
-        flags = (coins < probs) & cfg.enabled
+        flags = (coins < self.probs) & cfg.enabled
         # integer offsets uniform in 0..max (as torch.randint(0, max + 1)), drawn from uniforms on the device
         offsets = torch.floor(u * (self.max_offset + 1)).clamp_max(self.max_offset)
         end = self.corners + self.signs * offsets

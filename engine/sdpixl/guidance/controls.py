@@ -24,18 +24,26 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
 
 
-def canny(image: np.ndarray, low: float = 100.0, high: float = 200.0, blur_sigma: float = 1.0) -> np.ndarray:
+def canny(image: np.ndarray, low: float = 100.0, high: float = 200.0, blur_sigma: float = 1.0,
+          upscale: float = 1.0) -> np.ndarray:
     """Canny edge map (H x W float32, 1 on edges) of an RGB or grey image on the 0..255 scale.
 
     Gaussian blur (``blur_sigma`` px; the reference blurs with radius 1), 3x3 Sobel gradients with the L1
     magnitude, non-maximum suppression along four directions, then hysteresis: weak edges
     (``low`` <= magnitude < ``high``) survive only when connected to a strong one.
+
+    ``upscale``: how many pixels of ``image`` one pixel of the original picture spans (an enlarged picture: a
+    patch-wise canvas). Enlarging by s spreads every edge over s pixels and divides its gradient by about s, so
+    the thresholds would find almost nothing; gradients are measured per original pixel instead (times s), which
+    finds the picture's own edges, drawn one pixel wide at this size (the blur is scaled alike, so it smooths the
+    same detail as on the original).
     """
+    s = max(1.0, float(upscale))
     gray = to_gray(image)
     if blur_sigma > 0:
-        gray = ndimage.gaussian_filter(gray, blur_sigma, mode="nearest")
-    gx = ndimage.sobel(gray, axis=1, mode="nearest")
-    gy = ndimage.sobel(gray, axis=0, mode="nearest")
+        gray = ndimage.gaussian_filter(gray, blur_sigma * s, mode="nearest")
+    gx = ndimage.sobel(gray, axis=1, mode="nearest") * s
+    gy = ndimage.sobel(gray, axis=0, mode="nearest") * s
     mag = np.abs(gx) + np.abs(gy)
     angle = (np.rad2deg(np.arctan2(gy, gx)) + 180.0) % 180.0
     sector = np.zeros(mag.shape, dtype=np.int8)  # 0: horizontal gradient, 1: 45, 2: vertical, 3: 135 degrees

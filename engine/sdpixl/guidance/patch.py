@@ -11,6 +11,16 @@ that is never built: each step renders only one ``patch x patch`` crop straight 
   as the render.
 - A global pass (the wrapped guidance at its native resolution on the whole design) keeps the structure: every
   step before the slider ``detail_from`` (a run fraction), then one step in ``global_every`` afterwards.
+- Crop steps draw t from a capped range (``crop_t_max``): at high t a crop alone would invent a whole new
+  composition (the subject repeated in every crop); structure is the global pass's job. Pixelsmith's slider
+  works the same way on timesteps: its crops denoise freely only after the first 20 (x2) or 30 (x4) of 50 DDIM
+  steps, i.e. below t ~ 600 or ~ 400 of 1000, and follow the upscaled base image above; 0.6 is its x2 setting.
+- SDXL micro-conditioning of a crop: original size = the canvas, target = the crop, and the crop's top-left
+  corner scaled into [0, ``max_crop_offset``] px (order kept). SDXL learnt crop offsets from random crops of
+  images resized to a 256/512 px short side (pre-training) and of 1024 px aspect buckets (a few dozen px), so
+  offsets of thousands of px (a corner of a 4096 px canvas) were never seen in training.
+- Canny edges for crops are computed on the canvas with gradients per pixel of the picture (``canny``'s
+  ``upscale``): an upscaled photo's edges are spread over many canvas pixels and would miss the thresholds.
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ class PatchGuidanceConfig:
     overlap: float = 0.5  # fraction of a crop shared with its neighbour in the position grid
     detail_from: float = 0.25  # the slider: run fraction where patch detail takes over from the global pass
     global_every: int = 4  # after the slider, one step in this many is still a global pass (0: never)
+    crop_t_max: float = 0.6  # crop steps draw t <= this fraction of T (Pixelsmith's x2 slider: 20 of 50 steps)
+    max_crop_offset: int = 512  # SDXL crop time ids: top-left offsets scaled into 0..this many px
 
 
 def axis_positions(length: int, patch: int, overlap: float) -> list[int]:
@@ -193,10 +205,11 @@ class PatchGuidance:
         from engine.sdpixl.guidance.controls import canny, normalise_depth, to_gray
 
         big = letterbox_array(image, self.canvas_hw)
+        upscale = min(self.canvas_hw[0] / image.shape[0], self.canvas_hw[1] / image.shape[1])
         cfg = getattr(self.inner, "config", None)
         for spec, cond in zip(getattr(cfg, "controlnets", []), self.global_conditions):
             if spec.kind == "canny":
-                plane = canny(big, cfg.canny_low, cfg.canny_high)
+                plane = canny(big, cfg.canny_low, cfg.canny_high, upscale=upscale)
             elif depth_image is not None:
                 plane = normalise_depth(to_gray(letterbox_array(depth_image, self.canvas_hw)))
             else:  # estimated depth: upsample the global estimate (depth is smooth)
@@ -211,6 +224,17 @@ class PatchGuidance:
             crop = torch.from_numpy(plane[top: top + p, left: left + p].astype(np.float32) / 255.0)
             out.append(crop[None, None].expand(1, 3, p, p).to(self.device))
         return out
+
+    def crop_offsets(self, top: int, left: int) -> tuple[int, int]:
+        """The crop corner as SDXL's crop time ids: canvas px scaled into [0, ``max_crop_offset``] (see the
+        module notes), so neighbouring crops keep their order and no offset leaves SDXL's trained range."""
+        limit = self.config.max_crop_offset
+
+        def scaled(pos: int, length: int) -> int:
+            slack = length - self.patch
+            return 0 if slack <= 0 else int(round(pos * min(1.0, limit / slack)))
+
+        return scaled(top, self.canvas_hw[0]), scaled(left, self.canvas_hw[1])
 
     # ----------------------------------------------------------------- the step
     def is_global(self, step: int, step_fraction: float) -> bool:
@@ -242,17 +266,23 @@ class PatchGuidance:
         crop = crop_from_cells(rgb.to(self.device, torch.float32), self.scale, top, left, p)
         conditions = getattr(self.inner, "conditions", [])
         prev_ids = getattr(self.inner, "time_ids", None)
+        prev_cap = getattr(self.inner, "t_max_cap", None)
         self._apply_state(self._crop_state)
         self.inner.conditions = self._crop_conditions(top, left)
+        if prev_cap is not None:
+            self.inner.t_max_cap = min(prev_cap, self.config.crop_t_max)
         ids = getattr(self.inner, "time_ids", None)
         if ids is not None:  # SDXL micro-conditioning: original size = the canvas, crop top-left, target = the crop
             ch, cw = self.canvas_hw
-            self.inner.time_ids = torch.tensor([[ch, cw, top, left, p, p]], device=ids.device, dtype=ids.dtype)
+            c_top, c_left = self.crop_offsets(top, left)
+            self.inner.time_ids = torch.tensor([[ch, cw, c_top, c_left, p, p]], device=ids.device, dtype=ids.dtype)
         try:
             out = dict(self.inner(crop, step_fraction, g))
         finally:  # leave the wrapped guidance as the run set it up (global size, global conditions)
             self._apply_state(self._global_state)
             self.inner.conditions = conditions
+            if prev_cap is not None:
+                self.inner.t_max_cap = prev_cap
             if prev_ids is not None and "time_ids" not in self._global_state:
                 self.inner.time_ids = prev_ids
         out["patch"] = torch.tensor(1)

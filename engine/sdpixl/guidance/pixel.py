@@ -11,7 +11,15 @@ Same contract as ``SDXLGuidance``: a dataclass config, a constructor that loads 
   stages share the T5 encoder).
 - Stage II (cascaded pixel-space SDS): from ``stage2_from`` of the run on, SDS runs on the 256 x 256 render with
   IF-II, conditioned on the *frozen* stage-I render x_cond = g(theta_0) captured when stage II starts (upscaled and
-  noised at ``stage2_noise_level`` as IF does). The condition never follows the moving parameters.
+  noised at ``stage2_noise_level`` as IF does). The condition never follows the moving parameters. It is frozen
+  from the clean design (the argmax palette render, given by ``bind_design``), not from the step's Gumbel sample,
+  and travels in checkpoints (``checkpoint_state``).
+- The joint augmentation of the reference (one draw for the render and every spatially aligned condition) covers
+  the stage-II condition too: IF-II's low-resolution input is aligned with the render like a ControlNet condition,
+  so a flipped or greyed render gets a flipped or greyed condition (before the condition is noised, as IF noises
+  the upscaled image it is given).
+- A step does no host round trip: random draws use a generator on the device, the timestep stays a device tensor,
+  and the constant tensors (noise-level labels, stage ids) are made once.
 """
 
 from __future__ import annotations
@@ -22,13 +30,13 @@ import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 from engine.sdpixl.generator import letterbox_box
-from engine.sdpixl.guidance.augment import AugmentConfig, joint_augment
+from engine.sdpixl.guidance.augment import AugmentConfig, DeviceAugment
 from engine.sdpixl.guidance.loading import (
     ModelLoadError,
     _fail,
@@ -38,7 +46,7 @@ from engine.sdpixl.guidance.loading import (
     resolve_dtype,
     resolve_source,
 )
-from engine.sdpixl.guidance.sds import sample_timestep, sds_grad, sds_loss, sds_weight
+from engine.sdpixl.guidance.sds import sample_timestep_t, sds_grad, sds_loss, sds_weight
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +189,8 @@ class PixelGuidance:
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         seed = config.seed if config.seed is not None else random.randrange(2**31)
-        self.generator = torch.Generator().manual_seed(seed)
+        # every random number of a step (augmentation, timestep, noise) is drawn on the device: no host traffic
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     @staticmethod
     def _stage(unet: Any, scheduler: Any) -> _Stage:
@@ -201,8 +210,15 @@ class PixelGuidance:
         self.resolution = stage1.resolution
         self.render_hw = (stage1.resolution, stage1.resolution)
         self.condition: torch.Tensor | None = None  # the frozen stage-I render (B x 3 x 64 x 64, [-1, 1])
+        self._condition_up: torch.Tensor | None = None  # the same, upscaled to stage II's size (made once)
         self.last_stage2_input: torch.Tensor | None = None
         self.target_hw = (height, width) if height and width else None
+        self._design: Callable[[], torch.Tensor] | None = None
+        self.augments = {s.resolution: DeviceAugment(self.config.augment, s.resolution, s.resolution, self.device)
+                         for s in (stage1, stage2) if s is not None}
+        level = int(self.config.stage2_noise_level)
+        self._noise_labels = torch.tensor([level], device=self.device)
+        self._stage_ids = {1: torch.tensor(1), 2: torch.tensor(2)}
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -229,12 +245,41 @@ class PixelGuidance:
             return 2
         return 1
 
+    def bind_design(self, render: Callable[[], torch.Tensor]) -> None:
+        """Where to read the clean design when stage II starts: ``render()`` returns the current argmax palette
+        render (H x W x 3 in [0, 1]); without it the condition is frozen from the step's own render. Binding
+        starts a new run: a condition frozen by an earlier run is dropped (a resumed run restores its own)."""
+        self._design = render
+        self.set_condition(None)
+
     def freeze_condition(self, rgb: torch.Tensor) -> torch.Tensor:
-        """Freeze x_cond = g(theta_0): the stage-I-size render of ``rgb`` (B x 3 x h x w in [0, 1]), detached."""
-        small = letterbox_render(rgb.detach().to(self.device, torch.float32), self.stage1.resolution, self.config.fill)
-        self.condition = (small * 2.0 - 1.0).clone()
+        """Freeze x_cond = g(theta_0): the stage-I-size render of ``rgb`` (B x 3 x h x w, or h x w x 3, in [0, 1]),
+        detached."""
+        rgb = rgb.detach().to(self.device, torch.float32)
+        if rgb.ndim == 3:
+            rgb = rgb.permute(2, 0, 1)[None]
+        small = letterbox_render(rgb, self.stage1.resolution, self.config.fill)
+        self.set_condition(small * 2.0 - 1.0)
         log.info("stage II starts: condition frozen from the current design")
         return self.condition
+
+    def set_condition(self, condition: torch.Tensor | None) -> None:
+        """Set (or clear) the frozen stage-I condition (B x 3 x 64 x 64 in [-1, 1]) and its stage-II upscale."""
+        if condition is None:
+            self.condition = self._condition_up = None
+            return
+        self.condition = condition.detach().to(self.device, torch.float32).clone()
+        if self.stage2 is not None:
+            size = self.stage2.resolution
+            self._condition_up = F.interpolate(self.condition, size=(size, size), mode="bilinear", align_corners=True)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """What a checkpoint must keep to resume the run exactly: the frozen stage-II condition."""
+        return {"stage2_condition": None if self.condition is None else self.condition.cpu()}
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        """Restore ``checkpoint_state``."""
+        self.set_condition(state.get("stage2_condition"))
 
     def _eps(self, stage: _Stage, x_t: torch.Tensor, t: torch.Tensor,
              extra: torch.Tensor | None = None, class_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
@@ -252,44 +297,42 @@ class PixelGuidance:
     def __call__(self, rgb: torch.Tensor, step_fraction: float,
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """SDS on a B x 3 x H x W render in [0, 1]; returns ``loss_sds`` (differentiable), ``t``, ``grad_norm``
-        (and ``stage``)."""
+        (and ``stage``), all device tensors (reading them forces a sync)."""
         g = generator or self.generator
         if rgb.ndim != 4 or rgb.shape[1] != 3:
             raise ValueError(f"guidance expects B x 3 x H x W images, got {tuple(rgb.shape)}")
         rgb = rgb.to(self.device, torch.float32)
         stage_no = self.stage_at(step_fraction)
         if stage_no == 2 and self.condition is None:
-            self.freeze_condition(rgb)
+            self.freeze_condition(self._design() if self._design is not None else rgb)
         stage = self.stage1 if stage_no == 1 else self.stage2
         assert stage is not None
         x = letterbox_render(rgb, stage.resolution, self.config.fill)
-        x, _ = joint_augment(x, [], self.config.augment, g)
+        conditions = [] if stage_no == 1 else [self._condition_up.expand(x.shape[0], -1, -1, -1) * 0.5 + 0.5]
+        x, conditions = self.augments[stage.resolution](x, conditions, g)  # one draw for render and condition
         x = x * 2.0 - 1.0
-        t_int = sample_timestep(step_fraction, stage.num_train_timesteps, self.config.t_min, self.config.t_max_start,
-                                self.config.t_max_end, self.config.t_anneal_until, g)
-        noise = torch.randn(x.shape, generator=g).to(self.device, torch.float32)
+        t = sample_timestep_t(step_fraction, stage.num_train_timesteps, self.config.t_min, self.config.t_max_start,
+                              self.config.t_max_end, self.config.t_anneal_until, g, self.device)
+        noise = torch.randn(x.shape, generator=g, device=self.device, dtype=torch.float32)
         extra, labels = None, None
         if stage_no == 2:
-            extra, labels = self._stage2_condition(x.shape[0], stage.resolution, g)
-        alpha_bar = stage.alphas_cumprod[t_int]
+            extra, labels = self._stage2_condition(conditions[0] * 2.0 - 1.0, g)
+        alpha_bar = stage.alphas_cumprod[t].reshape(())
         with torch.no_grad():
             x_t = alpha_bar.sqrt() * x.detach() + (1.0 - alpha_bar).sqrt() * noise
-            t = torch.tensor(t_int, device=self.device)
             eps_u, eps_c = self._eps(stage, x_t, t, extra, labels)
             grad = sds_grad(eps_u, eps_c, noise, sds_weight(alpha_bar, self.config.weighting),
                             self.config.guidance_scale)
         # t and grad_norm stay on the device (a loop that accumulates on the device reads them without a sync)
-        return {"loss_sds": sds_loss(x, grad), "t": t.detach(), "grad_norm": grad.norm().detach(),
-                "stage": torch.tensor(stage_no)}
+        return {"loss_sds": sds_loss(x, grad), "t": t.reshape(()), "grad_norm": grad.norm().detach(),
+                "stage": self._stage_ids[stage_no]}
 
-    def _stage2_condition(self, batch: int, size: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """IF-II's second input: the frozen stage-I render upscaled to ``size`` and noised at the noise level."""
-        assert self.condition is not None and self.image_alphas_cumprod is not None
-        cond = self.condition.expand(batch, -1, -1, -1)
-        up = F.interpolate(cond, size=(size, size), mode="bilinear", align_corners=True)
-        level = int(self.config.stage2_noise_level)
-        a = self.image_alphas_cumprod[level]
-        noise = torch.randn(up.shape, generator=g).to(self.device, torch.float32)
+    def _stage2_condition(self, up: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """IF-II's second input: the (augmented) upscaled frozen condition in [-1, 1], noised at the noise level
+        as IF does, and the noise-level class labels."""
+        assert self.image_alphas_cumprod is not None
+        a = self.image_alphas_cumprod[int(self.config.stage2_noise_level)]
+        noise = torch.randn(up.shape, generator=g, device=self.device, dtype=torch.float32)
         noisy = a.sqrt() * up + (1.0 - a).sqrt() * noise
         self.last_stage2_input = noisy
-        return noisy, torch.tensor([level], device=self.device)
+        return noisy, self._noise_labels

@@ -26,10 +26,13 @@ def sample_timestep(step_fraction: float, num_train_timesteps: int = 1000, t_min
 
 def sample_timestep_t(step_fraction: float, num_train_timesteps: int = 1000, t_min: int = 20,
                       t_max_start: float = 0.98, t_max_end: float = 0.8, anneal_until: float = 0.5,
-                      generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+                      generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                      t_cap: float = 1.0) -> torch.Tensor:
     """As ``sample_timestep`` but drawn on ``device`` with a generator of that device: a (1,) int64 tensor, so
-    the value never has to travel to the host (the bounds are host arithmetic on the run fraction)."""
-    hi = int(math.floor(num_train_timesteps * t_max_at(step_fraction, t_max_start, t_max_end, anneal_until)))
+    the value never has to travel to the host (the bounds are host arithmetic on the run fraction). ``t_cap``
+    (a fraction of T) caps the upper bound further (patch-wise crop steps)."""
+    t_max = min(t_max_at(step_fraction, t_max_start, t_max_end, anneal_until), t_cap)
+    hi = int(math.floor(num_train_timesteps * t_max))
     hi = min(max(hi, t_min), num_train_timesteps - 1)
     return torch.randint(t_min, hi + 1, (1,), generator=generator, device=device)
 

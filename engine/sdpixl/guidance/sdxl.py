@@ -33,12 +33,11 @@ from engine.sdpixl.guidance.loading import (
     resolve_dtype,
 )
 from engine.sdpixl.guidance.sds import eps_from_v, sample_timestep_t, sds_grad, sds_loss, sds_weight
+from engine.sdpixl.latent_profile import MAX_ASPECT
 
 log = logging.getLogger(__name__)
 
 CONTROL_KINDS = ("canny", "depth")
-# Widest render aspect per family: SDXL's training buckets run from 512x2048 to 2048x512; SD 1.5 trained square.
-MAX_ASPECT = {"sdxl": 4.0, "sd15": 2.0}
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 
 
@@ -182,6 +181,7 @@ class SDXLGuidance:
         self.size_multiple = self.vae_scale_factor * 2**down
         self.resolution = config.resolution or int(self.unet.config.sample_size) * self.vae_scale_factor
         self.max_aspect = MAX_ASPECT.get(self.family)
+        self.t_max_cap = 1.0  # fraction of T capping the timestep range (patch-wise crop steps lower it)
         self.conditions: list[torch.Tensor] = []
         self.set_target_size(height or self.resolution, width or self.resolution)
 
@@ -269,9 +269,12 @@ class SDXLGuidance:
 
     def _branch_inputs(self, branches: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Text embeddings (and SDXL pooled embeddings) for a string of branches: "u" uncond, "c" cond."""
-        rows = [0 if b == "u" else 1 for b in branches]
-        pooled = None if self.pooled is None else self.pooled[rows]
-        return self.embeddings[rows], pooled
+        # slices, not a list index: indexing with a Python list copies the list to the device every step
+        def pick(t: torch.Tensor) -> torch.Tensor:
+            rows = [t[:1] if b == "u" else t[1:2] for b in branches]
+            return t if branches == "uc" else torch.cat(rows)
+
+        return pick(self.embeddings), None if self.pooled is None else pick(self.pooled)
 
     def _predict(self, z_t: torch.Tensor, t: torch.Tensor, conditions: list[torch.Tensor],
                  branches: str) -> torch.Tensor:
@@ -331,7 +334,7 @@ class SDXLGuidance:
         rgb, conds = self.augment(rgb, list(self.conditions), g)
         z = self.encode(rgb)
         t = sample_timestep_t(step_fraction, self.num_train_timesteps, self.config.t_min, self.config.t_max_start,
-                              self.config.t_max_end, self.config.t_anneal_until, g, self.device)
+                              self.config.t_max_end, self.config.t_anneal_until, g, self.device, self.t_max_cap)
         noise = torch.randn(z.shape, generator=g, device=self.device, dtype=torch.float32)
         alpha_bar = self.alphas_cumprod[t].reshape(())
         with torch.no_grad():
