@@ -80,7 +80,8 @@ def test_generate_bad_arguments_exit_2(tiny_root, tmp_path, capsys, extra, needl
     argv = _base(model, tmp_path / "x.pixl") + extra
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and needle in err and "Traceback" not in err
+    # the error is one line of its own (after any progress line: model loading is reported before it)
+    assert err.splitlines()[-1].startswith("error:") and needle in err and "Traceback" not in err
     assert not (tmp_path / "x.pixl").exists()
 
 
