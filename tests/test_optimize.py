@@ -375,3 +375,39 @@ def test_colour_budget_picks_k_colours_and_the_result_obeys_the_minimum(config, 
     # without a budget the run may use every colour (the old behaviour, for callers that choose their palette)
     free = run_optimization(replace(cfg, colour_budget=None, fft_weight=0.0, lr=0.5), guidance=guidance)
     assert len(free.color_counts()) >= len(counts)
+
+
+def test_a_crash_keeps_the_steps_done_so_far(config, guidance, tmp_path):
+    """A failing step (out of memory, a driver error...) still leaves a checkpoint of the steps done, and the run
+    resumes from it."""
+    ckpt = tmp_path / "run.ckpt"
+
+    class Failing:
+        def __init__(self, inner, at):
+            self.inner, self.at, self.calls = inner, at, 0
+            self.device, self.generator = inner.device, inner.generator
+
+        def __call__(self, rgb, frac):
+            self.calls += 1
+            if self.calls == self.at:
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            return self.inner(rgb, frac)
+
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        run_optimization(replace(config, checkpoint_path=str(ckpt)), guidance=Failing(guidance, 4))
+    assert load_checkpoint(ckpt, config)["step"] == 3
+    resumed = run_optimization(replace(config, resume=str(ckpt)), guidance=guidance)
+    assert resumed.metadata["steps"] == config.steps
+
+
+def test_checkpoints_also_come_by_time(config, guidance, tmp_path, monkeypatch):
+    from engine.sdpixl import optimize as opt
+
+    saved = []
+    monkeypatch.setattr(opt, "save_checkpoint", lambda path, gen, o, s, step, *a: saved.append(step))
+    base = replace(config, checkpoint_path=str(tmp_path / "c.ckpt"), checkpoint_every=0)
+    run_optimization(base, guidance=guidance)
+    assert saved == [config.steps]  # no step rule, no time rule: only at the end
+    saved.clear()
+    run_optimization(replace(base, checkpoint_seconds=1e-9), guidance=guidance)
+    assert saved == list(range(1, config.steps + 1))  # the time is always up: after every step

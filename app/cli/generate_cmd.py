@@ -24,7 +24,7 @@ from app.cli.colour_args import add_colour_arguments, colour_choice
 from engine.core.atomic import OutputPathError, atomic_path, check_writable_dir
 from engine.core.palette_io import load_palette
 from engine.core.progress import CancelToken, Progress
-from engine.sdpixl.run_settings import CHECKPOINT_EVERY, RunSettings, format_duration, run_files
+from engine.sdpixl.run_settings import CHECKPOINT_EVERY, CHECKPOINT_SECONDS, RunSettings, format_duration, run_files
 
 
 def _optimize():
@@ -90,7 +90,8 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", help="checkpoint file to write (default: OUT.run/checkpoint.pt beside the "
                                         "output; 'none' for no checkpoint)")
     p.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY,
-                   help=f"steps between checkpoints ({CHECKPOINT_EVERY}; 0: only when the run stops or ends)")
+                   help=f"steps between checkpoints ({CHECKPOINT_EVERY}, and at least one every "
+                        f"{CHECKPOINT_SECONDS / 60:g} minutes; 0: only when the run stops, ends or fails)")
     p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                    help="continue a run: from its checkpoint beside --out (no value) or from this file")
     from app.cli.guidance_args import add_guidance_arguments  # the guidance path options (issue 15)
@@ -139,7 +140,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         init_samples=args.init_samples, init_sample_steps=args.init_sample_steps, clip_model=args.clip_model,
         compile=args.compile, compile_mode=args.compile_mode, fft_weight=args.fft_weight,
         fidelity_weight=args.fidelity_weight, preview_every=args.preview_every,
-        checkpoint_every=args.checkpoint_every, colours=colour_choice(args))
+        checkpoint_every=args.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS, colours=colour_choice(args))
 
 
 def build_config(args: argparse.Namespace):

@@ -79,6 +79,7 @@ class RunConfig:
     preview_every: int = 10
     checkpoint_path: str | None = None
     checkpoint_every: int = 0  # steps between checkpoints (0: only on stop/finish when a path is set)
+    checkpoint_seconds: float = 0.0  # also a checkpoint when this long has passed since the last (0: off)
     resume: str | None = None  # checkpoint file to continue from
     # The maker's colour budget (engine.convert.colour_choice.ColourBudget): the run's K colours are picked from
     # the picture or the selected init sample as the converter picks them, and the final pattern obeys the minimum
@@ -528,57 +529,67 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     losses: dict[str, float] = {}
     step = start
     cancelled = False
-    while step < total:
-        if cancel is not None and cancel.cancelled:
-            cancelled = True
-            break
-        frac = step / total
-        tau = config.tau.value_t(frac, rng, device)
-        img = gen(tau=tau, hard=config.hard, generator=rng)
-        out = guidance(img.permute(2, 0, 1)[None], frac)
-        loss = torch.zeros((), device=device)
-        terms: dict[str, torch.Tensor] = {}
-        for name, value in out.items():
-            if name.startswith("loss_"):
-                weight = getattr(config, name[5:] + "_weight", 1.0)
-                loss = loss + weight * value.to(device)
-                terms[name[5:]] = value.detach()
-        if config.fft_weight:
-            fft = fft_smoothness_loss(img)
-            loss = loss + config.fft_weight * fft
-            terms["fft"] = fft.detach()
-        if target is not None:
-            fid = fidelity_loss(img, target, config.fidelity_sigma)
-            loss = loss + config.fidelity_weight * fid
-            terms["fidelity"] = fid.detach()
-        terms["total"] = loss.detach()
-        for key in ("t", "grad_norm"):
-            if key in out:
-                last[key] = torch.as_tensor(out[key]).detach()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        finite = torch.isfinite(loss)
-        skipped += (~finite).long()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_([gen.logits], config.grad_clip)
-        _guarded_step(optimizer, gen.logits, finite)
-        scheduler.step()
-        gen.center_()
-        for key, value in terms.items():
-            sums[key] = value.float() if key not in sums else sums[key] + value.float()
-        count += 1
-        step += 1
-        if callback_on_step_end is not None:
-            callback_on_step_end(StepInfo(step, total, DeviceLosses({**terms, **last}), gen))
-        if config.checkpoint_every > 0 and step % config.checkpoint_every == 0 and step < total:
+    last_checkpoint = time.perf_counter()
+    try:
+        while step < total:
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                break
+            frac = step / total
+            tau = config.tau.value_t(frac, rng, device)
+            img = gen(tau=tau, hard=config.hard, generator=rng)
+            out = guidance(img.permute(2, 0, 1)[None], frac)
+            loss = torch.zeros((), device=device)
+            terms: dict[str, torch.Tensor] = {}
+            for name, value in out.items():
+                if name.startswith("loss_"):
+                    weight = getattr(config, name[5:] + "_weight", 1.0)
+                    loss = loss + weight * value.to(device)
+                    terms[name[5:]] = value.detach()
+            if config.fft_weight:
+                fft = fft_smoothness_loss(img)
+                loss = loss + config.fft_weight * fft
+                terms["fft"] = fft.detach()
+            if target is not None:
+                fid = fidelity_loss(img, target, config.fidelity_sigma)
+                loss = loss + config.fidelity_weight * fid
+                terms["fidelity"] = fid.detach()
+            terms["total"] = loss.detach()
+            for key in ("t", "grad_norm"):
+                if key in out:
+                    last[key] = torch.as_tensor(out[key]).detach()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            finite = torch.isfinite(loss)
+            skipped += (~finite).long()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_([gen.logits], config.grad_clip)
+            _guarded_step(optimizer, gen.logits, finite)
+            scheduler.step()
+            gen.center_()
+            for key, value in terms.items():
+                sums[key] = value.float() if key not in sums else sums[key] + value.float()
+            count += 1
+            step += 1
+            if callback_on_step_end is not None:
+                callback_on_step_end(StepInfo(step, total, DeviceLosses({**terms, **last}), gen))
+            due = config.checkpoint_every > 0 and step % config.checkpoint_every == 0
+            if config.checkpoint_seconds > 0 and time.perf_counter() - last_checkpoint >= config.checkpoint_seconds:
+                due = True
+            if due and step < total:
+                checkpoint(step)
+                last_checkpoint = time.perf_counter()
+            if progress is not None and step % every == 0 and step < total:
+                losses = _report_values(sums, count, {**last, "entropy": logit_entropy(gen.logits)})
+                _log_skipped(skipped, step, logged)
+                sums, count = {}, 0
+                elapsed = time.perf_counter() - t0
+                eta = elapsed / (step - start) * (total - step)
+                progress(Progress(step, total, f"step {step}/{total}", dict(losses), elapsed, eta, gen.hard_image()))
+    except BaseException:  # a crash or a second Ctrl-C: keep the steps done so far (resumable)
+        if step > start:
             checkpoint(step)
-        if progress is not None and step % every == 0 and step < total:
-            losses = _report_values(sums, count, {**last, "entropy": logit_entropy(gen.logits)})
-            _log_skipped(skipped, step, logged)
-            sums, count = {}, 0
-            elapsed = time.perf_counter() - t0
-            eta = elapsed / (step - start) * (total - step)
-            progress(Progress(step, total, f"step {step}/{total}", dict(losses), elapsed, eta, gen.hard_image()))
+        raise
     checkpoint(step)
     if count or progress is not None:
         losses = _report_values(sums, count, {**last, "entropy": logit_entropy(gen.logits)})

@@ -17,7 +17,8 @@ from engine.core.palette import Palette
 
 DEFAULT_CONTROLNETS = ("canny", "depth")  # the reference's pair ("-mid" nets at 0.15), on the latent path
 CONTROLNET_CHOICES = ("auto", "none", "canny", "depth")
-CHECKPOINT_EVERY = 100  # steps between checkpoints of a CLI run (plus one when it stops or ends)
+CHECKPOINT_EVERY = 100  # steps between checkpoints of a CLI run (plus one when it stops, ends or fails)
+CHECKPOINT_SECONDS = 300.0  # ... and at least one every 5 minutes on a slow machine
 
 
 class RunSettingsError(ValueError):
@@ -64,6 +65,7 @@ class RunSettings:
     preview_every: int = 10
     checkpoint_path: str | None = None
     checkpoint_every: int = 0
+    checkpoint_seconds: float = 0.0
     resume: str | None = None
     colours: Any = None  # engine.convert.colour_choice.ColourChoice; None: every colour of the palette
 
@@ -119,7 +121,7 @@ def build_run_config(s: RunSettings) -> Any:
         "width": s.width, "height": s.height, "palette": palette, "colour_budget": budget, "init": s.init,
         "seed": s.seed, "preview_every": max(1, s.preview_every), "guidance": replace(g, **changes),
         "auto_controlnets": auto, "guidance_mode": s.guidance_mode, "checkpoint_path": s.checkpoint_path,
-        "checkpoint_every": s.checkpoint_every, "resume": s.resume}
+        "checkpoint_every": s.checkpoint_every, "checkpoint_seconds": s.checkpoint_seconds, "resume": s.resume}
     for name, value in (("steps", s.steps), ("fft_weight", s.fft_weight), ("fidelity_weight", s.fidelity_weight),
                         ("init_samples", s.init_samples)):
         if value is not None:
