@@ -81,3 +81,30 @@ def test_missing_default_controlnets_are_left_out_asked_ones_fail(tiny_root, cou
     assert g.controlnets == [] and g.config.controlnets == []
     with pytest.raises(ModelLoadError, match="nobody/no-controlnet"):
         cache.latent(cfg, 10, 12)
+
+
+def test_a_text_only_run_loads_its_model_once_for_sampling_and_guidance(tiny_root, perler, monkeypatch):
+    """Sampling the init candidates and the guidance share one load (today's CLI: two loads per text-only run)."""
+    import engine.sdpixl.guidance.loading as loading
+    from engine.sdpixl.select_init import SampleInitConfig, sample_candidates
+
+    loads = []
+    real = loading.load_pipeline
+
+    def counting(*a, **k):
+        loads.append(a[0])
+        return real(*a, **k)
+
+    monkeypatch.setattr(loading, "load_pipeline", counting)
+    monkeypatch.setattr(cache_mod, "load_pipeline", counting)
+    g = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)), device="cpu")
+    config = make_config("fast", prompt="a cat", palette=perler.subset(list(range(8))), width=12, height=10,
+                         steps=1, seed=7, guidance=g, guidance_mode="latent", init_samples=2,
+                         sample_init=SampleInitConfig(clip_model=str(build_cached("clip", tiny_root)),
+                                                      inference_steps=2))
+    pattern = run_optimization(config)
+    assert pattern.metadata["init"] == "sample" and len(loads) == 1
+    cache = GuidanceCache()
+    shared = sample_candidates(config, 2, loaded=cache.sampling_pipeline(config))
+    own = sample_candidates(config, 2)  # its own load: the same candidates
+    assert all((a == b).all() for a, b in zip(shared, own))

@@ -423,7 +423,17 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         # "auto" is best effort (no CLIP on this computer: random logits, said in the log and the metadata);
         # an explicit init "sample" must work.
         say(f"init: loading the model to sample {max(1, config.init_samples)} candidate images")
-        picked = sample_and_select(config, progress=progress, optional=config.init == "auto")
+        if guidance is None and guidance_cache is None:
+            from engine.sdpixl.guidance.cache import GuidanceCache
+
+            guidance_cache = GuidanceCache()  # this run's only: the model is loaded once for sampling and guidance
+        shared = guidance_cache if guidance is None and config.guidance_mode != "pixel" else None
+        try:
+            picked = sample_and_select(config, progress=progress, optional=config.init == "auto",
+                                       pipeline=(lambda: shared.sampling_pipeline(config)) if shared else None)
+        finally:
+            if shared is not None:
+                shared.after_sampling()
         if picked is None:
             init, init_note = "random", f"no CLIP model {config.sample_init.clip_model!r}: random start"
             missing_clip = True

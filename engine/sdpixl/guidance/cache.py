@@ -136,6 +136,26 @@ class GuidanceCache:
             tiny=tiny is not None, vae_scale_factor=models.vae_scale_factor, height=height, width=width,
             prediction_type=models.prediction_type, encoder_dtype=enc_dtype)
 
+    def sampling_pipeline(self, run: Any) -> tuple[Any, str]:
+        """The run's text-to-image pipeline for sampling init candidates (``select_init.sample_candidates``'s
+        ``loaded``), built on the kept modules: a text-only run loads its model once for sampling and guidance.
+        Call ``after_sampling`` when done."""
+        models = self._models(run.guidance)
+        pipe = type(models.pipe)(**models.pipe.components)  # the same modules; setting its VAE leaves ours alone
+        return pipe, models.family
+
+    def after_sampling(self) -> None:
+        """Move the text encoders back to the CPU after sampling on a GPU (they are needed again only for a new
+        prompt)."""
+        if self.models is None:
+            return
+        for name in ("text_encoder", "text_encoder_2"):
+            enc = getattr(self.models.pipe, name, None)
+            if enc is not None and next(enc.parameters()).device.type != "cpu":
+                enc.to("cpu")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     # ----------------------------------------------------------------- loading
     def _models(self, config: SDXLGuidanceConfig) -> LoadedModels:
         key = model_key(config)
