@@ -108,3 +108,18 @@ def test_a_text_only_run_loads_its_model_once_for_sampling_and_guidance(tiny_roo
     shared = sample_candidates(config, 2, loaded=cache.sampling_pipeline(config))
     own = sample_candidates(config, 2)  # its own load: the same candidates
     assert all((a == b).all() for a, b in zip(shared, own))
+
+
+def test_default_depth_controlnet_needs_a_depth_model_or_map(tiny_root, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cn = str(build_cached("controlnet-sd15", tiny_root))
+    base = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)), device="cpu", prompt="a cat",
+                              controlnets=[ControlNetSpec("canny", cn), ControlNetSpec("depth", cn)],
+                              depth_model="nobody/no-depth-model")
+    cache = GuidanceCache()
+    kinds = [c.kind for c in cache.latent(base, 10, 12, optional_controlnets=True).config.controlnets]
+    assert kinds == ["canny"]  # no depth estimator offline: the default depth net is left out
+    kinds = [c.kind for c in cache.latent(base, 10, 12, optional_controlnets=True, depth_map=True).config.controlnets]
+    assert kinds == ["canny", "depth"]  # a user depth map needs no estimator
+    dpt = replace(base, depth_model=str(build_cached("dpt", tiny_root)))
+    assert len(cache.latent(dpt, 10, 12, optional_controlnets=True).controlnets) == 2

@@ -24,8 +24,10 @@ from engine.sdpixl.guidance.loading import (
     load_lora,
     load_pipeline,
     load_tiny_vae,
+    offline,
     resolve_device,
     resolve_dtype,
+    resolve_source,
 )
 from engine.sdpixl.guidance.sdxl import SDXLGuidance, SDXLGuidanceConfig, check_prediction_type, full_vae_dtype
 
@@ -88,7 +90,8 @@ class GuidanceCache:
         gcfg = replace(run.guidance, prompt=run.prompt, negative_prompt=run.negative_prompt, seed=run.seed)
         if mode == "pixel":
             return self._pixel_guidance(run)
-        inner = self.latent(gcfg, run.height, run.width, optional_controlnets=bool(run.auto_controlnets))
+        inner = self.latent(gcfg, run.height, run.width, optional_controlnets=bool(run.auto_controlnets),
+                            depth_map=bool(run.depth_image))
         if mode == "patch":
             from engine.sdpixl.guidance.patch import PatchGuidance
 
@@ -98,9 +101,10 @@ class GuidanceCache:
         return inner
 
     def latent(self, config: SDXLGuidanceConfig, height: int | None = None, width: int | None = None,
-               optional_controlnets: bool = False) -> SDXLGuidance:
+               optional_controlnets: bool = False, depth_map: bool = False) -> SDXLGuidance:
         """An SDXLGuidance for ``config`` (prompt and seed set) built from the kept modules, loading what is not
-        kept yet."""
+        kept yet. ``optional_controlnets``: ControlNets (or, without a user ``depth_map``, the depth estimator)
+        missing offline are left out with a warning instead of failing."""
         models = self._models(config)
         device = resolve_device(config.device)
         dtype = resolve_dtype(config.dtype, device)
@@ -118,6 +122,10 @@ class GuidanceCache:
                         str(enc_dtype).replace("torch.", ""))
         nets, specs = [], []
         for spec in config.controlnets:
+            if optional_controlnets and spec.kind == "depth" and not depth_map and not available(config.depth_model):
+                log.warning("running without the depth ControlNet: the depth model %s is not on this computer",
+                            config.depth_model)
+                continue
             source = spec.source or DEFAULT_CONTROLNETS[models.family][spec.kind]
             if source not in models.controlnets:
                 try:
@@ -211,6 +219,25 @@ class GuidanceCache:
         self.clear()
         latent = replace(run.guidance, prompt=run.prompt, negative_prompt=run.negative_prompt, seed=run.seed)
         return resolve_and_build(replace(run, guidance_mode="pixel"), latent)
+
+
+def available(source: str, marker: str = "config.json") -> bool:
+    """True when a model can be loaded now: a local folder, or a hub id when the hub is reachable or its ``marker``
+    file is in the Hugging Face cache."""
+    try:
+        src = resolve_source(source, "model")
+    except ModelLoadError:
+        return False
+    if src.kind != "hub":
+        return True
+    if not offline():
+        return True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(src.location, marker), str)
+    except Exception:  # malformed ids and friends: not available
+        return False
 
 
 _SHARED: GuidanceCache | None = None
