@@ -24,7 +24,7 @@ from app.cli.colour_args import add_colour_arguments, colour_choice
 from engine.core.atomic import OutputPathError, atomic_path, check_writable_dir
 from engine.core.palette_io import load_palette
 from engine.core.progress import CancelToken, Progress
-from engine.sdpixl.run_settings import CHECKPOINT_EVERY, CHECKPOINT_SECONDS, RunSettings, format_duration, run_files
+from engine.sdpixl.settings import CHECKPOINT_EVERY, CHECKPOINT_SECONDS, RunSettings, format_duration, run_files
 
 
 def _optimize():
@@ -127,7 +127,7 @@ def _controlnet_sources(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
-    """The RunSettings of parsed arguments (engine.sdpixl.run_settings builds the RunConfig, as the app does)."""
+    """The RunSettings of parsed arguments (engine.sdpixl.settings builds the RunConfig, as the app does)."""
     palette = load_palette(args.palette)
     width, height = parse_size(args.size, palette)
     return RunSettings(
@@ -145,7 +145,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
 
 def build_config(args: argparse.Namespace):
     """Turn parsed arguments into a RunConfig (no models are loaded here)."""
-    from engine.sdpixl.run_settings import RunSettingsError, build_run_config
+    from engine.sdpixl.settings import RunSettingsError, build_run_config
 
     try:
         return build_run_config(run_settings(args))

@@ -38,7 +38,7 @@ from app.gui.workers import JobRunner, freeze_startup_objects, prefer_gui_thread
 from engine.core.palette import FINISHES, Palette, PaletteError
 from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
 from engine.core.progress import Progress
-from engine.sdpixl.run_settings import format_duration
+from engine.sdpixl.settings import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -1128,10 +1128,10 @@ class MainWindow(QMainWindow):
 
 
 def build_run_config(js: JobSettings, palette: Palette, image: str | None, model: str, device: str):
-    """The SD-πXL RunConfig for the panel's settings, built by engine.sdpixl.run_settings (as the CLI's)."""
+    """The SD-πXL RunConfig for the panel's settings, built by engine.sdpixl.settings (as the CLI's)."""
     from engine.sdpixl.optimize import PRESETS
-    from engine.sdpixl.run_settings import RunSettings
-    from engine.sdpixl.run_settings import build_run_config as build
+    from engine.sdpixl.settings import RunSettings
+    from engine.sdpixl.settings import build_run_config as build
 
     preset = js.sdpixl.get("preset") or "fast"
     if preset not in PRESETS:
@@ -1153,7 +1153,7 @@ def best_colours_for(picture, palette: Palette, k: int, width: int, height: int)
 
 
 def format_seconds(seconds: float) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min' (engine.sdpixl.run_settings.format_duration, shared with the CLI)."""
+    """'42 s', '3 min 05 s', '1 h 02 min' (engine.sdpixl.settings.format_duration, shared with the CLI)."""
     return format_duration(seconds)
 
 

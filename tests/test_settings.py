@@ -1,4 +1,4 @@
-"""Run settings built in one place (engine.sdpixl.run_settings) and the maker's colour choices shared by convert,
+"""Run settings built in one place (engine.sdpixl.settings) and the maker's colour choices shared by convert,
 generate and the app (engine.convert.colour_choice)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from engine.convert.pipeline import ConvertError
 from engine.core.color import srgb8_to_lab
 from engine.core.palette_io import load_palette
 from engine.sdpixl.optimize import OptimizeError
-from engine.sdpixl.run_settings import (
+from engine.sdpixl.settings import (
     RunSettings,
     build_run_config,
     controlnet_kinds,
