@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         print("report of the benchmark design (PES):")
         for line in report.lines():
             print(f"  {line}")
+        for warning in report.warnings:
+            print(f"  warning: {warning}")
     if args.naive:
         rows = {}
         for name, ordering in (("optimised", "optimized"), ("naive rows", "rows")):

@@ -14,5 +14,4 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "draw_plan": "preview",
     "HOOPS": "hoops",
     "parse_hoop": "hoops",
-    "assign_threads": "threads",
 })
