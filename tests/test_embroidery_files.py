@@ -48,10 +48,11 @@ def _read(path, fmt, reader=pe):
     return read_records(path, reader, **({"trims": True} if fmt == "jef" and reader is pe else {}))
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode, cell, longest", [("fill", None, 3.0), ("cross", None, 3.0), ("fill", 8.0, 12.0),
+                                                  ("cross", 9.0, 12.0)])
 @pytest.mark.parametrize("fmt", MACHINE_FORMATS)
-def test_no_sewn_stitch_is_longer_than_the_limit(tmp_path, logo, fmt, mode):
-    options = EmbroideryOptions(mode=mode)
+def test_no_sewn_stitch_is_longer_than_the_limit(tmp_path, logo, fmt, mode, cell, longest):
+    options = EmbroideryOptions(mode=mode, cell_mm=cell, max_stitch_mm=longest)
     out = tmp_path / f"logo.{fmt}"
     export_embroidery(logo, out, options)
     for reader in _readers():
