@@ -7,9 +7,12 @@ Prints, best of --repeats (wall clock and CPU, since the machine may be shared):
   (plan + write) time; goal: every format < 3 s;
 * the stitch preview render time;
 * the export report of the benchmark design (as the CLI prints it);
-* with --naive, the optimised stitch order against a naive row-by-row order (trims, jumps).
+* with --naive, the optimised stitch order against a naive row-by-row order (trims, jumps);
+* with --files, each machine file of a 40 x 40 logo (fill and cross) read back as a machine would: longest
+  sewn stitch, trims in the file (pyembroidery / pystitch) against the report, stitch counts, moves written as
+  sewn stitches, cross-stitch cells whose last thread is not the top leg, and the export time.
 
-    python benchmarks/embroidery_speed.py [--size 290] [--colors 12] [--repeats 2] [--naive] [--cross]
+    python benchmarks/embroidery_speed.py [--size 290] [--colors 12] [--repeats 2] [--naive] [--cross] [--files]
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ from engine.core.palette_io import load_palette  # noqa: E402
 from engine.core.pattern import Pattern  # noqa: E402
 from exporters.embroidery import export as emb  # noqa: E402
 from exporters.embroidery.export import EmbroideryOptions, plan_embroidery  # noqa: E402
+from tests.embroidery_helpers import (  # noqa: E402
+    cells_not_ending_on_top_leg,
+    logo_pattern,
+    read_records,
+    sewn_segments,
+    vp3_stitch_records,
+)
 
 FORMATS = ("dst", "pes", "jef", "exp", "vp3")
 PYEMB = {"dst": (pe.DstWriter, {"version": "extended"}), "pes": (pe.PesWriter, {"version": "6"}),
@@ -73,6 +83,50 @@ def pyemb_bytes(plan, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def file_checks(repeats: int) -> None:
+    """Each machine file of the 40 x 40 logo read back: what a machine would sew (see the module docstring)."""
+    try:
+        import pystitch
+    except ImportError:
+        pystitch = None
+    logo = logo_pattern(40)
+    print("files of a 40 x 40 logo (2 mm cells), read back: longest sewn stitch, trims file/report, stitches")
+    print(f"{'format':<7}{'mode':<7}{'longest mm':>11}{'> limit':>8}{'trims pyemb':>12}{'pystitch':>9}"
+          f"{'report':>7}{'stitches file':>14}{'report':>8}{'moves sewn':>11}{'top leg off':>12}{'export s':>9}")
+    print("(moves sewn: sewn stitches in the file that the plan moves over; VP3: plus moves in the 2-byte sewn form)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("fill", "cross"):
+            options = EmbroideryOptions(mode=mode)
+            for fmt in FORMATS:
+                out = Path(tmp) / f"logo.{fmt}"
+                s, _, report = best(lambda: emb.export_embroidery(logo, out, options), repeats)
+                xy, cmd = read_records(out, pe, **({"trims": True} if fmt == "jef" else {}))
+                a, b = sewn_segments(xy, cmd)
+                length = np.hypot(*(b - a).T)
+                trims2 = "-"
+                if pystitch is not None:
+                    _, cmd2 = read_records(out, pystitch)
+                    trims2 = str(int((cmd2 == pystitch.TRIM).sum()))
+                # moves written as stitches: a stitch of the file that the plan moves to (or jumps over)
+                plan = plan_embroidery(logo, EmbroideryOptions(mode=mode, target_format=fmt))
+                pa, _ = sewn_segments(plan.units.astype(np.float64), plan.cmds)
+                extra = len(a) - len(pa)
+                if fmt == "vp3":  # moves (after a trim or at a block start) written in the sewn 2-byte form
+                    for recs in vp3_stitch_records(out):
+                        kinds = [k for k, _, _ in recs]
+                        extra += sum(1 for i, k in enumerate(kinds)
+                                     if k == "short" and (i == 0 or kinds[i - 1] == "trim"))
+                off = "-"
+                if mode == "cross":
+                    cw, ch = report.cell_mm
+                    origin = np.array([logo.width * cw / 2, logo.height * ch / 2])
+                    cells, bad = cells_not_ending_on_top_leg(xy / 10.0 + origin, cmd, logo.width, logo.height, cw, ch)
+                    off = f"{len(bad)}/{cells}"
+                print(f"{fmt:<7}{mode:<7}{length.max() / 10:>11.1f}{int((length > 30.5).sum()):>8}"
+                      f"{int((cmd == pe.TRIM).sum()):>12}{trims2:>9}{report.trims:>7}"
+                      f"{int((cmd == pe.STITCH).sum()):>14,}{report.stitch_count:>8,}{extra:>11}{off:>12}{s:>9.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--image", default=str(ROOT / "resources" / "samples" / "chelsea.jpg"))
@@ -82,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="runs per measurement; the best time is shown")
     ap.add_argument("--naive", action="store_true", help="also compare with a naive row-by-row stitch order")
     ap.add_argument("--cross", action="store_true", help="also time a cross-stitch plan")
+    ap.add_argument("--files", action="store_true", help="only check the files of a 40 x 40 logo, read back")
     args = ap.parse_args(argv)
+    if args.files:
+        file_checks(args.repeats)
+        return 0
     pattern = photo_pattern(Path(args.image), args.size, args.colors)
     print(f"pattern: {pattern.width}x{pattern.height} cells, {len(pattern.used_indices())} threads, "
           f"{args.cell_mm} mm per cell, from {Path(args.image).name} (machine shared: compare ratios)")
@@ -119,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         print("report of the benchmark design (PES):")
         for line in report.lines():
             print(f"  {line}")
+        for warning in report.warnings:
+            print(f"  warning: {warning}")
     if args.naive:
         rows = {}
         for name, ordering in (("optimised", "optimized"), ("naive rows", "rows")):

@@ -17,16 +17,18 @@ from engine.core.pattern import Pattern
 from engine.core.progress import Cancelled, CancelToken
 from exporters.common.errors import ExportError
 from exporters.embroidery import export as emb
+from exporters.embroidery import writers
 from exporters.embroidery.export import (
     FORMAT_MAX_STEP,
     MACHINE_FORMATS,
     EmbroideryOptions,
-    build_embroidery,
     export_embroidery,
     plan_embroidery,
     render_stitch_preview,
 )
 from exporters.embroidery.hoops import HOOPS, parse_hoop, smallest_fitting_hoop
+from exporters.embroidery.preview import FABRIC_RGB
+from exporters.embroidery.report import SEWING_TIME
 
 CELL = 2.0
 # Machine formats now default to a machine thread chart; tests that look at a DMC pattern's own
@@ -395,7 +397,7 @@ def test_unwritable_path_and_bad_options_give_export_errors(tmp_path, thread_pat
         export_embroidery(thread_pattern, tmp_path / "x.txt")
     with pytest.raises(ExportError, match="row spacing"):
         plan_embroidery(thread_pattern, EmbroideryOptions(row_spacing_mm=5.0))
-    with pytest.raises(ExportError, match="max stitch"):
+    with pytest.raises(ExportError, match="longest stitch must be between"):
         plan_embroidery(thread_pattern, EmbroideryOptions(max_stitch_mm=20.0))
     with pytest.raises(ExportError, match="stitch mode"):
         plan_embroidery(thread_pattern, EmbroideryOptions(mode="satin"))
@@ -412,7 +414,7 @@ def test_a_failing_writer_leaves_the_old_file_and_no_partial_file(tmp_path, thre
     def broken(*args, **kwargs):  # PES is written by the vectorised writer now (not pe.PesWriter)
         raise OSError("disk full")
 
-    monkeypatch.setattr(emb.fast_writers, "pes_bytes", broken)
+    monkeypatch.setattr(writers, "pes_bytes", broken)
     with pytest.raises(OSError, match="disk full"):
         export_embroidery(thread_pattern, out)
     assert out.read_bytes() == b"old design"
@@ -428,7 +430,7 @@ def test_cancel_stops_the_build(thread_pattern):
         token.cancel()
 
     with pytest.raises(Cancelled):
-        build_embroidery(thread_pattern, EmbroideryOptions(), progress=progress, cancel=token)
+        plan_embroidery(thread_pattern, EmbroideryOptions(), progress=progress, cancel=token)
     assert seen == [1]
 
 
@@ -436,12 +438,13 @@ def test_cancel_stops_the_build(thread_pattern):
 
 
 def test_report_counts_and_sewing_time(thread_pattern):
-    e, report = build_embroidery(thread_pattern, EmbroideryOptions())
+    plan = plan_embroidery(thread_pattern, EmbroideryOptions())
+    e, report = plan.to_emb_pattern(), plan.report
     _, xy, cmd = _records(e)
     assert report.trims == (cmd == pe.TRIM).sum()
     assert report.jump_records == (cmd == pe.JUMP).sum()
     assert sum(report.stitches_per_thread) == report.stitch_count
-    t = emb.SEWING_TIME
+    t = SEWING_TIME
     expected = ((report.stitch_count + report.jump_records) / t.stitches_per_minute
                 + report.trims * t.trim_seconds / 60 + report.color_changes * t.color_change_seconds / 60)
     assert report.estimated_minutes == pytest.approx(expected, abs=0.06)
@@ -458,7 +461,7 @@ def test_stitch_preview_png_is_drawn_from_the_stitches(tmp_path, thread_pattern)
         rgb = np.array(thread_pattern.palette[thread_pattern.palette.index_of(code)].rgb)
         assert (np.abs(flat - rgb).sum(axis=1) < 10).mean() > 0.02
     # the empty top-left corner shows fabric
-    assert tuple(img[10, 10]) == emb.FABRIC_RGB
+    assert tuple(img[10, 10]) == FABRIC_RGB
     # a file read back draws the same way
     export_embroidery(thread_pattern, tmp_path / "p.pes", OWN)
     again = np.asarray(emb.draw_stitches(pe.read(str(tmp_path / "p.pes")), px_per_mm=4)).astype(int)

@@ -18,9 +18,10 @@ from exporters.embroidery.export import (
     MACHINE_FORMATS,
     EmbroideryOptions,
     export_embroidery,
-    merge_tiny_regions,
     plan_embroidery,
 )
+from exporters.embroidery.planner import LIGHTER_L, merge_tiny_regions
+from exporters.embroidery.report import SEWING_TIME
 
 CELL = 2.0
 
@@ -62,12 +63,14 @@ def test_report_figures_equal_the_file_read_back(tmp_path, design, fmt):
     pts = xy[cmd == pe.STITCH]
     span = (pts.max(axis=0) - pts.min(axis=0)) / 10.0
     assert report.size_mm == pytest.approx(tuple(span), abs=0.051)
-    if fmt in ("dst", "exp", "jef"):  # PES/VP3 readers re-insert trims around colour changes
-        assert report.trims == (cmd == pe.TRIM).sum()
-    if fmt in ("dst", "exp", "jef", "pes"):
+    assert report.trims == (cmd == pe.TRIM).sum()  # trim for trim, in every format
+    if fmt in ("dst", "exp", "jef"):
         assert report.jump_records == (cmd == pe.JUMP).sum()
+    if fmt == "pes":  # a trim with no move after it (before a colour change) is a zero-length trim-jump
+        moved = np.any(xy != np.vstack([np.zeros((1, 2)), xy[:-1]]), axis=1)
+        assert report.jump_records == ((cmd == pe.JUMP) & moved).sum()
     assert sum(report.stitches_per_thread) == report.stitch_count
-    expected = emb.SEWING_TIME.minutes(report.stitch_count, report.jump_records, report.trims,
+    expected = SEWING_TIME.minutes(report.stitch_count, report.jump_records, report.trims,
                                        report.color_changes, report.stitches_per_minute)
     assert report.estimated_minutes == pytest.approx(expected, abs=0.06)
 
@@ -154,7 +157,7 @@ def test_fill_travel_never_passes_under_a_lighter_colour(design):
     owner, sewing = cell_block[r, c], block[s][inner]
     foreign = owner != sewing
     assert np.all(owner[foreign] > sewing[foreign])  # only under colours sewn later
-    assert np.all(light[owner[foreign]] <= light[sewing[foreign]] + emb.LIGHTER_L)  # and not lighter
+    assert np.all(light[owner[foreign]] <= light[sewing[foreign]] + LIGHTER_L)  # and not lighter
 
 
 # ----------------------------------------------------------------------------- threads
@@ -196,7 +199,7 @@ def test_jef_maps_distinct_threads_to_distinct_janome_colours(tmp_path, dmc):
     # nearest matching collapses and says which pairs
     near = plan_embroidery(pattern, EmbroideryOptions(target_format="jef", thread_match="nearest")).report
     assert near.collapsed and any({a.split()[0], b.split()[0]} == {"919", "301"} for a, b, _ in near.collapsed)
-    assert any("share one Janome (JEF) thread" in w for w in near.warnings)
+    assert any("1 pair of pattern colours shares one Janome (JEF) thread" in w for w in near.warnings)
 
 
 def test_jef_warns_with_the_pairs_when_janome_has_too_few_colours(tmp_path):
@@ -208,7 +211,7 @@ def test_jef_warns_with_the_pairs_when_janome_has_too_few_colours(tmp_path):
     report = export_embroidery(pattern, tmp_path / "d.jef", EmbroideryOptions(thread_chart="auto", mode="cross"))
     assert 50 < len(report.threads) <= 78  # Janome colours used once each as far as they go (and stay close)
     assert len(report.collapsed) == 90 - len(report.threads)  # every colour beyond is named in a pair
-    assert any("pattern colour pairs share one Janome (JEF) thread" in w for w in report.warnings)
+    assert any("pairs of pattern colours share one Janome (JEF) thread" in w for w in report.warnings)
 
 
 # ----------------------------------------------------------------------------- cross stitch

@@ -3,15 +3,15 @@
 from engine.core.lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "EmbroideryOptions": "export",
+    "EmbroideryOptions": "options",
     "export_embroidery": "export",
     "render_stitch_preview": "export",
-    "plan_embroidery": "export",
+    "plan_embroidery": "planner",
     "describe_export": "export",
-    "EmbroideryReport": "export",
+    "EmbroideryReport": "report",
+    "StitchPlan": "plan",
     "map_threads": "threads",
     "draw_plan": "preview",
     "HOOPS": "hoops",
     "parse_hoop": "hoops",
-    "assign_threads": "threads",
 })

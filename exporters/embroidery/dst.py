@@ -8,12 +8,9 @@ run of jumps that returns to the same place; colour changes and the end are flag
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyembroidery as pe
 
-from engine.core.atomic import atomic_path
 from exporters.common.errors import ExportError
 from exporters.embroidery.fill import ragged_arange
 
@@ -112,12 +109,3 @@ def dst_bytes(units: np.ndarray, cmds: np.ndarray, threads: list[tuple[str, str,
     header = _header(units, int(kind.size), int((cmds == pe.COLOR_CHANGE).sum()), name, threads or [])
     return header + body
 
-
-def write_dst(path: str | Path, units: np.ndarray, cmds: np.ndarray, threads: list[tuple[str, str, str]] | None = None,
-              name: str = "piXL design") -> Path:
-    """Write a DST file atomically."""
-    data = dst_bytes(units, cmds, threads, name)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path

@@ -329,10 +329,15 @@ class TravelPlanner:
         big[ti, :sr, tj, :sc] = cost
         big = big.reshape(n_rows * (sr + 1), per_row * (sc + 1))
         ty, tx = ti * (sr + 1), tj * (sc + 1)
-        starts = np.stack([ty + cp[:, 0] - r0, tx + cp[:, 1] - c0], axis=1)
         ends = np.stack([ty + cq[:, 0] - r0, tx + cq[:, 1] - c0], axis=1)
-        big[starts[:, 0], starts[:, 1]] = 1.0
+        if self.diagonal:
+            starts = self._corner_starts(big, p, r0, r1, c0, c1, ty, tx)
+        else:
+            starts = np.stack([ty + cp[:, 0] - r0, tx + cp[:, 1] - c0], axis=1)
+            big[starts[:, 0], starts[:, 1]] = 1.0
         big[ends[:, 0], ends[:, 1]] = 1.0
+        if len(starts) == 0:
+            return {}
         mcp = MCP_Geometric(big, fully_connected=True, sampling=(self.ch, self.cw))
         costs, _ = mcp.find_costs([tuple(s) for s in starts.tolist()], [tuple(e) for e in ends.tolist()])
         limit = 2 * TRAVEL_MAX_MM * SEWN_CELL_COST
@@ -341,6 +346,23 @@ class TravelPlanner:
             return {}
         traces = [mcp.traceback((int(ends[k, 0]), int(ends[k, 1]))) for k in ks.tolist()]
         return self._paths_from_cells(traces, ks, idx, p, q, ty - r0, tx - c0)
+
+    def _corner_starts(self, big: np.ndarray, p: np.ndarray, r0: np.ndarray, r1: np.ndarray, c0: np.ndarray,
+                       c1: np.ndarray, ty: np.ndarray, tx: np.ndarray) -> np.ndarray:
+        """Cross stitch: a travel leaves the finished cross it ends on at its exit corner, into a cell around
+        that corner whose cross is still to come (so the cross's top leg stays the last thread over it).
+        Returns the tile coordinates of every such start cell of every move."""
+        cx = np.rint(p[:, 0] / self.cw).astype(np.int64)
+        cy = np.rint(p[:, 1] / self.ch).astype(np.int64)
+        out = []
+        for dr, dc in ((-1, -1), (-1, 0), (0, -1), (0, 0)):
+            r, c = cy + dr, cx + dc
+            inside = (r >= r0) & (r < r1) & (c >= c0) & (c < c1)
+            sr, sc = ty + r - r0, tx + c - c0
+            ok = inside.copy()
+            ok[inside] = np.isfinite(big[sr[inside], sc[inside]])
+            out.append(np.stack([sr[ok], sc[ok]], axis=1))
+        return np.vstack(out)
 
     def _paths_from_cells(self, traces: list, ks: np.ndarray, idx: np.ndarray, p: np.ndarray, q: np.ndarray,
                           dy: np.ndarray, dx: np.ndarray) -> dict[int, np.ndarray]:

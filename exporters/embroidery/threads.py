@@ -210,14 +210,3 @@ def _color_label(palette: Palette, i: int) -> str:
     c = palette[i]
     return f"{c.code} {c.name}".strip() if c.code != c.name else c.name
 
-
-def assign_threads(pattern: Pattern, chart: str | Palette | None = None) -> tuple[np.ndarray, list[Thread]]:
-    """Map every palette colour the pattern uses to its CIEDE2000-nearest thread.
-
-    Returns ``(thread_of_color, threads)``: an int array (palette length, -1 for unused colours)
-    giving the thread index of each palette colour, and the distinct threads. Pattern colours that
-    land on the same thread share it (one colour block per thread). A thread palette
-    (medium kind "thread") is used as is unless ``chart`` is given.
-    """
-    m = map_threads(pattern, chart, "nearest")
-    return m.thread_of, m.threads

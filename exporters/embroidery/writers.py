@@ -1,10 +1,11 @@
-"""Vectorised writers for Melco EXP, Janome JEF and Brother PES version 6 (with its PEC block).
+"""Vectorised writers for Melco EXP, Janome JEF, Brother PES version 6 (with its PEC block) and Pfaff VP3.
 
-The per-stitch work is numpy; the per-thread header work is plain Python. Output is byte-for-byte
-what pyembroidery's writers produce for the same stitch list (tests compare them), so every reader
-that accepts pyembroidery's files accepts these, only written far faster. Input is a finished stitch
-list: integer positions (0.1 mm, y down), pyembroidery commands (STITCH, JUMP, TRIM, COLOR_CHANGE,
-END), every move already within the format's limits, and one pyembroidery thread per colour block.
+The per-stitch work is numpy; the per-thread header work is plain Python. EXP and JEF are byte-for-byte
+what pyembroidery's writers produce for the same stitch list, PES and VP3 too except where pyembroidery
+writes what the plan does not ask for (tests compare them): PEC marks every jump but the first as a trim,
+and VP3 writes short moves as sewn stitches. How moves and trims are written is described in ``formats``.
+Input is a finished stitch list: integer positions (0.1 mm, y down), pyembroidery commands (STITCH, JUMP,
+TRIM, COLOR_CHANGE, END), every move already within the format's limits, and one pyembroidery thread per colour block.
 
 Byte formats (public knowledge, see the pyembroidery and libembroidery format notes):
 EXP: 2-byte signed (dx, -dy) per stitch; 0x80 0x04 + move for a jump; 0x80 0x80 0x07 0x00 for a
@@ -181,8 +182,12 @@ def _pec_value_slots(v: np.ndarray, long: np.ndarray, flag: np.ndarray) -> tuple
     return b, used
 
 
+PEC_JUMP_FLAG, PEC_TRIM_FLAG = 0b00010000, 0b00100000
+
+
 def pec_stitch_bytes(units: np.ndarray, cmds: np.ndarray) -> bytes:
-    """The PEC stitch encoding (up to and including the end byte)."""
+    """The PEC stitch encoding (up to and including the end byte). Jumps carry the jump flag; a trim puts
+    the trim flag on the jump right after it, or on a zero-length jump of its own when no jump follows."""
     u, c = _upto_end(units, cmds)
     n = c.size
     d = _deltas(u)
@@ -194,21 +199,27 @@ def pec_stitch_bytes(units: np.ndarray, cmds: np.ndarray) -> bytes:
     prev_setter = np.concatenate([[-1], last[:-1]]) if n else last
     jumping = np.where(prev_setter < 0, True, c[np.maximum(prev_setter, 0)] == _JUMP)
     st, ju, cc = c == _STITCH, c == _JUMP, c == _CC
+    prev_c = np.concatenate([[-1], c[:-1]]) if n else c
+    next_c = np.concatenate([c[1:], [-1]]) if n else c
+    lone_trim = (c == _TRIM) & (next_c != _JUMP)
     zero_first = (st & jumping & (dx != 0) & (dy != 0)) | (cc & jumping)
     slots = np.zeros((n, 6), dtype=np.int64)
     used = np.zeros((n, 6), dtype=bool)
     used[zero_first, 0:2] = True  # a (0, 0) stitch
     ones = np.ones(n, dtype=bool)
-    flag = np.where(np.arange(n) == 0, 0b00010000, 0b00100000)  # jump code at the first record, else trim
+    flag = np.where(prev_c == _TRIM, PEC_TRIM_FLAG, PEC_JUMP_FLAG)
     # stitches: x then y, short or long form
     bx, ux = _pec_value_slots(dx, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
     by, uy = _pec_value_slots(dy, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
     jx, _ = _pec_value_slots(dx, ones, flag)
     jy, _ = _pec_value_slots(dy, ones, flag)
+    tz, _ = _pec_value_slots(np.zeros(n, dtype=np.int64), ones, np.full(n, PEC_TRIM_FLAG))
     slots[st, 2:4], used[st, 2:4] = bx[st], ux[st]
     slots[st, 4:6], used[st, 4:6] = by[st], uy[st]
     slots[ju, 2:4], used[ju, 2:4] = jx[ju], True
     slots[ju, 4:6], used[ju, 4:6] = jy[ju], True
+    slots[lone_trim, 2:4], used[lone_trim, 2:4] = tz[lone_trim], True
+    slots[lone_trim, 4:6], used[lone_trim, 4:6] = tz[lone_trim], True
     k = np.cumsum(cc) - 1  # colour changes alternate 0x02, 0x01
     slots[cc, 2], slots[cc, 3] = 0xFE, 0xB0
     slots[cc, 4] = np.where(k[cc] % 2 == 0, 0x02, 0x01)
@@ -431,30 +442,35 @@ def _vp3_thread(t: pe.EmbThread) -> bytes:
 
 def _vp3_stitch_slots(u: np.ndarray, c: np.ndarray, block: np.ndarray, first_pos: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Bytes of every record: stitches as 2 signed bytes, or 0x80 0x01 + 16-bit moves + 0x80 0x02 when
-    longer than 127; trims (and the end) 0x80 0x03. Moves count from the previous stitch of the block
-    (jumps write nothing: the next stitch moves on from there)."""
+    """Bytes of every record. A sewn stitch (after a stitch of its block, nothing between) is 2 signed bytes;
+    a move - the first stitch of a block, or a stitch after a jump or a trim - is the long form 0x80 0x01 +
+    16-bit dx, dy + 0x80 0x02 (VP3 has no jump record: the jumps themselves write nothing and the stitch
+    moves on from the previous stitch). Trims are 0x80 0x03, and so is the end unless a trim just came."""
     n = c.size
     st = c == _STITCH
-    idx = np.where(st, np.arange(n), -1)
-    prev = np.maximum.accumulate(idx) if n else idx
-    prev = np.concatenate([[-1], prev[:-1]]) if n else prev
-    same = (prev >= 0) & (block[np.maximum(prev, 0)] == block)
-    base = np.where(same[:, None], u[np.maximum(prev, 0)], first_pos[block])
+    idx = np.arange(n)
+    prev_st = np.maximum.accumulate(np.where(st, idx, -1)) if n else idx
+    prev_st = np.concatenate([[-1], prev_st[:-1]]) if n else prev_st
+    prev_move = np.maximum.accumulate(np.where((c == _JUMP) | (c == _TRIM), idx, -1)) if n else idx
+    prev_move = np.concatenate([[-1], prev_move[:-1]]) if n else prev_move
+    same = (prev_st >= 0) & (block[np.maximum(prev_st, 0)] == block)
+    base = np.where(same[:, None], u[np.maximum(prev_st, 0)], first_pos[block])
     d = u - base
     dx, dy = d[:, 0], d[:, 1]
     small = (np.abs(dx) <= 127) & (np.abs(dy) <= 127)
+    is_move = ~same | (prev_move > prev_st)
     slots = np.zeros((n, 8), dtype=np.int64)
     used = np.zeros((n, 8), dtype=bool)
-    s1 = st & small
+    s1 = st & small & ~is_move
     slots[s1, 0], slots[s1, 1] = dx[s1] & 0xFF, dy[s1] & 0xFF
     used[s1, :2] = True
-    s2 = st & ~small
+    s2 = st & ~s1
     slots[s2] = np.stack([np.full(s2.sum(), 0x80), np.full(s2.sum(), 0x01), (dx[s2] >> 8) & 0xFF, dx[s2] & 0xFF,
                           (dy[s2] >> 8) & 0xFF, dy[s2] & 0xFF, np.full(s2.sum(), 0x80), np.full(s2.sum(), 0x02)],
                          axis=1)
     used[s2] = True
-    tr = (c == _TRIM) | (c == _END)
+    prev_c = np.concatenate([[-1], c[:-1]]) if n else c
+    tr = (c == _TRIM) | ((c == _END) & (prev_c != _TRIM))
     slots[tr, 0], slots[tr, 1] = 0x80, 0x03
     used[tr, :2] = True
     return slots, used
