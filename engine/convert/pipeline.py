@@ -69,6 +69,7 @@ __all__ = ["AUTO_SIZE", "ConvertConfig", "ConvertError", "convert_image", "parse
            "allowed_colors", "summary_lines", "DEFAULT_MAX_COLORS"]
 RESTRICTED_COLOURS = 16  # at most this many allowed colours (an owned set, a small palette): all are used, no dither
 CLEANUP_CANDIDATES = 1  # cleanup moves: the nearest colour or a 4-neighbour's (engine.convert.cleanup default: 6)
+WORK_PIXELS = 16_000_000  # bigger pictures are box-reduced first (memory; still >= 8 px per cell side at 512 cells)
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
 PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
@@ -328,6 +329,18 @@ def _source_name(source: ImageSource) -> str | None:
     return None
 
 
+def _reduce_for_work(img: Image.Image) -> Image.Image:
+    """The picture box-reduced by a whole factor to at most ``WORK_PIXELS`` (a 90 MP photo would otherwise hold
+    several full-size copies at once); the area average to cells is the same up to the reduction's rounding."""
+    if img.width * img.height <= WORK_PIXELS:
+        return img
+    factor = int(np.ceil(np.sqrt(img.width * img.height / WORK_PIXELS)))
+    log.info("picture of %.0f MP reduced by %d for conversion", img.width * img.height / 1e6, factor)
+    small = img.reduce(factor)
+    small.info.update(img.info)
+    return small
+
+
 def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
                   progress: Callable[[Progress], None] | None = None,
                   cancel: CancelToken | None = None) -> Pattern:
@@ -355,8 +368,12 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     img = load_image(source)
     report("picture loaded")
     W, H = config.width, config.height
+    src_w, src_h = img.width, img.height
+    src_layout = fit_layout(src_w, src_h, W, H, config.fit)  # in the picture's own pixels, for the metadata
+    img = _reduce_for_work(img)
     layout = fit_layout(img.width, img.height, W, H, config.fit)
     region = np.asarray(img.crop(layout.crop_box))
+    del img
     cx, cy, cw, ch = layout.cells
     premult, alpha = downsample_area(region, cw, ch)
     over_white = not config.alpha_to_empty
@@ -379,7 +396,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     if all_clear:
         log.info("the picture is fully transparent: an empty pattern")
         metadata = {"method": "convert", "convert": asdict(config), "palette": palette.name,
-                    "source_size": [img.width, img.height], "crop_box": list(layout.crop_box),
+                    "source_size": [src_w, src_h], "crop_box": list(src_layout.crop_box),
                     "intent": config.intent, "intent_reason": "fully transparent picture", "min_count": 0,
                     "merged": []}
         pattern = Pattern(np.zeros((H, W), dtype=np.int64), palette, empty, palette.medium, metadata)
@@ -511,13 +528,13 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
         "method": "convert",
         "convert": asdict(config),
         "palette": palette.name,
-        "source_size": [img.width, img.height],
-        "crop_box": list(layout.crop_box),
+        "source_size": [src_w, src_h],
+        "crop_box": list(src_layout.crop_box),
         "intent": intent,
         "intent_reason": intent_reason,
         "min_count": int(min_count),
         "merged": _merges(palette, first, index, empty, capacity),
-        "notes": fit_notes(img.width, img.height, layout, W, H, config.fit),
+        "notes": fit_notes(src_w, src_h, src_layout, W, H, config.fit),
     }
     name = _source_name(source)
     if name:
