@@ -70,6 +70,7 @@ __all__ = ["AUTO_SIZE", "ConvertConfig", "ConvertError", "convert_image", "parse
 RESTRICTED_COLOURS = 16  # at most this many allowed colours (an owned set, a small palette): all are used, no dither
 CLEANUP_CANDIDATES = 1  # cleanup moves: the nearest colour or a 4-neighbour's (engine.convert.cleanup default: 6)
 WORK_PIXELS = 16_000_000  # bigger pictures are box-reduced first (memory; still >= 8 px per cell side at 512 cells)
+CROP_NOTE_SHARE = 0.99  # a crop that keeps less of the picture than this is said (a pixel or two is rounding)
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
 PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
@@ -696,9 +697,9 @@ def fit_notes(src_w: int, src_h: int, layout, width: int, height: int, fit: str)
     """Plain-words notes on how the picture was fitted to the grid (a crop to the pattern's shape, padding)."""
     x0, y0, x1, y1 = layout.crop_box
     kept_w, kept_h = x1 - x0, y1 - y0
-    if fit == "crop" and (kept_w, kept_h) != (src_w, src_h):
+    share = kept_w * kept_h / (src_w * src_h)
+    if fit == "crop" and share < CROP_NOTE_SHARE:
         sides = "left and right" if kept_w < src_w else "top and bottom"
-        share = kept_w * kept_h / (src_w * src_h)
         return [f"cropped to the pattern's shape ({width}x{height} cells): the {src_w}x{src_h} px picture lost "
                 f"its {sides} edges; {share:.0%} of it is used (pixels {x0}-{x1} x {y0}-{y1}); use fit pad or "
                 f"stretch to keep all of it"]
