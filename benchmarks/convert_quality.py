@@ -364,6 +364,218 @@ def ours_pattern(img: Image.Image, palette: Palette, size: int, kw: dict) -> np.
     return convert_image(img, palette, ConvertConfig(size, size, fit="crop", **kw)).index.astype(np.int64)
 
 
+# --------------------------------------------------------------------------- maker sets (issue 21)
+
+
+def grid_target(img: Image.Image, w: int, h: int) -> np.ndarray:
+    """Linear-RGB cells of ``img`` cropped to the grid's aspect and area-averaged to ``w`` x ``h``."""
+    layout = fit_layout(img.width, img.height, w, h, "crop")
+    premult, _ = downsample_area(np.asarray(img.convert("RGBA").crop(layout.crop_box)), w, h)
+    return premult
+
+
+class SetRunner:
+    """Runs our converter and plain nearest colour on the sets of benchmarks/convert_sets.py; prints figures."""
+
+    def __init__(self, folder: Path) -> None:
+        self.full = load_palette("perler")
+        self.solid = self.full.with_finishes()
+        self.to_full = np.array([self.full.index_of(c.code) for c in self.solid])
+        self.lin = srgb_to_linear(self.full.rgb)
+        self.folder = folder
+        self.rows: dict[str, list] = {}
+        self.figures: dict[str, list[dict]] = {}
+
+    def nearest(self, img: Image.Image, w: int, h: int, palette: Palette | None = None) -> np.ndarray:
+        pal = palette or self.solid
+        idx = nearest_index(linear_to_lab(grid_target(img, w, h)), pal.lab)
+        return np.array([self.full.index_of(c.code) for c in pal])[idx]
+
+    def ours(self, img: Image.Image, w: int, h: int, **kw) -> tuple[np.ndarray, dict]:
+        pat = convert_image(img, self.full, ConvertConfig(w, h, **kw))
+        return pat.index.astype(np.int64), pat.metadata
+
+    def add(self, set_name: str, source: np.ndarray, tiles: list[tuple[str, np.ndarray]]) -> None:
+        self.rows.setdefault(set_name, []).append((source, tiles))
+
+    def record(self, set_name: str, row: dict) -> None:
+        self.figures.setdefault(set_name, []).append(row)
+
+    def save_montages(self) -> None:
+        from PIL import ImageDraw
+
+        for set_name, rows in self.rows.items():
+            height = 192
+            sheets = []
+            for source, tiles in rows:
+                h, w = tiles[0][1].shape
+                tw = int(round(height * w / h))
+                panels = [("input", Image.fromarray(source).resize((tw, height), Image.Resampling.BOX))]
+                panels += [(label, Image.fromarray(self.full.rgb8[idx]).resize((tw, height), Image.Resampling.NEAREST))
+                           for label, idx in tiles]
+                sheet = Image.new("RGB", (len(panels) * (tw + 6), height + 18), (255, 255, 255))
+                d = ImageDraw.Draw(sheet)
+                for i, (label, im) in enumerate(panels):
+                    sheet.paste(im, (i * (tw + 6), 18))
+                    d.text((i * (tw + 6) + 2, 3), label, fill=(0, 0, 0))
+                sheets.append(sheet)
+            out = Image.new("RGB", (max(s.width for s in sheets), sum(s.height for s in sheets)), (255, 255, 255))
+            y = 0
+            for s in sheets:
+                out.paste(s, (0, y))
+                y += s.height
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / f"sets_{set_name}.png"
+            out.save(path)
+            print(f"montage: {path}")
+
+
+def run_sets(folder: Path, only: set[str] | None = None) -> SetRunner:
+    """Issue 21's sets, each with its figure: ours (defaults and the named settings) against plain nearest."""
+    from benchmarks import convert_sets as cs
+
+    r = SetRunner(folder)
+    full, solid = r.full, r.solid
+
+    def want(name: str) -> bool:
+        return only is None or name in only
+
+    if want("logos"):
+        print("\n[1] logos (64x32, Perler solid): foreign colours = colours other than the flat colours' nearest")
+        print(f"  {'input':<10} {'method':<16} {'intent':<8} {'cols':>5} {'foreign':>8} {'cells':>6}")
+        for seed, jpeg in ((0, None), (1, None), (2, None), (0, 70)):
+            lg = cs.logo(seed, jpeg=jpeg)
+            img = Image.fromarray(lg.image)
+            allowed = {int(r.to_full[i]) for i in nearest_index(srgb8_to_lab(lg.colors), solid.lab)}
+            name = f"logo{seed}" + ("jpeg" if jpeg else "")
+            tiles = []
+            for label, fn in (("nearest", lambda: (r.nearest(img, 64, 32), {})),
+                              ("ours", lambda: r.ours(img, 64, 32)),
+                              ("ours dominant", lambda: r.ours(img, 64, 32, resample="dominant"))):
+                idx, md = fn()
+                nf, nc = cs.foreign_cells(idx, allowed)
+                print(f"  {name:<10} {label:<16} {md.get('intent', '-'):<8} {len(np.unique(idx)):5d} {nf:8d} {nc:6d}")
+                r.record("logos", {"input": name, "method": label, "foreign": nf, "cells": nc})
+                tiles.append((label, idx))
+            r.add("logos", lg.image, tiles)
+
+    if want("gradients"):
+        print("\n[2] gradients (48x48, Perler solid): bands top to bottom, ordered by L*, small-patch share")
+        print(f"  {'input':<8} {'method':<34} {'bands':>6} {'ordered':>8} {'small':>6}")
+        cases = (("nearest", None), ("ours", {}), ("ours all, no dither, cleanup 0",
+                                                   {"all_colors": True, "dither": "none", "cleanup": 0.0}),
+                 ("ours intent flat", {"intent": "flat"}))
+        for name, rgb in (("sky0", cs.sky(0)), ("sky1", cs.sky(1)), ("sunset", cs.sunset())):
+            img = Image.fromarray(rgb)
+            tiles = []
+            for label, kw in cases:
+                idx = r.nearest(img, 48, 48) if kw is None else r.ours(img, 48, 48, **kw)[0]
+                nb, ordered = cs.bands(idx, full.lab)
+                sp = small_patch_share(idx)
+                print(f"  {name:<8} {label:<34} {nb:6d} {str(ordered):>8} {sp:6.3f}")
+                r.record("gradients", {"input": name, "method": label, "bands": nb, "ordered": ordered,
+                                       "small": sp})
+                tiles.append((label, idx))
+            r.add("gradients", rgb, tiles)
+
+    if want("fur"):
+        print("\n[3] small features in texture (fur with two eyes, 64x64): fur cells in the eyes' colour")
+        print(f"  {'input':<8} {'method':<16} {'speckle':>8} {'eyes kept':>10} {'cols':>5}")
+        for seed in (0, 1, 2):
+            rgb, mask = cs.fur_eyes(seed)
+            img = Image.fromarray(rgb)
+            eye_cells = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((64, 64), Image.BOX)) >= 100
+            tiles = []
+            for label, kw in (("nearest", None), ("ours", {})):
+                idx = r.nearest(img, 64, 64) if kw is None else r.ours(img, 64, 64, **kw)[0]
+                sp, kept = cs.fur_speckle(idx, eye_cells)
+                print(f"  fur{seed:<5} {label:<16} {sp:8.3f} {str(kept):>10} {len(np.unique(idx)):5d}")
+                r.record("fur", {"input": f"fur{seed}", "method": label, "speckle": sp, "kept": kept})
+                tiles.append((label, idx))
+            r.add("fur", rgb, tiles)
+
+    if want("sprites"):
+        print("\n[4] sprites with rare colours (6-11 px blocks, JPEG): exact cells against the truth")
+        print(f"  {'input':<8} {'method':<26} {'exact':>7} {'cols':>5} {'truth cols':>10}")
+        for seed in range(6):
+            sp = cs.sprite(seed, solid.rgb8)
+            truth = sp.colors[sp.labels]
+            rows_, cols_ = sp.labels.shape
+            img = Image.fromarray(sp.image)
+            tiles = []
+            for label, kw in (("ours size auto", {"auto": True}),
+                              ("ours size given, dominant", {"resample": "dominant", "fit": "stretch"})):
+                try:
+                    if kw.pop("auto", False):
+                        pat = convert_image(img, full, ConvertConfig(0, 0))
+                    else:
+                        pat = convert_image(img, full, ConvertConfig(cols_, rows_, **kw))
+                    idx = pat.index.astype(np.int64)
+                except Exception as exc:  # noqa: BLE001 - a failure is a result
+                    print(f"  sprite{seed} {label}: {exc}")
+                    continue
+                ex = cs.exact_cells(full.rgb8[idx], truth)
+                n_truth = len(np.unique(sp.labels))
+                print(f"  sprite{seed:<2} {label:<26} {ex:7.3%} {len(np.unique(idx)):5d} {n_truth:10d}")
+                r.record("sprites", {"input": f"sprite{seed}", "method": label, "exact": ex})
+                tiles.append((label, idx))
+            if tiles:
+                r.add("sprites", sp.image, tiles)
+
+    if want("photos"):
+        samples = Path(__file__).resolve().parents[1] / "resources" / "samples"
+        import skimage.data
+
+        pics = {"launch pad": np.asarray(skimage.data.rocket())[..., :3]}
+        for n in ("astronaut", "chelsea", "coffee"):
+            pics[n] = np.asarray(Image.open(samples / f"{n}.jpg").convert("RGB"))
+        kit = full.owned([c.code for c in full if c.name in cs.STARTER_KIT])
+        print(f"\n[5] photos at 64x48: blurred dE / small-patch share / isolated share / colours under the minimum"
+              f"\n    (Perler solid, and the {len(kit)}-colour starter kit as the owned set)")
+        print(f"  {'input':<11} {'set':<6} {'method':<8} {'blur dE':>8} {'small':>6} {'isol':>6} {'cols':>5} "
+              f"{'<min':>5}")
+        for name, rgb in pics.items():
+            img = Image.fromarray(rgb)
+            target = grid_target(img, 64, 48)
+            tiles = []
+            for set_name, pal, kw in (("solid", solid, {}), ("kit", kit, {"owned": tuple(c.code for c in kit)})):
+                for label in ("nearest", "ours"):
+                    if label == "nearest":
+                        idx = r.nearest(img, 64, 48, pal)
+                    else:
+                        idx = r.ours(img, 64, 48, **kw)[0]
+                    counts = np.bincount(idx.ravel())
+                    used = counts[counts > 0]
+                    row = {"input": name, "set": set_name, "method": label,
+                           "blur": blurred_delta_e(r.lin[idx], target, sigma=SIGMA),
+                           "small": small_patch_share(idx), "iso": isolated_fraction(idx), "cols": len(used),
+                           "under": int((used < default_min_count(idx.size)).sum())}
+                    print(f"  {name:<11} {set_name:<6} {label:<8} {row['blur']:8.2f} {row['small']:6.3f} "
+                          f"{row['iso']:6.3f} {row['cols']:5d} {row['under']:5d}")
+                    r.record("photos", row)
+                    tiles.append((f"{label} {set_name}", idx))
+            r.add("photos", np.asarray(img.crop(fit_layout(img.width, img.height, 64, 48, "crop").crop_box)), tiles)
+
+    if want("lattice"):
+        print("\n[6] thin lattices (64x64): rows where the structure shows, its mean / max width in cells")
+        print(f"  {'method':<10} {'mast shown':>10} {'width':>6} {'max':>4} {'leg shown':>10} {'width':>6} {'max':>4}")
+        for seed in (0, 1):
+            lat = cs.lattice(seed)
+            img = Image.fromarray(lat.image)
+            tiles = []
+            for label, kw in (("nearest", None), ("ours", {})):
+                idx = r.nearest(img, 64, 64) if kw is None else r.ours(img, 64, 64, **kw)[0]
+                f = cs.line_widths(idx, full.lab, lat)
+                print(f"  {label:<10} {f['mast shown']:10.2f} {f['mast width']:6.2f} {f['mast max']:4.0f} "
+                      f"{f['leg shown']:10.2f} {f['leg width']:6.2f} {f['leg max']:4.0f}")
+                r.record("lattice", {"input": f"lattice{seed}", "method": label, **f})
+                tiles.append((label, idx))
+            r.add("lattice", lat.image, tiles)
+
+    r.save_montages()
+    return r
+
+
 def run_speed(repeats: int) -> None:
     """1024^2 photo -> 128^2 with artkal_s, default settings, vs plain nearest (same run, from a JPEG file)."""
     import skimage.data
@@ -401,9 +613,14 @@ def main() -> None:
     parser.add_argument("--classic", action="store_true", help="also the older 27-case method table")
     parser.add_argument("--quick", action="store_true", help="classic table: 2 photos, sizes 32 and 64")
     parser.add_argument("--speed-only", action="store_true", help="only the 1024^2 -> 128^2 speed test")
+    parser.add_argument("--sets", nargs="*", help="only issue 21's maker sets (logos gradients fur sprites photos "
+                                                   "lattice; none named: all), then the speed goal")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"), help="montage folder")
     args = parser.parse_args()
-    if not args.speed_only:
+    if args.sets is not None:
+        run_sets(Path(args.out), set(args.sets) or None)
+    elif not args.speed_only:
+        run_sets(Path(args.out))
         run_makers(Path(args.out))
         if args.classic or args.quick:
             summarise(run_quality(args.quick))

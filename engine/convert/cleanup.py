@@ -309,9 +309,12 @@ class CleanupProblem:
 
         The change of the blurred term for one cell is exact to second order (``2 d.(G*(M r)) + d^T Q d``);
         cells are moved on the solver's independent-set lattice with the residual updated between phases.
-        Cells in ``keep`` (one-cell details) stay.
+        Cells in ``keep`` (one-cell details) stay. A move that leaves a cell isolated (no 4-neighbour of its colour)
+        where it was not before is undone: absorbing patches must not make confetti.
         """
         labels = np.array(labels, dtype=np.int64, copy=True)
+        before = labels.copy()
+        was_isolated = isolated_mask(before, ~self.filled)
         h, w = self.shape
         keep = np.zeros((h, w), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
         fmask = self.filled.astype(np.float64)[..., None]
@@ -352,6 +355,14 @@ class CleanupProblem:
                     moved += int(go.sum())
             if not moved:
                 break
+        for _ in range(passes):
+            new_iso = isolated_mask(labels, ~self.filled) & ~was_isolated & (labels != before)
+            # an isolated cell that did not move was isolated by a neighbour's move: undo its neighbours' moves
+            lonely = isolated_mask(labels, ~self.filled) & ~was_isolated & (labels == before)
+            undo = new_iso | (ndimage.binary_dilation(lonely) & (labels != before))
+            if not undo.any():
+                break
+            labels[undo] = before[undo]
         return labels
 
     def _phase(self, ys: np.ndarray, xs: np.ndarray, st: "_SolverState") -> tuple[np.ndarray, np.ndarray]:

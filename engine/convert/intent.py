@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 INTENTS = ("auto", "photo", "flat", "pixel-art")
 FLAT_DE = 6.0  # flat intent: neighbouring cells closer than this (CIE76 in Lab) belong to one region
 PHOTO_FLAT_DE = 1.2  # photo intent: only truly flat areas (sky, backdrop) are forced to one colour
+PHOTO_FLAT_SPREAD = 4.0  # ... whose cells all lie within this (CIE76) of the area's mean: a gradient is not flat
 MIN_REGION = 4  # regions smaller than this are left to per-cell mapping
 SMALL_PATCH = 3  # photo: same-colour patches of at most this many cells count as "small"
 BLEND_DE = 6.0  # a cell this close (CIE76) to a mix of two neighbouring colours is an edge blend, not a detail
@@ -70,11 +71,14 @@ def flat_regions(target_lab: np.ndarray, threshold: float, empty: np.ndarray | N
 
 
 def flatten_regions(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray, threshold: float,
-                    empty: np.ndarray | None = None, candidates: int = 4) -> np.ndarray:
+                    empty: np.ndarray | None = None, candidates: int = 4,
+                    spread: float | None = None) -> np.ndarray:
     """Give every flat source region of at least ``MIN_REGION`` cells the single colour that fits it best.
 
     "Best" is the least summed CIEDE2000 over the region's cells among the ``candidates`` palette colours
-    nearest the region's mean colour.
+    nearest the region's mean colour. With ``spread``, a region some of whose cells lie farther than that (CIE76)
+    from its mean colour is not flat but a gradient (small steps chain from dark to light) and keeps its cells'
+    own colours.
     """
     comp = flat_regions(target_lab, threshold, empty)
     flat = comp.ravel()
@@ -86,6 +90,12 @@ def flatten_regions(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.
     lab = target_lab.reshape(-1, 3)
     sums = np.stack([np.bincount(flat[ok], weights=lab[ok, c]) for c in range(3)], axis=1)
     mean = sums / np.maximum(sizes, 1)[:, None]
+    if spread is not None:
+        far = np.zeros(len(sizes))
+        np.maximum.at(far, flat[ok], np.linalg.norm(lab[ok] - mean[flat[ok]], axis=1))
+        big = big[far[big] <= spread]
+        if not len(big):
+            return labels
     cand, _ = nearest_candidates(mean[big], palette_lab, min(candidates, len(palette_lab)))
     remap = np.full(len(sizes), -1)
     remap[big] = np.arange(len(big))
@@ -97,6 +107,58 @@ def flatten_regions(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.
     out = np.array(labels, copy=True).reshape(-1)
     out[cells] = best[region]
     return out.reshape(labels.shape)
+
+
+FLAT_PIXEL_LEVELS = 6  # a source pixel within this many levels of its right and lower neighbours is in a flat fill
+FLAT_COLOUR_SHARE = 0.002  # a flat colour covers at least this share of the flat-fill pixels ...
+FLAT_COLOUR_CELLS = 0.5  # ... and at least this many cells' worth of pixels
+FLAT_COLOUR_MERGE = 8.0  # a minor fill colour this close (CIE76) to a bigger one is its noise, not a colour
+
+
+def flat_colors(rgb: np.ndarray, cells: int, max_pixels: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """The picture's own flat colours (``rgb`` H x W x 3 or 4 uint8): ``(Lab colours k x 3, pixel counts k)``.
+
+    Pixels in flat fills (within ``FLAT_PIXEL_LEVELS`` of their right and lower neighbours; anti-aliased edges
+    are not) are binned at 4 bits per channel; a bin is a colour when it covers at least ``FLAT_COLOUR_SHARE``
+    of the fills and half a cell's pixels, and a minor bin near a bigger one is folded into it. A smooth
+    gradient is flat pixel by pixel, so its steps come out as several colours (bands), not one.
+    """
+    from engine.core.color import srgb8_to_lab
+
+    rgb = np.asarray(rgb)
+    h, w = rgb.shape[:2]
+    step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
+    x = rgb[::step, ::step, :3].astype(np.int16)
+    if x.shape[0] < 2 or x.shape[1] < 2:
+        return np.zeros((0, 3)), np.zeros(0)
+    c = x[:-1, :-1]
+    flat = ((np.abs(x[:-1, 1:] - c).max(-1) <= FLAT_PIXEL_LEVELS)
+            & (np.abs(x[1:, :-1] - c).max(-1) <= FLAT_PIXEL_LEVELS))
+    if rgb.shape[-1] == 4:  # only opaque pixels have a colour of their own
+        flat &= rgb[::step, ::step, 3][:-1, :-1] == 255
+    px = c[flat].astype(np.int64)
+    if not len(px):
+        return np.zeros((0, 3)), np.zeros(0)
+    keys = ((px[:, 0] >> 4) << 8) | ((px[:, 1] >> 4) << 4) | (px[:, 2] >> 4)
+    counts = np.bincount(keys, minlength=4096)
+    sums = np.stack([np.bincount(keys, weights=px[:, i], minlength=4096) for i in range(3)], axis=1)
+    per_cell = flat.size / max(cells, 1)
+    order = np.argsort(-counts, kind="stable")
+    order = order[counts[order] >= max(FLAT_COLOUR_SHARE * len(px), FLAT_COLOUR_CELLS * per_cell, 1)]
+    if not len(order):
+        return np.zeros((0, 3)), np.zeros(0)
+    lab = srgb8_to_lab(np.clip(np.rint(sums[order] / counts[order, None]), 0, 255).astype(np.uint8))
+    keep_lab, keep_n = [], []
+    for col, n in zip(lab, counts[order]):
+        if keep_lab:
+            d = np.linalg.norm(np.asarray(keep_lab) - col, axis=1)
+            j = int(np.argmin(d))
+            if d[j] < (FLAT_COLOUR_MERGE if n < 0.01 * len(px) else FLAT_COLOUR_MERGE / 2):
+                keep_n[j] += n
+                continue
+        keep_lab.append(col)
+        keep_n.append(n)
+    return np.asarray(keep_lab), np.asarray(keep_n, dtype=np.float64)
 
 
 def detail_mask(target_lab: np.ndarray, threshold: float = DETAIL_DE) -> np.ndarray:

@@ -21,17 +21,20 @@ from PIL import Image
 from scipy import ndimage, sparse
 
 from engine.convert.budget import DEFAULT_MAX_COLORS, choose_colors, default_min_count, enforce_capacity, fold_rare
+from engine.convert.cleanup import CleanupConfig
 from engine.convert.cleanup import cleanup as cleanup_labels
 from engine.convert.dither import DITHER_METHODS, dither
-from engine.convert.grid import MIN_CONFIDENCE, GridError, detect_grid, map_cells, over_white, sample_cells
+from engine.convert.grid import MIN_CONFIDENCE, GridError, detect_grid, map_cells, sample_cells
+from engine.convert.grid import over_white as composite_over_white
 from engine.convert.intent import (
     DETAIL_DE,
-    FLAT_DE,
     INTENTS,
     PHOTO_FLAT_DE,
+    PHOTO_FLAT_SPREAD,
     absorb_small_patches,
     choose_intent,
     detail_mask,
+    flat_colors,
     flatten_regions,
     grid_available,
     keep_subcell_details,
@@ -64,6 +67,10 @@ AUTO_SIZE = (0, 0)  # parse_size("auto"): detect the pixel-art grid and make one
 
 __all__ = ["AUTO_SIZE", "ConvertConfig", "ConvertError", "convert_image", "parse_size", "ImageLoadError",
            "allowed_colors", "summary_lines", "DEFAULT_MAX_COLORS"]
+RESTRICTED_COLOURS = 16  # at most this many allowed colours (an owned set, a small palette): all are used, no dither
+CLEANUP_CANDIDATES = 1  # cleanup moves: the nearest colour or a 4-neighbour's (engine.convert.cleanup default: 6)
+WORK_PIXELS = 16_000_000  # bigger pictures are box-reduced first (memory; still >= 8 px per cell side at 512 cells)
+CROP_NOTE_SHARE = 0.99  # a crop that keeps less of the picture than this is said (a pixel or two is rounding)
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
 PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
@@ -323,6 +330,18 @@ def _source_name(source: ImageSource) -> str | None:
     return None
 
 
+def _reduce_for_work(img: Image.Image) -> Image.Image:
+    """The picture box-reduced by a whole factor to at most ``WORK_PIXELS`` (a 90 MP photo would otherwise hold
+    several full-size copies at once); the area average to cells is the same up to the reduction's rounding."""
+    if img.width * img.height <= WORK_PIXELS:
+        return img
+    factor = int(np.ceil(np.sqrt(img.width * img.height / WORK_PIXELS)))
+    log.info("picture of %.0f MP reduced by %d for conversion", img.width * img.height / 1e6, factor)
+    small = img.reduce(factor)
+    small.info.update(img.info)
+    return small
+
+
 def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
                   progress: Callable[[Progress], None] | None = None,
                   cancel: CancelToken | None = None) -> Pattern:
@@ -350,8 +369,12 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     img = load_image(source)
     report("picture loaded")
     W, H = config.width, config.height
+    src_w, src_h = img.width, img.height
+    src_layout = fit_layout(src_w, src_h, W, H, config.fit)  # in the picture's own pixels, for the metadata
+    img = _reduce_for_work(img)
     layout = fit_layout(img.width, img.height, W, H, config.fit)
     region = np.asarray(img.crop(layout.crop_box))
+    del img
     cx, cy, cw, ch = layout.cells
     premult, alpha = downsample_area(region, cw, ch)
     over_white = not config.alpha_to_empty
@@ -374,7 +397,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     if all_clear:
         log.info("the picture is fully transparent: an empty pattern")
         metadata = {"method": "convert", "convert": asdict(config), "palette": palette.name,
-                    "source_size": [img.width, img.height], "crop_box": list(layout.crop_box),
+                    "source_size": [src_w, src_h], "crop_box": list(src_layout.crop_box),
                     "intent": config.intent, "intent_reason": "fully transparent picture", "min_count": 0,
                     "merged": []}
         pattern = Pattern(np.zeros((H, W), dtype=np.int64), palette, empty, palette.medium, metadata)
@@ -385,15 +408,18 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     intent, intent_reason = config.intent, "chosen by the user"
     if intent == "auto":
         intent, intent_reason = choose_intent(region[..., :3], target_lab, empty)
+    flat_path = intent == "flat" and config.resample == "area"
+    sharp_cells = np.zeros((H, W), dtype=bool)  # flat intent: cells whose target is a sub-cell detail's colour
     if intent == "pixel-art":
         target_lab, target_lin = _pixel_art_target(region, layout, target_lab, target_lin, config)
-    elif intent == "flat" and config.resample == "area" and min(region.shape[0] // ch, region.shape[1] // cw) >= 4:
+    elif flat_path and min(region.shape[0] // ch, region.shape[1] // cw) >= 4:
         n = 8 if min(region.shape[0] // ch, region.shape[1] // cw) >= 8 else 4  # sub-samples per cell side
         sp, sa = downsample_area(region, cw * n, ch * n)
         sub = linear_to_lab(_unpremultiply(sp, sa, over_white)).reshape(ch, n, cw, n, 3)
         sub = sub.transpose(0, 2, 1, 3, 4).reshape(ch, cw, n * n, 3)
         sharp = target_lab.copy()
         sharp[cy:cy + ch, cx:cx + cw] = keep_subcell_details(sub, target_lab[cy:cy + ch, cx:cx + cw])
+        sharp_cells = (sharp != target_lab).any(axis=-1)
         target_lab = sharp
         target_lin = xyz_to_linear(lab_to_xyz(target_lab))
     log.info("intent %s (%s)", intent, intent_reason)
@@ -416,9 +442,23 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
         votes[cy:cy + ch, cx:cx + cw] = dominant_labels(region, cw, ch, sub_lab, over_white,
                                                         fallback[cy:cy + ch, cx:cx + cw])
         sel_lab = sub_lab[votes[~empty]]
-    if config.max_colors is not None and config.max_colors < len(allowed):
+    # pixel art keeps every colour of its grid (nearest palette colour per cell) unless the user sets a budget
+    keep_all = intent == "pixel-art" and config.max_colors is None
+    # an owned set is the maker's own budget already: cutting it further only trades shades for dither speckle
+    owned_all = config.max_colors is None and len(allowed) <= RESTRICTED_COLOURS
+    flat_lab, flat_n = np.zeros((0, 3)), np.zeros(0)
+    if flat_path:
+        flat_lab, flat_n = flat_colors(region if config.alpha_to_empty else composite_over_white(region), cw * ch)
+    if len(flat_lab):  # flat art: the picture's own flat colours, each mapped to the palette
+        if config.max_colors is not None and config.max_colors < len(allowed):
+            pick = select_colors(flat_lab, sub_lab, int(config.max_colors), weights=flat_n)
+        else:
+            nearest_flat = nearest_index(flat_lab, sub_lab)
+            pick = sorted(dict.fromkeys(int(i) for i in nearest_flat[:DEFAULT_MAX_COLORS]))
+        log.info("flat art: %d flat colours -> %d palette colours", len(flat_lab), len(pick))
+    elif config.max_colors is not None and config.max_colors < len(allowed):
         pick = select_colors(sel_lab, sub_lab, int(config.max_colors))
-    elif config.all_colors or len(allowed) == 1:
+    elif config.all_colors or len(allowed) == 1 or keep_all or owned_all:
         pick = list(range(len(allowed)))
     else:
         pick, _ = choose_colors(sel_lab, sub_lab, DEFAULT_MAX_COLORS)
@@ -434,7 +474,16 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     def map_cells(chosen: list[int]) -> np.ndarray:
         work = palette if len(chosen) == len(palette) else palette.subset(chosen)
         candidates = None
-        if config.resample == "dominant" and intent != "pixel-art":
+        if flat_path:
+            # each cell takes the flat colour most of its pixels are nearest to: an anti-aliased edge cell gets
+            # one of the two sides' colours, never the blend; sub-cell details keep their own colour
+            fallback = nearest_index(target_lab, work.lab)
+            labels = fallback.copy()
+            labels[cy:cy + ch, cx:cx + cw] = dominant_labels(region, cw, ch, work.lab, over_white,
+                                                             fallback[cy:cy + ch, cx:cx + cw])
+            labels[sharp_cells] = fallback[sharp_cells]
+            labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=detail_mask(target_lab))
+        elif config.resample == "dominant" and intent != "pixel-art":
             fallback = nearest_index(target_lab, work.lab)
             labels = fallback.copy()
             labels[cy:cy + ch, cx:cx + cw] = dominant_labels(region, cw, ch, work.lab, over_white,
@@ -447,17 +496,21 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
             labels = candidates[0][..., 0].copy()
         else:
             labels = dither(target_lab, work.lab, config.dither, float(config.dither_strength), empty)
-        if intent == "flat" and config.resample == "area":
-            labels = flatten_regions(labels, target_lab, work.lab, FLAT_DE, empty)
+        if cleanup > 0 and intent == "photo" and owned_all and config.dither == "none":
+            # a few owned colours: mixing them for the eye makes speckle and mazes a maker removes by hand, so
+            # the clean version: nearest colours with small patches merged into a neighbour (details kept)
             labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=detail_mask(target_lab))
-        if cleanup > 0 and intent != "pixel-art":
+        elif cleanup > 0 and intent != "pixel-art":
             patches = intent == "photo" and config.resample == "area" and config.dither == "none"
+            # a cell moves only to its nearest colour or a neighbour's: cleanup smooths, it does not sprinkle a
+            # second-nearest colour (a feature's colour over fur, dither dots over a gradient)
             labels = cleanup_labels(labels, target_lin, work.rgb, float(cleanup), empty,
+                                    config=CleanupConfig(candidates=CLEANUP_CANDIDATES),
                                     cancel=cancel, target_lab=target_lab, candidates=candidates,
                                     patch_penalty=PATCH_PENALTY * float(cleanup) if patches else 0.0,
                                     keep=detail_mask(target_lab) if patches else None)
-        if intent == "photo" and config.resample == "area":
-            labels = flatten_regions(labels, target_lab, work.lab, PHOTO_FLAT_DE, empty)
+        if intent == "photo" and config.resample == "area" and cleanup > 0:
+            labels = flatten_regions(labels, target_lab, work.lab, PHOTO_FLAT_DE, empty, spread=PHOTO_FLAT_SPREAD)
         return np.asarray(chosen, dtype=np.int64)[labels]
 
     index = map_cells(chosen)
@@ -465,7 +518,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     first = index.copy()
 
     min_count = config.min_count if config.min_count is not None else (
-        1 if config.all_colors else default_min_count(n_filled))
+        1 if config.all_colors or keep_all else default_min_count(n_filled))
     if capacity is not None:
         index, _ = enforce_capacity(index, target_lab, palette.lab, capacity, empty)
     index, _ = fold_rare(index, target_lab, palette.lab, min_count, empty, capacity)
@@ -476,12 +529,13 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
         "method": "convert",
         "convert": asdict(config),
         "palette": palette.name,
-        "source_size": [img.width, img.height],
-        "crop_box": list(layout.crop_box),
+        "source_size": [src_w, src_h],
+        "crop_box": list(src_layout.crop_box),
         "intent": intent,
         "intent_reason": intent_reason,
         "min_count": int(min_count),
         "merged": _merges(palette, first, index, empty, capacity),
+        "notes": fit_notes(src_w, src_h, src_layout, W, H, config.fit),
     }
     name = _source_name(source)
     if name:
@@ -511,7 +565,7 @@ def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfi
     img = load_image(source)
     rgba = np.asarray(img)
     opaque = bool((rgba[..., 3] == 255).all())
-    flat = over_white(rgba)
+    flat = composite_over_white(rgba)
     try:
         grid = detect_grid(flat)
     except GridError as exc:
@@ -639,10 +693,27 @@ def _merges(palette: Palette, first: np.ndarray, final: np.ndarray, empty: np.nd
     return out
 
 
+def fit_notes(src_w: int, src_h: int, layout, width: int, height: int, fit: str) -> list[str]:
+    """Plain-words notes on how the picture was fitted to the grid (a crop to the pattern's shape, padding)."""
+    x0, y0, x1, y1 = layout.crop_box
+    kept_w, kept_h = x1 - x0, y1 - y0
+    share = kept_w * kept_h / (src_w * src_h)
+    if fit == "crop" and share < CROP_NOTE_SHARE:
+        sides = "left and right" if kept_w < src_w else "top and bottom"
+        return [f"cropped to the pattern's shape ({width}x{height} cells): the {src_w}x{src_h} px picture lost "
+                f"its {sides} edges; {share:.0%} of it is used (pixels {x0}-{x1} x {y0}-{y1}); use fit pad or "
+                f"stretch to keep all of it"]
+    cx, cy, cw, ch = layout.cells
+    if fit == "pad" and (cw, ch) != (width, height):
+        return [f"padded to the pattern's shape: the picture fills {cw}x{ch} of the {width}x{height} cells, "
+                f"the rest is empty"]
+    return []
+
+
 def summary_lines(pattern: Pattern) -> list[str]:
     """Human-readable lines on how a conversion chose its colours: intent, budget, merges (for CLI and GUI)."""
     md = pattern.metadata
-    lines = []
+    lines = list(md.get("notes", []))
     if "intent" in md:
         lines.append(f"intent: {md['intent']} ({md.get('intent_reason', '')})")
     if "min_count" in md:
