@@ -17,7 +17,7 @@ LENGTH_UNITS = {"mm": 1.0, "cm": 10.0, "in": 25.4, '"': 25.4}
 MAX_TEXT = 60  # longer inputs are refused before any parsing (hundreds of digits are not a size)
 
 _NUM = r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:e[+-]?\d+)?"
-_UNIT = r"[a-z\"]*"
+_UNIT = r"[a-z\"%²]*"
 _PAIR_RE = re.compile(rf"^\s*({_NUM})\s*({_UNIT})\s*(?:x|×|\*|by)\s*({_NUM})\s*({_UNIT})\s*$", re.IGNORECASE)
 _ONE_RE = re.compile(rf"^\s*({_NUM})\s*({_UNIT})\s*$", re.IGNORECASE)
 
