@@ -1,5 +1,6 @@
-"""The export dialog: formats per medium with a default, option widgets generated from the exporters' argparse
-options, remembered choices, options reaching the exporter, and the after-export summary."""
+"""The export dialog: formats per medium with a default, option widgets generated from the exporters' option
+metadata (through exporters.common.service), remembered choices, options reaching the exporter, and the after-export
+summary."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
@@ -32,7 +34,7 @@ def _pattern(palette_key: str, seed: int = 0):
 ])
 def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
     from app.gui.export_dialog import ExportDialog
-    from exporters.common.options import formats_for_medium
+    from exporters.common.service import formats_for_medium
 
     pattern = _pattern(key)
     assert pattern.medium.kind == medium
@@ -52,25 +54,34 @@ def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
         assert {"hoop", "stitch_mode", "no_underlay"} <= visible
 
 
-def test_widgets_follow_the_argparse_declarations(qtbot, tmp_path):
+def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     from app.gui.export_dialog import ExportDialog
-    from exporters.common.options import option_specs
+    from exporters.common import optspec
+    from exporters.common.service import legacy_formats, option_specs
 
     dlg = ExportDialog(None, tmp_path, "x", "bead")
     qtbot.addWidget(dlg)
-    specs = {s.dest: s for s in option_specs()}
+    specs = {s.name: s for s in option_specs()}
     assert set(dlg.option_widgets) == set(specs)
-    assert isinstance(dlg.option_widgets["true_scale"].widget, QCheckBox)  # store_true
-    assert isinstance(dlg.option_widgets["piece"].widget, QComboBox)  # choices
-    combo = dlg.option_widgets["piece"].widget
-    assert [combo.itemData(i) for i in range(combo.count())] == list(specs["piece"].choices)
-    assert isinstance(dlg.option_widgets["section"].widget, QSpinBox)  # int
-    assert isinstance(dlg.option_widgets["row_spacing"].widget, QDoubleSpinBox)  # float
-    assert isinstance(dlg.option_widgets["paper"].widget, QLineEdit)  # free text
-    assert specs["true_scale"].help_text in dlg.option_widgets["true_scale"].widget.toolTip()  # help as tooltip
+    widget_for = {optspec.KIND_FLAG: QCheckBox, optspec.KIND_CHOICE: QComboBox, optspec.KIND_INT: QSpinBox,
+                  optspec.KIND_FLOAT: QDoubleSpinBox, optspec.KIND_TEXT: QLineEdit, optspec.KIND_PATH: QLineEdit}
+    for name, spec in specs.items():
+        widget = dlg.option_widgets[name].widget
+        assert isinstance(widget, widget_for[spec.kind]), name
+        assert spec.help_text in widget.toolTip(), name
+        if not set(spec.formats) <= set(legacy_formats()):  # typed exporters: plain words, no flags
+            assert "--" not in widget.toolTip() + spec.label, name
+        if spec.kind == optspec.KIND_CHOICE:
+            assert [widget.itemData(i) for i in range(widget.count())] == list(spec.choices)
+            assert [widget.itemText(i) for i in range(widget.count())] == [spec.choice_label(c) for c in spec.choices]
+        if spec.unit and spec.kind in (optspec.KIND_INT, optspec.KIND_FLOAT):
+            assert widget.suffix() == f" {spec.unit}", name  # numbers carry their unit
+    assert isinstance(dlg.option_widgets["true_scale"].widget, QCheckBox)
+    assert isinstance(dlg.option_widgets["piece"].widget, QComboBox)
+    assert dlg.option_widgets["scale"].widget.suffix() == " px"
     # untouched widgets give the exporter's own defaults
-    for dest, ow in dlg.option_widgets.items():
-        assert ow.value() == specs[dest].default, dest
+    for name, ow in dlg.option_widgets.items():
+        assert ow.value() == specs[name].default, name
 
 
 def test_choices_are_remembered(qtbot, tmp_path):
@@ -82,8 +93,8 @@ def test_choices_are_remembered(qtbot, tmp_path):
     qtbot.addWidget(dlg)
     assert not Path(dlg.folder.text()).resolve().is_relative_to(ROOT)  # never the install folder
     dlg.set_formats(["parts-csv"])
-    dlg.option_widgets["piece"].widget.setCurrentText("tile")
-    dlg.option_widgets["section"].widget.setValue(32)
+    dlg.option_widgets["piece"].set_value("tile")
+    dlg.option_widgets["section"].set_value(32)
     dlg.folder.setText(str(out))
     dlg.accept()
     again = ExportDialog(None, None, "fox", "brick")
@@ -119,24 +130,21 @@ def test_dialog_options_reach_the_exporter_and_summary_lists_files(window, tmp_p
     dlg = window.make_export_dialog()
     assert sorted(dlg.selected_formats()) == ["bricklink-xml", "build-pdf"]
     dlg.set_formats(["parts-csv", "bricklink-xml"])
-    dlg.option_widgets["piece"].widget.setCurrentText("tile")
+    dlg.option_widgets["piece"].set_value("tile")
     dlg.folder.setText(str(tmp_path))
     dlg.name.setText("mosaic")
     summaries = []
     monkeypatch.setattr(window, "show_export_summary", summaries.append)
     files = window.export_from_dialog(dlg)
-    assert sorted(f.name for f in files) == ["mosaic.csv", "mosaic.xml"]
-    with open(tmp_path / "mosaic.csv", newline="", encoding="utf-8") as fh:
+    assert sorted(f.name for f in files) == ["mosaic-bricklink.xml", "mosaic-parts.csv"]
+    with open(tmp_path / "mosaic-parts.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert any("3070b" in r for r in rows[1:])  # tiles, as chosen in the widget
-    assert "3070b" in (tmp_path / "mosaic.xml").read_text(encoding="utf-8")
+    assert "3070b" in (tmp_path / "mosaic-bricklink.xml").read_text(encoding="utf-8")
     assert not window.dialogs.errors
     (result,) = summaries
     assert result.files == files
-    import exporters.bricks.mosaic as mosaic
-
-    if not hasattr(mosaic, "describe_export"):  # without the exporter's own summary: file sizes
-        assert any("mosaic.csv:" in line and ("bytes" in line or "KB" in line) for line in result.lines)
+    assert result.report[0] == "parts-csv:" and "bricklink-xml:" in result.report  # each format's report
     # the summary dialog opens the file and its folder
     opened = []
     monkeypatch.setattr(export_dialog, "open_url", lambda url: opened.append(url.toLocalFile()) or True)
@@ -147,16 +155,128 @@ def test_dialog_options_reach_the_exporter_and_summary_lists_files(window, tmp_p
     box.deleteLater()
 
 
-def test_describe_export_lines_are_shown(window, tmp_path, monkeypatch):
-    import exporters.common.basic as basic
-
-    def describe(pattern, fmt, paths, args):
-        return [f"{pattern.width}x{pattern.height} {fmt} scale {args.scale}"]
-
-    monkeypatch.setattr(basic, "describe_export", describe, raising=False)
+def test_export_report_comes_from_the_exporter(window, tmp_path):
     window.doc.reset(_pattern("perler"))
     result = window.export_to("png", tmp_path / "p.png", summary=True, scale=2)
-    assert result.lines == ["20x16 png scale 2"]
+    assert result.report == ["40 x 32 pixels"] and result.warnings == []
     from PIL import Image
 
     assert Image.open(result.files[0]).size == (40, 32)
+
+
+# ----------------------------------------------------------------------------- issue 19 §1 / issue 20 items 2, 5, 6
+
+
+def test_every_format_offers_exactly_its_options(qtbot, tmp_path):
+    from app.gui.export_dialog import ExportDialog
+    from exporters.common.service import formats, option_specs
+
+    dlg = ExportDialog(None, tmp_path, "x", "brick")
+    qtbot.addWidget(dlg)
+    for fmt in formats():
+        dlg.select_format(fmt)
+        visible = {n for n, ow in dlg.option_widgets.items() if dlg.options_form.isRowVisible(ow.field)}
+        assert visible == {s.name for s in option_specs() if fmt in s.formats}, fmt
+        assert set(dlg.option_values()) == visible, fmt
+    dlg.select_format("parts-csv")  # spares reach parts lists in the app as on the command line
+    assert {"spares", "spares_min"} <= set(dlg.option_values())
+
+
+def test_format_list_and_options_speak_plain_words(qtbot, tmp_path):
+    from app.gui.export_dialog import ExportDialog
+
+    dlg = ExportDialog(None, tmp_path, "x", "bead")
+    qtbot.addWidget(dlg)
+    texts = [dlg.format_list.item(i).text() + dlg.format_list.item(i).toolTip() for i in range(dlg.format_list.count())]
+    assert texts and not [t for t in texts if "--" in t]  # no "(--paper, --board, --true-scale)"
+    assert not [ow.widget.toolTip() for ow in dlg.option_widgets.values() if "command line" in ow.widget.toolTip()]
+
+
+def test_default_names_differ_per_format_and_replacing_asks_first(qtbot, tmp_path, monkeypatch):
+    from app.gui import export_dialog
+
+    dlg = export_dialog.ExportDialog(None, tmp_path, "astronaut", "bead")
+    qtbot.addWidget(dlg)
+    dlg.set_formats(["bead-pdf", "build-pdf", "parts-csv", "counts-csv", "png", "chart-png"])
+    names = {fmt: p.name for fmt, p in dlg.paths().items()}
+    assert names["bead-pdf"] == "astronaut-beads.pdf" and names["build-pdf"] == "astronaut-build.pdf"
+    assert names["parts-csv"] == "astronaut-parts.csv" and len(set(names.values())) == len(names)
+    dlg.set_formats(["bead-pdf", "build-pdf"])
+    old = tmp_path / "astronaut-beads.pdf"
+    old.write_bytes(b"the bead chart printed last week")
+    asked = []
+    monkeypatch.setattr(export_dialog, "ask", lambda parent, title, text, yes: asked.append((text, yes)) or False)
+    dlg.accept()
+    assert dlg.result() != dlg.DialogCode.Accepted  # "Cancel": nothing replaced, the dialog stays open
+    assert len(asked) == 1 and "astronaut-beads.pdf" in asked[0][0] and "build" not in asked[0][0]
+    assert asked[0][1] == "Replace" and old.read_bytes() == b"the bead chart printed last week"
+    monkeypatch.setattr(export_dialog, "ask", lambda parent, title, text, yes: asked.append((text, yes)) or True)
+    dlg.accept()
+    assert dlg.result() == dlg.DialogCode.Accepted and len(asked) == 2
+    old.unlink()
+    fresh = export_dialog.ExportDialog(None, tmp_path, "astronaut", "bead")  # no file in the way: no question
+    qtbot.addWidget(fresh)
+    fresh.accept()
+    assert fresh.result() == fresh.DialogCode.Accepted and len(asked) == 2
+
+
+def test_export_warnings_are_listed_once(window, tmp_path, monkeypatch, qtbot):
+    from app.gui.export_dialog import ExportSummaryDialog
+    from engine.core.palette_io import load_palette
+    from engine.core.pattern import Pattern
+
+    rng = np.random.default_rng(1)
+    window.doc.reset(Pattern(rng.choice([0, 3, 7, 12, 20, 31], size=(24, 30)), load_palette("dmc")))  # confetti
+    dlg = window.make_export_dialog()
+    dlg.set_formats(["dst", "stitch-png"])  # the machine file and its preview share their warnings
+    dlg.folder.setText(str(tmp_path))
+    summaries = []
+    monkeypatch.setattr(window, "show_export_summary", summaries.append)
+    files = window.export_from_dialog(dlg)
+    assert sorted(f.name for f in files) == ["pattern-stitches.png", "pattern.dst"]
+    (total,) = summaries
+    assert total.warnings and len(total.warnings) == len(set(total.warnings))
+    from exporters.common.service import export
+
+    each = export(window.doc.pattern, "stitch-png", tmp_path / "again.png").warnings
+    assert set(each) == set(total.warnings)  # both formats warn about the same things: listed once, not twice
+    box = ExportSummaryDialog(None, total)
+    qtbot.addWidget(box)
+    shown = box.warnings_label.text().splitlines()
+    assert shown == [f"⚠ {w}" for w in total.warnings] and len(shown) == len(set(shown))
+    assert not any("warning" in line.lower() for line in box.text.toPlainText().splitlines())
+
+
+def test_open_file_without_a_program_says_so_and_offers_the_folder(qtbot, tmp_path, monkeypatch):
+    from app.gui import export_dialog
+    from exporters.common.result import ExportResult
+
+    f = tmp_path / "fox-beads.pdf"
+    f.write_bytes(b"%PDF-1.4")
+    opened, asked = [], []
+    monkeypatch.setattr(export_dialog, "open_url",
+                        lambda url: opened.append(url.toLocalFile()) or url.toLocalFile() == str(tmp_path))
+    monkeypatch.setattr(export_dialog, "ask", lambda parent, title, text, yes: asked.append(yes) or True)
+    box = export_dialog.ExportSummaryDialog(None, ExportResult([f], ["1 page"]))
+    qtbot.addWidget(box)
+    assert box.open_file() is False
+    assert asked == ["Show in folder"] and opened == [str(f), str(tmp_path)]  # the folder was shown instead
+    assert box.message.isVisibleTo(box) and "No program" in box.message.text() and ".pdf" in box.message.text()
+
+
+def test_first_export_goes_to_documents_or_says_why_not(qtbot, tmp_path, monkeypatch):
+    from app.gui import export_dialog
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(export_dialog, "documents_location", lambda: home / "Documents")
+    dlg = export_dialog.ExportDialog(None, None, "fox", "bead")
+    qtbot.addWidget(dlg)
+    assert Path(dlg.folder.text()) == home and dlg.folder_note.isVisibleTo(dlg)
+    assert "does not exist" in dlg.folder_note.text() and "home folder" in dlg.folder_note.text()
+    assert not (home / "Documents").exists()  # nothing created behind the user's back
+    (home / "Documents").mkdir()
+    again = export_dialog.ExportDialog(None, None, "fox", "bead")
+    qtbot.addWidget(again)
+    assert Path(again.folder.text()) == home / "Documents" and not again.folder_note.isVisibleTo(again)

@@ -87,7 +87,7 @@ def choose_colors(lab: np.ndarray, palette_lab: np.ndarray, cap: int = DEFAULT_M
 
 
 def fold_rare(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray, min_count: int,
-              empty: np.ndarray | None = None, capacity: np.ndarray | None = None
+              empty: np.ndarray | None = None, capacity: np.ndarray | None = None,
               ) -> tuple[np.ndarray, dict[int, dict[int, int]]]:
     """Give the cells of every colour used fewer than ``min_count`` times another colour.
 
