@@ -349,25 +349,25 @@ def test_chart_png_legend_rows_decoded(tmp_path):
     assert (np.abs(col - (215, 25, 32)).sum(axis=1) < 10).all()
 
 
-def test_describe_export_and_cli_options(tmp_path):
+def test_export_result_and_cli_options(tmp_path):
     import argparse
 
     from exporters.beads import chart
-    from exporters.common import basic
-    from exporters.common.optspec import add_arguments
+    from exporters.common import service
 
     parser = argparse.ArgumentParser()
-    add_arguments(parser, basic.OPTIONS)
-    chart.add_cli_arguments(parser)
+    service.add_export_arguments(parser)
     args = parser.parse_args(["--calibrate", "50:140.6", "--board", "mini 50x50 (Artkal)", "--spares", "10",
                               "--spares-min", "5", "--bag-size", "1000"])
     p = photo_pattern("artkal_a", 50, 50)
-    out = chart.export_cli(p, "bead-pdf", tmp_path / "c.pdf", args)
-    text = "\n".join(chart.describe_export(p, "bead-pdf", out, args))
+    result = service.export(p, "bead-pdf", tmp_path / "c.pdf", args)
+    out = result.files
+    text = "\n".join(result.report)
     assert f"{len(PdfReader(out[0]).pages)} pages" in text and "1 x 1 boards of mini 50x50 (Artkal)" in text
-    assert "true scale: 2.812 mm per peg (calibrated)" in text
+    assert "true scale: 14.1 x 14.1 cm at 2.812 mm per peg (calibrated)" in text
     legend = PdfReader(out[0]).pages[-1].extract_text()
     assert "Spares" in legend and "To buy" in legend and "Bags of 1000" in legend
-    rows = chart.legend_rows(p, chart.options_from_args(args))
+    opts = service.build_options("bead-pdf", args)
+    rows = chart.legend_rows(p, chart.spare_rule(opts), opts.bag_size)
     assert all(ln.spares == max(5, -(-ln.needed // 10)) for _, _, ln in rows)
     assert f"{sum(ln.total for _, _, ln in rows):,} beads to buy" in text

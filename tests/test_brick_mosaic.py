@@ -366,10 +366,9 @@ def test_no_base_and_bad_base(tmp_path):
 
 
 def test_spares_in_parts_list_and_xml(tmp_path):
-    from exporters.common.shopping import SpareRule
 
     p = photo_pattern("lego", 16, 16)
-    opts = BrickOptions(piece="plate", spares=SpareRule(percent=10, minimum=3), base="none")
+    opts = BrickOptions(piece="plate", spares=10, spares_min=3, base="none")
     rows = list(csv.DictReader(export_parts_csv(p, tmp_path / "p.csv", opts).open(encoding="utf-8")))
     for r in rows:
         need = int(r["needed"])
@@ -399,24 +398,19 @@ def test_rebrickable_csv_uses_rebrickable_colour_ids(tmp_path):
     assert rows == {("3070b", "4"): 131, ("3070b", "0"): 131, ("91405", "0"): 1}  # 128 + 3 spares each
 
 
-def test_describe_export_lines(tmp_path):
-    import argparse
-
+def test_export_result_lines(tmp_path):
     from exporters.bricks import mosaic
     from exporters.common import basic
-    from exporters.common.optspec import add_arguments, from_args
 
-    parser = argparse.ArgumentParser()
-    add_arguments(parser, basic.OPTIONS)
-    mosaic.add_cli_arguments(parser)
-    args = parser.parse_args(["--spares", "5", "--spares-min", "2", "--base", "plate-16"])
     p = photo_pattern("lego", 20, 20)
-    out = mosaic.export_cli(p, "build-pdf", tmp_path / "b.pdf", args)
-    lines = mosaic.describe_export(p, "build-pdf", out, args)
-    text = "\n".join(lines)
+    opts = BrickOptions(spares=5, spares_min=2, base="plate-16")
+    result = mosaic.export(p, "build-pdf", tmp_path / "b.pdf", opts)
+    text = "\n".join(result.report)
     assert "bases: 4 x Plate 16 x 16 (91405)" in text and "spare parts" in text
-    assert f"{len(PdfReader(out[0]).pages)} pages" in text
-    counts_result = basic.export(p, "counts-csv", tmp_path / "c.csv", from_args(basic.OPTIONS, args))
+    assert "joining layer: 1 x Plate 16 x 16 (91405)" in text and "how the sections join: 4 x Plate 16 x 16" in text
+    assert f"{len(PdfReader(result.files[0]).pages)} pages" in text
+    assert result.warnings and not any("warning" in w for w in result.warnings)
+    counts_result = basic.export(p, "counts-csv", tmp_path / "c.csv", basic.OPTIONS(spares=5, spares_min=2))
     counts = counts_result.files
     header = next(csv.reader(counts[0].open(encoding="utf-8")))
     assert header[:3] == ["LEGO colour id", "BrickLink colour id", "Rebrickable colour id"]

@@ -75,9 +75,9 @@ def test_cli_parts_csv_and_build_pdf(lego_project, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-f", "build-pdf", "--section", "20"], "section size 20"),
+    (["-f", "build-pdf", "--section", "20"], "Section size: '20' is not one of 8 x 8 studs"),
     (["-f", "bead-pdf", "--board", "huge"], "unknown board"),
-    (["-f", "bead-pdf", "--paper", "B9"], "unknown paper"),
+    (["-f", "bead-pdf", "--paper", "B9"], "Paper: 'B9' is not a paper size: choose A4, Letter or A3"),
 ])
 def test_cli_bad_options_one_line_exit_2(lego_project, tmp_path, args, message):
     project, _ = lego_project

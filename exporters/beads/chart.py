@@ -1,11 +1,13 @@
 """Fuse-bead charts: a vector PDF (overview, one page per pegboard, legend) and a chart PNG.
 
 The PDF can be printed at true 1:1 bead pitch so a printed board sits under a clear pegboard.
+
+An exporter module of the typed interface (exporters.common.registry): ``FORMATS``, ``OPTIONS``
+(:class:`exporters.beads.options.BeadOptions`), ``check`` and ``export``.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import re
@@ -22,7 +24,8 @@ from engine.core.atomic import atomic_path
 from engine.core.medium import BOARDS, Board, find_board
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
-from exporters.common.basic import int_option
+from exporters.beads.options import BeadOptions
+from exporters.common import limits_check
 from exporters.common.errors import ExportError
 from exporters.common.pdf import (
     FONT,
@@ -41,16 +44,19 @@ from exporters.common.pdf import (
     stroke_lines,
     wrap_text,
 )
-from exporters.common.shopping import NO_SPARES, SpareRule, check_pack_size, shopping_list, spare_rule_from_args
+from exporters.common.result import ExportResult
+from exporters.common.shared_options import spare_rule
+from exporters.common.shopping import NO_SPARES, SpareRule, check_pack_size, shopping_list
 from exporters.common.symbols import draw_pdf_symbols, draw_png_symbol, symbols_for
 
 log = logging.getLogger(__name__)
 
 FORMATS = {
-    "bead-pdf": "vector PDF bead chart: overview, one page per pegboard, legend (--paper, --board, --true-scale)",
-    "chart-png": "chart as a PNG image with a symbol (or code) in every cell, board edges and a legend "
-                 "(--cell-px, --show)",
+    "bead-pdf": "printable bead chart (vector PDF): overview, one page per pegboard, legend; true size on request",
+    "chart-png": "the chart as a picture (PNG): a symbol or code in every cell, board edges and a legend",
 }
+OPTIONS = BeadOptions
+BeadChartOptions = BeadOptions  # the name earlier versions used
 
 MARGIN = 12 * MM
 LABEL_W = 16.0  # room for row/column numbers around a board grid
@@ -61,20 +67,6 @@ LARGE_PRINT_GAIN = 1.5  # a large-print cell is at least this much larger than t
 
 # Palettes whose brand uses a board other than their medium's default (palette key -> board name).
 PALETTE_BOARDS = {"perler_mini": "mini 56x56 (Perler)", "perler": "midi 29x29 (Perler)"}
-
-
-@dataclass
-class BeadChartOptions:
-    """How the bead chart PDF is laid out."""
-
-    paper: str = "A4"
-    board: str | None = None  # a key of engine.core.medium.BOARDS or "WxH"; None = the medium's default board
-    true_scale: bool = False  # cells at the board's peg pitch (print at 100 %, no "fit to page")
-    bag_size: int | None = None
-    title: str = ""
-    calibrate: str | None = None  # "N:X": N pegs of the user's board measure X mm (implies true scale)
-    large_print: bool = False  # LARGE_PRINT_MM cells: one board spread over several pages
-    spares: SpareRule = NO_SPARES
 
 
 def parse_calibration(text: str | None) -> tuple[int, float] | None:
@@ -577,10 +569,10 @@ def _draw_board_part(c, ctx: _Ctx, page: tuple[float, float], part: BoardPart, c
 # --------------------------------------------------------------------------- legend
 
 
-def legend_rows(pattern: Pattern, options: BeadChartOptions):
+def legend_rows(pattern: Pattern, spares: SpareRule = NO_SPARES, bag_size: int | None = None):
     """(palette index, colour, purchase line) per used colour, most used first (counts from shopping.py)."""
     rows = pattern.color_counts()
-    lines = shopping_list([(color.code, color.name, n) for _, color, n in rows], options.spares, options.bag_size)
+    lines = shopping_list([(color.code, color.name, n) for _, color, n in rows], spares, bag_size)
     return [(i, color, line) for (i, color, _), line in zip(rows, lines)]
 
 
@@ -599,9 +591,10 @@ def legend_pages(n_rows: int, page_h: float) -> list[tuple[int, int]]:
 def _draw_legend(c, ctx: _Ctx) -> None:
     p = ctx.pattern
     bag = ctx.options.bag_size
-    spares = ctx.options.spares.active
+    rule = spare_rule(ctx.options)
+    spares = rule.active
     pw, ph = ctx.page
-    rows = legend_rows(p, ctx.options)
+    rows = legend_rows(p, rule, bag)
     row_h = LEGEND_ROW_H
     cols_x = [MARGIN, MARGIN + 26, MARGIN + 66, MARGIN + 150]
     headers = ["", "Symbol", "Code", "Name"]
@@ -621,7 +614,7 @@ def _draw_legend(c, ctx: _Ctx) -> None:
         if spares:
             c.setFont(FONT, 8)
             hx = MARGIN + stringWidth(head, FONT_BOLD, 14) + 12
-            c.drawString(hx, ph - MARGIN - 12, fit_text(ctx.options.spares.describe(), FONT, 8, pw - MARGIN - hx))
+            c.drawString(hx, ph - MARGIN - 12, fit_text(rule.describe(), FONT, 8, pw - MARGIN - hx))
         c.setFont(FONT_BOLD, 8)
         y = ph - MARGIN - 36
         for x, h in zip(cols_x, headers):
@@ -842,8 +835,7 @@ def _draw_png_legend(draw, pattern: Pattern, lay: ChartPngLayout, symbols: dict[
     head = (f"Legend - {pattern.width} x {pattern.height} cells, {nbx} x {nby} boards of {brd.width} x "
             f"{brd.height} (red lines)")
     draw.text((x0, lay.legend_top + lay.row_h / 2), head, fill=(0, 0, 0), font=bold, anchor="lm")
-    opts = BeadChartOptions(spares=spares)
-    for k, (i, color, line) in enumerate(legend_rows(pattern, opts)):
+    for k, (i, color, line) in enumerate(legend_rows(pattern, spares)):
         y = lay.row_y(k)
         draw.rectangle([x0, y, x0 + sw, y + sw], fill=tuple(color.rgb), outline=(90, 90, 90), width=1)
         draw_png_symbol(draw, x0 + sw / 2, y + sw / 2, symbols[i], sw * 0.7, ink[i], _load_font(int(sw * 0.62)))
@@ -854,72 +846,67 @@ def _draw_png_legend(draw, pattern: Pattern, lay: ChartPngLayout, symbols: dict[
         draw.text((x0 + sw + 40, y + sw / 2), text, fill=(0, 0, 0), font=text_font, anchor="lm")
 
 
-# --------------------------------------------------------------------------- CLI protocol
+# --------------------------------------------------------------------------- the exporter interface
 
 
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options for bead-pdf and chart-png (--bag-size and --spares are declared in exporters.common.basic)."""
-    g = parser.add_argument_group("bead-pdf / chart-png")
-    g.add_argument("--paper", default="A4", help="bead-pdf: paper size A4, Letter or A3 (default A4)")
-    g.add_argument("--board", default=None,
-                   help="bead-pdf / chart-png: pegboard, e.g. 29x29 or one of: "
-                        + ", ".join(f"'{k}'" for k in BOARDS if not k.startswith("brick")) + " (default: the medium's)")
-    g.add_argument("--true-scale", action="store_true",
-                   help="bead-pdf: print cells at the board's peg pitch (1:1) to lay under a clear pegboard")
-    g.add_argument("--calibrate", default=None, metavar="N:X",
-                   help="bead-pdf: N pegs of your board measure X mm (e.g. 50:140.6); the chart is printed at "
-                        "X/N mm per peg (implies --true-scale)")
-    g.add_argument("--large-print", action="store_true",
-                   help=f"bead-pdf: large {LARGE_PRINT_MM:g} mm cells, one board spread over several pages")
-    g.add_argument("--title", default="", help="bead-pdf / build-pdf: title on the first page")
-    g.add_argument("--cell-px", type=int, default=24, help="chart-png: pixels per cell (default 24)")
-    g.add_argument("--show", choices=("symbols", "codes"), default="symbols", help="chart-png: text in each cell")
-
-
-def options_from_args(args: argparse.Namespace) -> BeadChartOptions:
-    """BeadChartOptions from CLI/GUI option values."""
-    return BeadChartOptions(paper=getattr(args, "paper", "A4"), board=getattr(args, "board", None),
-                            true_scale=bool(getattr(args, "true_scale", False)),
-                            bag_size=int_option(getattr(args, "bag_size", None), "bag size"),
-                            title=getattr(args, "title", "") or "", calibrate=getattr(args, "calibrate", None) or None,
-                            large_print=bool(getattr(args, "large_print", False)),
-                            spares=spare_rule_from_args(args))
-
-
-def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) -> list[Path]:
-    """Write ``fmt`` for the CLI."""
+def check(pattern: Pattern, fmt: str, options: BeadOptions) -> None:
+    """Refuse ``fmt`` with ``options`` before anything is drawn: paper, board, calibration, bag size, spares, an
+    empty design, the PDF's page count and the PNG's size."""
+    if fmt not in FORMATS:
+        raise ExportError(f"the bead chart exporter does not write {fmt!r}")
+    limits_check.check_finite(options)
+    _check_options(options)
+    spare_rule(options)
+    board = resolve_board(pattern, options.board)
+    if pattern.filled_cells == 0:
+        raise ExportError("the design has no filled cells; there is nothing to chart")
     if fmt == "bead-pdf":
-        return [export_bead_chart_pdf(pattern, out, options_from_args(args))]
-    if fmt == "chart-png":
-        return [export_chart_png(pattern, out, cell_px=int_option(args.cell_px, "cell size"), show=args.show,
-                                 board=getattr(args, "board", None), spares=spare_rule_from_args(args))]
-    raise ExportError(f"the bead chart exporter does not write {fmt!r}")
+        nb = math.ceil(pattern.width / board.width) * math.ceil(pattern.height / board.height)
+        limits_check.check_pdf_pages(nb + 2, f"the bead chart on {board.name} boards")
+    else:
+        if not isinstance(options.cell_px, int) or not 8 <= options.cell_px <= 200:
+            raise ExportError(f"cell size must be 8 to 200 pixels, got {options.cell_px!r}")
+        if options.show not in ("symbols", "codes"):
+            raise ExportError(f"chart PNG shows 'symbols' or 'codes', not {options.show!r}")
+        lay = chart_png_layout(pattern, options.cell_px)
+        limits_check.check_image(lay.width, lay.height, f"the chart PNG at {options.cell_px} pixels per cell",
+                                 limits.MAX_CHART_SIDE)
 
 
-def describe_export(pattern: Pattern, fmt: str, paths: list[Path], args: argparse.Namespace) -> list[str]:
-    """Summary lines for what ``export_cli`` just wrote: pages, boards, pitch, beads to buy."""
-    opts = options_from_args(args)
-    board = resolve_board(pattern, opts.board)
+def export(pattern: Pattern, fmt: str, out: Path, options: BeadOptions) -> ExportResult:
+    """Write ``fmt`` to ``out`` (checked first) and say what was written: boards, pages, pitch, beads to buy."""
+    check(pattern, fmt, options)
+    rule = spare_rule(options)
+    if fmt == "bead-pdf":
+        files = [export_bead_chart_pdf(pattern, out, options)]
+    else:
+        files = [export_chart_png(pattern, out, cell_px=options.cell_px, show=options.show, board=options.board,
+                                  spares=rule)]
+    board = resolve_board(pattern, options.board)
     nbx, nby = math.ceil(pattern.width / board.width), math.ceil(pattern.height / board.height)
-    lines = [f"{pattern.width} x {pattern.height} beads on {nbx} x {nby} boards of {board.name}, "
-             f"{len(pattern.used_indices())} colours, {pattern.filled_cells:,} beads"]
-    if fmt == "bead-pdf" and paths:
+    report = [f"{pattern.width} x {pattern.height} beads on {nbx} x {nby} boards of {board.name}, "
+              f"{len(pattern.used_indices())} colours, {pattern.filled_cells:,} beads"]
+    warnings: list[str] = []
+    if fmt == "bead-pdf":
         try:
             from pypdf import PdfReader
 
-            lines.append(f"{len(PdfReader(str(paths[0])).pages)} pages")
+            report.append(f"{len(PdfReader(str(files[0])).pages)} pages")
         except Exception:  # noqa: BLE001 - a summary line must never fail the export
             pass
-        if _true_scale(opts):
-            ctx_pitch = chart_pitch_mm(pattern, board, opts)
-            how = ("calibrated" if parse_calibration(opts.calibrate) else
-                   "measured board pitch" if board.pitch_mm > 0 and board.measured
-                   else "nominal, not measured: calibrate for a true fit")
-            lines.append(f"true scale: {ctx_pitch:.3f} mm per peg ({how}); print at 100 %")
-    lines.extend(f"warning: {w}" for w in chart_warnings(opts))
-    shop = legend_rows(pattern, opts)
-    if opts.spares.active:
-        lines.append(f"{opts.spares.describe()}: {sum(ln.total for _, _, ln in shop):,} beads to buy")
-    if opts.bag_size:
-        lines.append(f"{sum(ln.packs or 0 for _, _, ln in shop)} bags of {opts.bag_size}")
-    return lines
+        pitch = chart_pitch_mm(pattern, board, options)
+        how = ("calibrated" if parse_calibration(options.calibrate) else
+               "measured board pitch" if board.pitch_mm > 0 and board.measured
+               else "nominal, not measured: calibrate for a true fit")
+        size = f"{pattern.width * pitch / 10:.1f} x {pattern.height * pitch / 10:.1f} cm at {pitch:.3f} mm per peg"
+        if _true_scale(options):
+            report.append(f"true scale: {size} ({how}); print at 100 %")
+        else:
+            report.append(f"finished size {size} ({how})")
+        warnings += chart_warnings(options)
+    shop = legend_rows(pattern, rule, options.bag_size)
+    if rule.active:
+        report.append(f"{rule.describe()}: {sum(ln.total for _, _, ln in shop):,} beads to buy")
+    if options.bag_size and fmt == "bead-pdf":
+        report.append(f"{sum(ln.packs or 0 for _, _, ln in shop)} bags of {options.bag_size}")
+    return ExportResult(files, report, warnings)

@@ -1,8 +1,11 @@
-"""LEGO-style brick mosaics: parts plan, parts CSV, BrickLink wanted-list XML and a vector build PDF."""
+"""LEGO-style brick mosaics: parts plan, parts CSV, BrickLink wanted-list XML and a vector build PDF.
+
+An exporter module of the typed interface (exporters.common.registry): ``FORMATS``, ``OPTIONS``
+(:class:`exporters.bricks.options.BrickOptions`), ``check`` and ``export``.
+"""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import logging
@@ -22,7 +25,14 @@ from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
 from exporters.bricks.cover import CoverSettings, Rect, greedy_cover, optimal_cover
-from exporters.common.basic import int_option
+from exporters.bricks.options import (
+    BASE_CHOICES,
+    CONDITIONS,
+    JOIN_CHOICES,
+    SECTION_SIZES,
+    BrickOptions,
+)
+from exporters.common import limits_check
 from exporters.common.errors import ExportError
 from exporters.common.pdf import (
     FONT,
@@ -40,20 +50,23 @@ from exporters.common.pdf import (
     stroke_lines,
     wrap_text,
 )
-from exporters.common.shopping import NO_SPARES, SpareRule, purchase, spare_rule_from_args
+from exporters.common.result import ExportResult
+from exporters.common.shared_options import spare_rule
+from exporters.common.shopping import NO_SPARES, SpareRule, purchase
 
 log = logging.getLogger(__name__)
 
 FORMATS = {
-    "parts-csv": "brick mosaic parts list CSV: part, colour (BrickLink, LEGO and Rebrickable ids), needed, spares, "
-                 "quantity, with the bases (--piece, --section, --base, --spares)",
-    "bricklink-xml": "BrickLink wanted-list XML to upload, bases included (--piece, --section, --base, --condition)",
-    "rebrickable-csv": "Rebrickable parts-list import CSV: Part,Color,Quantity with Rebrickable colour ids",
-    "build-pdf": "vector build instructions PDF: section map, one page per section with numbered studs, parts list",
+    "parts-csv": "spreadsheet (CSV) of the parts to buy: part, colour with its BrickLink, LEGO and Rebrickable ids, "
+                 "needed, spares, quantity, bases, and whether each part is known in its colour",
+    "bricklink-xml": "BrickLink wanted list (XML) to upload, bases included, with a remark on every line to check",
+    "rebrickable-csv": "Rebrickable parts-list import (CSV: part, Rebrickable colour id, quantity)",
+    "build-pdf": "build instructions (vector PDF): section map, one page per section with numbered studs, "
+                 "parts list, how the sections join",
 }
+OPTIONS = BrickOptions
 
 STUD_MM = 8.0
-SECTION_SIZES = (8, 16, 32, 48)
 
 
 @dataclass(frozen=True)
@@ -91,10 +104,7 @@ PLATE_16 = _pt("91405", "Plate 16 x 16", 16, 16)
 # The joining layer under 16 x 16 plates: the same grid shifted by half a plate, so every seam is bridged.
 JOIN_PARTS = {(16, 16): PLATE_16, (8, 16): _pt("92438", "Plate 8 x 16", 8, 16),
               (8, 8): _pt("41539", "Plate 8 x 8", 8, 8)}
-BASE_CHOICES = ("auto", "plate-16", "baseplate", "none")  # auto = plate-16
-JOIN_CHOICES = ("layer", "none")  # how separate 16 x 16 plates are held together
 SMALL_SPARES = SpareRule(percent=2, minimum=3)  # default spares of 1x1 pieces per colour (LEGO Art sets include some)
-CONDITIONS = ("none", "N", "U", "X")  # BrickLink wanted list: new, used, any ("none": leave CONDITION out)
 PIECE_PARTS: dict[str, tuple[PartType, ...]] = {
     "plate": PLATES[:1],
     "tile": TILES[:1],
@@ -104,21 +114,6 @@ PIECE_PARTS: dict[str, tuple[PartType, ...]] = {
     "merged-plate": PLATES,
     "merged-tile": TILES,
 }
-
-
-@dataclass
-class BrickOptions:
-    """Which pieces build the mosaic and how it is split into sections (baseplates)."""
-
-    piece: str = "plate"  # plate, tile, round-plate, round-tile, brick, merged-plate, merged-tile
-    section: int = 16  # 8, 16, 32 or 48 studs
-    title: str = ""
-    base: str = "auto"  # auto / plate-16 (16x16 plates 91405), baseplate (one per section), none
-    base_color: str = "11"  # BrickLink colour id of the bases (11 = Black)
-    spares: SpareRule = NO_SPARES  # spares of every part; when inactive, 1x1 pieces get SMALL_SPARES
-    condition: str = "none"  # BrickLink CONDITION: N, U, X or none
-    join: str = "layer"  # layer: a second layer of plates, shifted half a plate, holds the 16x16 plates together
-    spares_1x1: bool = True  # SMALL_SPARES for 1x1 pieces when no spares rule is given
 
 
 @dataclass(frozen=True)
@@ -328,8 +323,9 @@ def availability(part_id: str, color: PaletteColor | None) -> str:
 
 def spare_rule_for(part: PartType, options: BrickOptions) -> SpareRule:
     """The spares of ``part``: the rule given, else SMALL_SPARES for 1x1 pieces (unless turned off), else none."""
-    if options.spares.active:
-        return options.spares
+    rule = spare_rule(options)
+    if rule.active:
+        return rule
     return SMALL_SPARES if options.spares_1x1 and part.w * part.h == 1 else NO_SPARES
 
 
@@ -473,7 +469,8 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
                      f"(CIEDE2000, largest difference {worst:.1f})")
     bases, base_note = plan_bases(pattern.width, pattern.height, options)
     plan = PartsPlan(pattern.width, pattern.height, sec, options.piece, parts, colors, stud, totals, mapped,
-                     greedy_total if (merged and with_baseline) else None, notes, bases, options.spares, base_note)
+                     greedy_total if (merged and with_baseline) else None, notes, bases, spare_rule(options),
+                     base_note)
     for note in notes:
         log.warning("%s", note)
     log.info("parts plan: %s (%.2f s)", plan.summary(), time.perf_counter() - t0)
@@ -905,92 +902,88 @@ def _write_build_pdf(plan: PartsPlan, path: Path, title: str, progress: Progress
         _draw_parts_pages(c, plan, page)
 
 
-# --------------------------------------------------------------------------- CLI protocol
+# --------------------------------------------------------------------------- the exporter interface
 
 
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options for the brick formats (--title is shared with bead-pdf, --spares with counts-csv)."""
-    g = parser.add_argument_group("parts-csv / bricklink-xml / rebrickable-csv / build-pdf")
-    g.add_argument("--piece", default="plate", choices=list(PIECE_PARTS),
-                   help="brick: piece type; merged-* covers same-colour areas with larger parts (default plate)")
-    g.add_argument("--section", type=int, default=16,
-                   help="brick: section (baseplate) size 8, 16, 32 or 48")
-    g.add_argument("--base", default="auto", choices=list(BASE_CHOICES),
-                   help="brick: bases to order - plate-16 (16x16 plates 91405; auto is the same), baseplate (one "
-                        "per section: 16x16 3867, 32x32 3811, 48x48 4186) or none")
-    g.add_argument("--join", default="layer", choices=list(JOIN_CHOICES),
-                   help="brick: how 16x16 base plates are held together - layer (a second layer of plates under "
-                        "them, shifted 8 studs, in the order) or none (frame or board of your own)")
-    g.add_argument("--no-1x1-spares", dest="spares_1x1", action="store_false",
-                   help=f"brick: no default spares of 1x1 pieces ({SMALL_SPARES.describe()} per colour)")
-    g.add_argument("--base-color", default="11",
-                   help="brick: BrickLink colour id of the bases (default 11, Black; 86 is Light Bluish Gray)")
-    g.add_argument("--condition", default="none", choices=list(CONDITIONS),
-                   help="bricklink-xml: CONDITION of every item - N new, U used, X any (none: leave it out)")
+def _rebrickable_missing(pattern: Pattern, options: BrickOptions) -> list[str]:
+    """Names of the LEGO colours of the order (mosaic and bases) without a Rebrickable colour id."""
+    colors, _, _ = brick_colors(pattern, options.piece)
+    ids = _color_ids()
+    bls = {c.bricklink_id for c in colors} | ({str(options.base_color)} if options.base != "none" else set())
+    return sorted(ids[b].name if b in ids else b for b in bls if not (b in ids and ids[b].ids.get("rebrickable")))
 
 
-def options_from_args(args: argparse.Namespace) -> BrickOptions:
-    """BrickOptions from CLI/GUI option values."""
-    return BrickOptions(piece=getattr(args, "piece", "plate"),
-                        section=int_option(getattr(args, "section", 16), "section size"),
-                        title=getattr(args, "title", "") or "", base=getattr(args, "base", "auto") or "auto",
-                        base_color=str(getattr(args, "base_color", "11") or "11").strip(),
-                        spares=spare_rule_from_args(args), condition=getattr(args, "condition", "none") or "none",
-                        join=getattr(args, "join", "layer") or "layer",
-                        spares_1x1=bool(getattr(args, "spares_1x1", True)))
-
-
-def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) -> list[Path]:
-    """Write ``fmt`` for the CLI."""
-    opts = options_from_args(args)
-    check_options(opts)
-    plan = plan_parts(pattern, opts, with_baseline=opts.piece.startswith("merged"))
-    log.info("%s", plan.summary())
-    if fmt == "parts-csv":
-        return [export_parts_csv(pattern, out, opts, plan)]
-    if fmt == "bricklink-xml":
-        return [export_bricklink_xml(pattern, out, opts, plan)]
+def check(pattern: Pattern, fmt: str, options: BrickOptions) -> None:
+    """Refuse ``fmt`` with ``options`` before anything is planned or written: format, pieces, section, bases and
+    their colour, an empty design, Rebrickable ids, and the build PDF's page count."""
+    if fmt not in FORMATS:
+        raise ExportError(f"the brick exporter does not write {fmt!r}")
+    limits_check.check_finite(options)
+    check_options(options)
+    spare_rule(options)
+    if options.base != "none":
+        _base_color(options)
+    if not pattern.used_indices():
+        raise ExportError("the design has no filled cells; there is nothing to build")
     if fmt == "rebrickable-csv":
-        return [export_rebrickable_csv(pattern, out, opts, plan)]
+        missing = _rebrickable_missing(pattern, options)
+        if missing:
+            raise ExportError(f"no Rebrickable colour id is known for {', '.join(missing)}; export the BrickLink "
+                              "wanted list instead or choose other colours")
     if fmt == "build-pdf":
-        return [export_build_pdf(pattern, out, opts, plan)]
-    raise ExportError(f"the brick exporter does not write {fmt!r}")
+        s = options.section
+        limits_check.check_pdf_pages(math.ceil(pattern.width / s) * math.ceil(pattern.height / s) + 2,
+                                     f"the build PDF with {s}-stud sections")
 
 
-def describe_export(pattern: Pattern, fmt: str, paths: list[Path], args: argparse.Namespace) -> list[str]:
-    """Summary lines for what ``export_cli`` just wrote: parts, bases, spares, pages, colour notes."""
-    opts = options_from_args(args)
-    plan = plan_parts(pattern, opts, with_baseline=False)
+def _report(plan: PartsPlan, fmt: str, files: list[Path]) -> tuple[list[str], list[str]]:
+    """(summary lines, warnings) of one export of ``plan``."""
     nsx, nsy = math.ceil(plan.width / plan.section), math.ceil(plan.height / plan.section)
     lines = [f"{plan.width} x {plan.height} studs, {nsx} x {nsy} sections of {plan.section}, {len(plan.colors)} "
              f"colours, {plan.part_count:,} parts for {plan.stud_count:,} studs"]
+    if plan.greedy_count is not None:
+        lines.append(f"merging saves {plan.saved_vs_1x1:,} parts vs all 1x1 ({plan.greedy_count:,} with a greedy "
+                     "largest-first cover)")
     if any(t.spares for t in plan.totals):
         lines.append(f"{_spares_text(plan)}: {sum(t.spares for t in plan.totals):,} spare parts")
     for b in plan.bases:
         lines.append(f"{'bases' if b.use == 'base' else 'joining layer'}: {b.quantity} x {b.part_name} "
                      f"({b.part_id}) in {b.color_name}")
-    lines.append(plan.base_note)
+    lines.append(f"how the sections join: {plan.base_note}")
     lines.append(f"order: {len(plan.order)} lines, {sum(t.quantity for t in plan.order):,} pieces")
-    unknown = plan.unknown_availability
-    if unknown:
-        ex = unknown[0]
-        lines.append(f"{len(unknown)} order lines are parts not known to be made in their colour (e.g. {ex.part_name} "
-                     f"in {ex.color_name}): check them on BrickLink before ordering")
-    if fmt == "build-pdf" and paths:
+    if fmt == "build-pdf" and files:
         try:
             from pypdf import PdfReader
 
-            lines.append(f"{len(PdfReader(str(paths[0])).pages)} pages")
+            lines.append(f"{len(PdfReader(str(files[0])).pages)} pages")
         except Exception:  # noqa: BLE001 - a summary line must never fail the export
             pass
-    lines.extend(plan.notes)
-    return lines
+    warnings = list(plan.notes)
+    unknown = plan.unknown_availability
+    if unknown:
+        ex = unknown[0]
+        warnings.append(f"{len(unknown)} of {len(plan.order)} order lines are parts not known to be made in their "
+                        f"colour (e.g. {ex.part_name} in {ex.color_name}): check them on BrickLink before ordering")
+    return lines, warnings
+
+
+def export(pattern: Pattern, fmt: str, out: Path, options: BrickOptions) -> ExportResult:
+    """Write ``fmt`` to ``out`` (checked first) and say what was written and what to check."""
+    check(pattern, fmt, options)
+    plan = plan_parts(pattern, options, with_baseline=fmt == "build-pdf" and options.piece.startswith("merged"))
+    log.info("%s", plan.summary())
+    writers = {"parts-csv": export_parts_csv, "bricklink-xml": export_bricklink_xml,
+               "rebrickable-csv": export_rebrickable_csv, "build-pdf": export_build_pdf}
+    files = [writers[fmt](pattern, out, options, plan)]
+    report, warnings = _report(plan, fmt, files)
+    return ExportResult(files, report, warnings)
 
 
 __all__ = [
-    "FORMATS", "BrickOptions", "PartsPlan", "PlacedPart", "PartTotal", "BrickColor", "PartType", "PIECE_PARTS",
+    "FORMATS", "OPTIONS", "check", "export", "BrickOptions", "PartsPlan", "PlacedPart", "PartTotal", "BrickColor",
+    "PartType", "PIECE_PARTS",
     "plan_parts", "brick_colors", "export_parts_csv", "export_bricklink_xml", "export_rebrickable_csv",
-    "export_build_pdf", "parts_csv_text", "bricklink_xml_text", "rebrickable_csv_text", "add_cli_arguments",
-    "export_cli", "check_options", "describe_export", "options_from_args", "plan_bases", "base_part",
+    "export_build_pdf", "parts_csv_text", "bricklink_xml_text", "rebrickable_csv_text", "check_options",
+    "plan_bases", "base_part",
     "lego_colors_for_piece", "BASEPLATES", "PLATE_16", "TILES", "PLATES",
 ]
