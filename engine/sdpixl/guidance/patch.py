@@ -68,11 +68,14 @@ def crop_from_cells(rgb: torch.Tensor, scale: int, top: int, left: int, size: in
     align_corners=False)."""
     _, _, h, w = rgb.shape
 
+    def source(pix: float, cells: int) -> float:  # host arithmetic: reading the device tensor would sync
+        return min(max((pix + 0.5) / scale - 0.5, 0.0), cells - 1.0)
+
     def coords(start: int, n: int, cells: int) -> tuple[int, int, torch.Tensor]:
         pix = torch.arange(start, start + n, dtype=torch.float64, device=rgb.device)
         src = ((pix + 0.5) / scale - 0.5).clamp(0, cells - 1)
-        lo = int(math.floor(float(src[0])))
-        hi = min(cells - 1, int(math.floor(float(src[-1]))) + 1)
+        lo = int(math.floor(source(start, cells)))
+        hi = min(cells - 1, int(math.floor(source(start + n - 1, cells))) + 1)
         return lo, hi, src - lo
 
     y0, y1, sy = coords(top, size, h)
