@@ -70,3 +70,10 @@ def test_a_pixel_guidance_step_has_no_host_round_trip(tiny_root, fraction):
                                           augment=AugmentConfig(p_grayscale=1.0, p_perspective=0.0, p_hflip=1.0)))
     rgb = torch.rand(1, 3, 16, 16, requires_grad=True)
     assert host_traffic(lambda: g(rgb, fraction)["loss_sds"].backward()) == Counter()
+
+
+def test_a_patch_crop_is_cut_without_reading_the_device():
+    from engine.sdpixl.guidance.patch import crop_from_cells
+
+    rgb = torch.rand(1, 3, 13, 21)
+    assert host_traffic(lambda: crop_from_cells(rgb, 8, 37, 51, 32)) == Counter()

@@ -34,13 +34,14 @@ def palette(perler):
 def config(tiny_root, palette, sample_image_path):
     g = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)))
     return make_config("fast", prompt="a cat", palette=palette, width=12, height=10, steps=6, warmup=2,
-                       image=str(sample_image_path), seed=7, preview_every=2, guidance=g)
+                       image=str(sample_image_path), seed=7, preview_every=2, guidance=g, guidance_mode="latent")
 
 
 @pytest.fixture(scope="module")
 def guidance(tiny_root):
     g = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)), prompt="a cat", seed=0)
-    return build_guidance(RunConfig(prompt="a cat", width=12, height=10, guidance=g))
+    # latent guidance: the tiny model's native 32 px would make "auto" choose patch-wise for 12 x 10 cells
+    return build_guidance(RunConfig(prompt="a cat", width=12, height=10, guidance=g, guidance_mode="latent"))
 
 
 def test_defaults_are_the_reference_numbers():

@@ -249,3 +249,33 @@ def ndimage_dilate(mask: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     return ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool))
+
+
+def test_a_resumed_patch_wise_run_continues_like_an_uninterrupted_one(tiny_root, perler, tmp_path):
+    from engine.core.progress import CancelToken
+
+    g = SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)))
+    config = make_config("fast", prompt="a castle", palette=perler.subset(list(range(6))), width=12, height=10,
+                         steps=6, warmup=0, seed=3, guidance=g, guidance_mode="patch",
+                         patch=replace(DETAIL_ONLY, detail_from=0.2, global_every=3))
+    finals, boxes = {}, {"full": [], "resumed": []}
+
+    def watch(name, guidance, token=None):
+        def on_step(info):
+            boxes[name].append(guidance.last_box)
+            finals[name] = info.generator.logits.detach().clone()
+            if token is not None and info.step == 3:
+                token.cancel()
+        return on_step
+
+    full = build_guidance(config)
+    run_optimization(config, guidance=full, callback_on_step_end=watch("full", full))
+    ckpt, token = tmp_path / "mural.ckpt", CancelToken()
+    first = build_guidance(config)
+    run_optimization(replace(config, checkpoint_path=str(ckpt)), guidance=first, cancel=token,
+                     callback_on_step_end=watch("resumed", first, token))
+    assert boxes["resumed"] == boxes["full"][:3]
+    again = build_guidance(config)
+    run_optimization(replace(config, resume=str(ckpt)), guidance=again, callback_on_step_end=watch("resumed", again))
+    assert boxes["resumed"] == boxes["full"]  # the same crops after the resume
+    assert torch.allclose(finals["resumed"], finals["full"], atol=1e-5)

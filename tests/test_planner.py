@@ -202,6 +202,21 @@ def test_tiny_pipelines_are_planned_from_their_own_configs(tiny_root, kind):
     assert plan.render == (32, 32) and plan.tflop_per_step < 1e-3
 
 
+def test_single_file_checkpoints_are_planned_by_their_family(tiny_root, tmp_path):
+    from tiny_models import save_tiny_sd15_single_file
+
+    from engine.sdpixl.latent_profile import latent_profile
+
+    folder = build_cached("sd15", tiny_root)
+    single = save_tiny_sd15_single_file(folder, tmp_path / "model.safetensors")
+    alone = latent_profile(str(single))  # no config folder: SD 1.5's published architecture (from the tensor names)
+    assert (alone.family, alone.resolution, alone.unet) == ("sd15", 512, MODEL_COSTS["sd15-unet"])
+    assert latent_profile(str(single), str(folder)).resolution == 32  # with its config folder: the real one
+    unknown = latent_profile("nobody/not-cached")
+    assert unknown.assumed and unknown.family == "sdxl"
+    assert any("assume SDXL" in w for w in plan_guidance(100, 100, "latent", device="cpu", latent=unknown).warnings)
+
+
 def test_cli_plan_only_prints_the_loaded_model_s_figures(tiny_root, tmp_path, capsys):
     folder = _config_only_sd15(tmp_path / "sd15")
     assert main(_args(folder, tmp_path / "p.pixl", "--size", "50x50", "--guidance", "latent", "--plan-only")) == 0

@@ -14,7 +14,8 @@ def add_guidance_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("guidance path (see `engine.sdpixl.planner`)")
     g.add_argument("--guidance", choices=["auto", "latent", "pixel", "patch"], default="auto",
                    help="auto: pixel space (DeepFloyd IF) for designs up to 64 cells a side when the IF model is "
-                        "available, patch-wise above 128 cells a side, else latent (SDXL)")
+                        "available, patch-wise when cells get under 8 px in the model's native render (above 128 "
+                        "cells a side with SDXL, 64 with SD 1.5), else latent")
     g.add_argument("--pixel-model", help="DeepFloyd IF stage I: hub id or folder (default DeepFloyd/IF-I-XL-v1.0)")
     g.add_argument("--stage2", action="store_true", help="pixel space: refine at 256x256 with IF stage II, "
                                                          "conditioned on the frozen stage-I design")

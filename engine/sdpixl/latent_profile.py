@@ -57,6 +57,23 @@ def _sdxl_default() -> LatentProfile:
 SDXL_DEFAULT = _sdxl_default()
 
 
+def _sd15_default() -> LatentProfile:
+    return LatentProfile("SD 1.5", "sd15", 512, 64, MODEL_COSTS["sd15-unet"], MODEL_COSTS["sd15-controlnet"],
+                         MODEL_COSTS["sd15-controlnet"], _encoder(None, 512))
+
+
+def _single_file_family(model: str) -> str | None:
+    """The family of a single-file checkpoint from its tensor names (no weights read), or None."""
+    if not Path(str(model)).is_file():
+        return None
+    try:
+        from engine.sdpixl.guidance.loading import detect_family, resolve_source
+
+        return detect_family(resolve_source(str(model)))
+    except Exception:  # unreadable file: the run itself will say what is wrong
+        return None
+
+
 def _read_json(path: Path | str | None) -> dict | None:
     if not path:
         return None
@@ -136,6 +153,10 @@ def latent_profile(model: str | None, model_config: str | None = None, resolutio
     source = model_config if model_config and not Path(str(model)).is_dir() else model
     unet = _read_json(_config_file(source, "unet/config.json")) if source else None
     if unet is None:
+        family = _single_file_family(model) if model else None
+        if family is not None:  # a single file: its family's published architecture
+            default = SDXL_DEFAULT if family == "sdxl" else _sd15_default()
+            return _at_resolution(replace(default, name=Path(str(model)).name), resolution)
         default = SDXL_DEFAULT
         if model and "stable-diffusion-xl-base" not in str(model):
             default = replace(default, name="SDXL base (assumed)", assumed=True)
@@ -156,7 +177,7 @@ def latent_profile(model: str | None, model_config: str | None = None, resolutio
     if tiny_vae in ("auto", None) and Path(str(model)).is_dir():
         taesd = _read_json(Path(str(model)) / "taesd" / "config.json")
     res = resolution or native
-    name = Path(str(model)).name if Path(str(model)).is_dir() else str(model)
+    name = Path(str(model)).name if Path(str(model)).exists() else str(model)
     return LatentProfile(name, family, res, multiple, unet_c, cn, cn_mid,
                          _encoder(json.dumps(taesd, sort_keys=True) if taesd else None, res))
 

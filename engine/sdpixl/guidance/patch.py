@@ -68,11 +68,14 @@ def crop_from_cells(rgb: torch.Tensor, scale: int, top: int, left: int, size: in
     align_corners=False)."""
     _, _, h, w = rgb.shape
 
+    def source(pix: float, cells: int) -> float:  # host arithmetic: reading the device tensor would sync
+        return min(max((pix + 0.5) / scale - 0.5, 0.0), cells - 1.0)
+
     def coords(start: int, n: int, cells: int) -> tuple[int, int, torch.Tensor]:
         pix = torch.arange(start, start + n, dtype=torch.float64, device=rgb.device)
         src = ((pix + 0.5) / scale - 0.5).clamp(0, cells - 1)
-        lo = int(math.floor(float(src[0])))
-        hi = min(cells - 1, int(math.floor(float(src[-1]))) + 1)
+        lo = int(math.floor(source(start, cells)))
+        hi = min(cells - 1, int(math.floor(source(start + n - 1, cells))) + 1)
         return lo, hi, src - lo
 
     y0, y1, sy = coords(top, size, h)
@@ -161,13 +164,28 @@ class PatchGuidance:
         return len(self.ys) * len(self.xs)
 
     def _crop_rng(self, g: torch.Generator) -> torch.Generator:
-        """The CPU generator of the crop plan, seeded once per run from the guidance's (seeded) generator, so a
-        run with the same seed visits the same crops."""
+        """The CPU generator of the crop plan, seeded once per run from the seed of the guidance's generator (a
+        host value: nothing is read from the device), so a run with the same seed visits the same crops."""
         if not self._seeded:
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device))
-            self.crop_generator.manual_seed(seed)
+            self.crop_generator.manual_seed((g.initial_seed() * 1_000_003 + 17) % 2**63)
             self._seeded = True
         return self.crop_generator
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """What a checkpoint keeps to resume the crop schedule exactly: the step count, this sweep's remaining
+        crops and the crop generator (plus the wrapped guidance's own state, if any)."""
+        inner = self.inner.checkpoint_state() if hasattr(self.inner, "checkpoint_state") else None
+        return {"step": self._step, "plan": [list(box) for box in self._plan], "seeded": self._seeded,
+                "crop_rng": self.crop_generator.get_state(), "inner": inner}
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        """Restore ``checkpoint_state``."""
+        self._step = int(state["step"])
+        self._plan = [tuple(box) for box in state["plan"]]
+        self._seeded = bool(state["seeded"])
+        self.crop_generator.set_state(state["crop_rng"])
+        if state.get("inner") is not None and hasattr(self.inner, "load_checkpoint_state"):
+            self.inner.load_checkpoint_state(state["inner"])
 
     def next_crop(self, g: torch.Generator) -> tuple[int, int]:
         """The next crop start (top, left) in canvas px from this sweep's shuffled plan (a new sweep when empty)."""
