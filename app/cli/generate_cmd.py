@@ -154,12 +154,16 @@ def build_config(args: argparse.Namespace):
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr (what is loading or sampling before the first step; losses and the
-    logits' entropy during the run); writes the latest preview beside the output and frames when asked."""
+    """A one-line progress bar on stderr (losses and the logits' entropy during the run); what is loading or being
+    sampled before the first step is shown in the bar on a terminal, else as plain lines on stdout (so stderr
+    holds only the bar and errors). Writes the latest preview beside the output and frames when asked."""
 
-    def __init__(self, frames: Path | None, stream=None, width: int = 24, latest: Path | None = None) -> None:
+    def __init__(self, frames: Path | None, stream=None, width: int = 24, latest: Path | None = None,
+                 notes=None) -> None:
         self.frames, self.stream, self.width, self.latest = frames, stream or sys.stderr, width, latest
+        self.notes = notes or sys.stdout
         self.open_line = False
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def end_line(self) -> None:
         """End a bar line still open (before an error message, which then starts on its own line)."""
@@ -169,6 +173,9 @@ class ProgressBar:
             self.open_line = False
 
     def __call__(self, p: Progress) -> None:
+        if p.step == 0 and p.pattern is None and p.preview is None and not self.tty:
+            print(p.message, file=self.notes, flush=True)  # loading, sampling: one plain line each
+            return
         filled = int(round(self.width * p.fraction))
         bar = "#" * filled + "-" * (self.width - filled)
         note = "" if not p.message or p.message.startswith("step ") else f"  {p.message}"
