@@ -3,6 +3,7 @@
     python benchmarks/convert_quality.py              # maker table (photos + flat art, peers) and the speed goal
     python benchmarks/convert_quality.py --classic    # also the older 27-case method table
     python benchmarks/convert_quality.py --speed-only # only the 1024^2 -> 128^2 speed goal
+    python benchmarks/convert_quality.py --sets [logos gradients fur sprites photos lattice]  # issue 21's sets
 
 Maker table (issue 10): every input is converted onto the same palette (Perler, its solid colours: the default
 "owned" set) by our default settings and by peers run in the same process: nearest colour, Floyd-Steinberg

@@ -71,6 +71,7 @@ RESTRICTED_COLOURS = 16  # at most this many allowed colours (an owned set, a sm
 CLEANUP_CANDIDATES = 1  # cleanup moves: the nearest colour or a 4-neighbour's (engine.convert.cleanup default: 6)
 WORK_PIXELS = 16_000_000  # bigger pictures are box-reduced first (memory; still >= 8 px per cell side at 512 cells)
 CROP_NOTE_SHARE = 0.99  # a crop that keeps less of the picture than this is said (a pixel or two is rounding)
+HOME_REACH = 2  # photo cleanup: a colour reaches at most this many cells beyond where it is the nearest colour
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
 PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
@@ -330,6 +331,21 @@ def _source_name(source: ImageSource) -> str | None:
     return None
 
 
+def _stay_home(labels: np.ndarray, nearest: np.ndarray, empty: np.ndarray, reach: int = HOME_REACH) -> np.ndarray:
+    """Cells whose colour is not the nearest colour of any cell within ``reach`` cells go back to their nearest.
+
+    Cleanup may grow a colour into its neighbours; this keeps the growth local, so a colour kept for a small
+    feature (eyes, a highlight) stays in that feature instead of spreading over the texture around it.
+    """
+    out = np.array(labels, copy=True)
+    size = 2 * reach + 1
+    for c in np.unique(labels[~empty]):
+        home = ndimage.maximum_filter((nearest == c).astype(np.uint8), size=size, mode="constant") > 0
+        away = (labels == c) & ~home & ~empty
+        out[away] = nearest[away]
+    return out
+
+
 def _reduce_for_work(img: Image.Image) -> Image.Image:
     """The picture box-reduced by a whole factor to at most ``WORK_PIXELS`` (a 90 MP photo would otherwise hold
     several full-size copies at once); the area average to cells is the same up to the reduction's rounding."""
@@ -509,6 +525,8 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
                                     cancel=cancel, target_lab=target_lab, candidates=candidates,
                                     patch_penalty=PATCH_PENALTY * float(cleanup) if patches else 0.0,
                                     keep=detail_mask(target_lab) if patches else None)
+        if intent == "photo" and candidates is not None and cleanup > 0:
+            labels = _stay_home(labels, candidates[0][..., 0], empty)
         if intent == "photo" and config.resample == "area" and cleanup > 0:
             labels = flatten_regions(labels, target_lab, work.lab, PHOTO_FLAT_DE, empty, spread=PHOTO_FLAT_SPREAD)
         return np.asarray(chosen, dtype=np.int64)[labels]
