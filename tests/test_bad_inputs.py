@@ -417,7 +417,7 @@ _RUNNER = textwrap.dedent("""
     sys.argv = ["pixl"]
     import main  # the app, imported once; each case runs in a forked child
     main.build_parser()  # imports every command and exporter module before forking
-    import engine.convert.pipeline, engine.core.project_io, exporters.common.budget  # noqa
+    import engine.convert.pipeline, engine.core.project_io, exporters.common.limits_check  # noqa
     import engine.sdpixl.optimize, engine.sdpixl.guidance.loading, diffusers  # noqa  (generate cases)
     from engine.core.palette_io import list_palettes
     from PIL import Image

@@ -353,9 +353,10 @@ def test_describe_export_and_cli_options(tmp_path):
 
     from exporters.beads import chart
     from exporters.common import basic
+    from exporters.common.optspec import add_arguments
 
     parser = argparse.ArgumentParser()
-    basic.add_cli_arguments(parser)
+    add_arguments(parser, basic.OPTIONS)
     chart.add_cli_arguments(parser)
     args = parser.parse_args(["--calibrate", "50:140.6", "--board", "mini 50x50 (Artkal)", "--spares", "10",
                               "--spares-min", "5", "--bag-size", "1000"])

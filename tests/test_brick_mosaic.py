@@ -371,9 +371,10 @@ def test_describe_export_lines(tmp_path):
 
     from exporters.bricks import mosaic
     from exporters.common import basic
+    from exporters.common.optspec import add_arguments, from_args
 
     parser = argparse.ArgumentParser()
-    basic.add_cli_arguments(parser)
+    add_arguments(parser, basic.OPTIONS)
     mosaic.add_cli_arguments(parser)
     args = parser.parse_args(["--spares", "5", "--spares-min", "2", "--base", "plate-16"])
     p = photo_pattern("lego", 20, 20)
@@ -382,8 +383,9 @@ def test_describe_export_lines(tmp_path):
     text = "\n".join(lines)
     assert "bases: 4 x Plate 16 x 16 (91405)" in text and "spare parts" in text
     assert f"{len(PdfReader(out[0]).pages)} pages" in text
-    counts = basic.export_cli(p, "counts-csv", tmp_path / "c.csv", args)
+    counts_result = basic.export(p, "counts-csv", tmp_path / "c.csv", from_args(basic.OPTIONS, args))
+    counts = counts_result.files
     header = next(csv.reader(counts[0].open(encoding="utf-8")))
     assert header[:3] == ["LEGO colour id", "BrickLink colour id", "Rebrickable colour id"]
     assert "spares" in header and "to buy" in header
-    assert "code columns: LEGO colour id" in "\n".join(basic.describe_export(p, "counts-csv", counts, args))
+    assert "code columns: LEGO colour id" in "\n".join(counts_result.report)

@@ -1,5 +1,6 @@
-"""The export dialog: formats per medium with a default, option widgets generated from the exporters' argparse
-options, remembered choices, options reaching the exporter, and the after-export summary."""
+"""The export dialog: formats per medium with a default, option widgets generated from the exporters' option
+metadata (through exporters.common.service), remembered choices, options reaching the exporter, and the after-export
+summary."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _pattern(palette_key: str, seed: int = 0):
 ])
 def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
     from app.gui.export_dialog import ExportDialog
-    from exporters.common.options import formats_for_medium
+    from exporters.common.service import formats_for_medium
 
     pattern = _pattern(key)
     assert pattern.medium.kind == medium
@@ -52,25 +53,34 @@ def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
         assert {"hoop", "stitch_mode", "no_underlay"} <= visible
 
 
-def test_widgets_follow_the_argparse_declarations(qtbot, tmp_path):
+def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     from app.gui.export_dialog import ExportDialog
-    from exporters.common.options import option_specs
+    from exporters.common import optspec
+    from exporters.common.service import legacy_formats, option_specs
 
     dlg = ExportDialog(None, tmp_path, "x", "bead")
     qtbot.addWidget(dlg)
-    specs = {s.dest: s for s in option_specs()}
+    specs = {s.name: s for s in option_specs()}
     assert set(dlg.option_widgets) == set(specs)
-    assert isinstance(dlg.option_widgets["true_scale"].widget, QCheckBox)  # store_true
-    assert isinstance(dlg.option_widgets["piece"].widget, QComboBox)  # choices
-    combo = dlg.option_widgets["piece"].widget
-    assert [combo.itemData(i) for i in range(combo.count())] == list(specs["piece"].choices)
-    assert isinstance(dlg.option_widgets["section"].widget, QSpinBox)  # int
-    assert isinstance(dlg.option_widgets["row_spacing"].widget, QDoubleSpinBox)  # float
-    assert isinstance(dlg.option_widgets["paper"].widget, QLineEdit)  # free text
-    assert specs["true_scale"].help_text in dlg.option_widgets["true_scale"].widget.toolTip()  # help as tooltip
+    widget_for = {optspec.KIND_FLAG: QCheckBox, optspec.KIND_CHOICE: QComboBox, optspec.KIND_INT: QSpinBox,
+                  optspec.KIND_FLOAT: QDoubleSpinBox, optspec.KIND_TEXT: QLineEdit, optspec.KIND_PATH: QLineEdit}
+    for name, spec in specs.items():
+        widget = dlg.option_widgets[name].widget
+        assert isinstance(widget, widget_for[spec.kind]), name
+        assert spec.help_text in widget.toolTip(), name
+        if not set(spec.formats) <= set(legacy_formats()):  # typed exporters: plain words, no flags
+            assert "--" not in widget.toolTip() + spec.label, name
+        if spec.kind == optspec.KIND_CHOICE:
+            assert [widget.itemData(i) for i in range(widget.count())] == list(spec.choices)
+            assert [widget.itemText(i) for i in range(widget.count())] == [spec.choice_label(c) for c in spec.choices]
+        if spec.unit and spec.kind in (optspec.KIND_INT, optspec.KIND_FLOAT):
+            assert widget.suffix() == f" {spec.unit}", name  # numbers carry their unit
+    assert isinstance(dlg.option_widgets["true_scale"].widget, QCheckBox)
+    assert isinstance(dlg.option_widgets["piece"].widget, QComboBox)
+    assert dlg.option_widgets["scale"].widget.suffix() == " px"
     # untouched widgets give the exporter's own defaults
-    for dest, ow in dlg.option_widgets.items():
-        assert ow.value() == specs[dest].default, dest
+    for name, ow in dlg.option_widgets.items():
+        assert ow.value() == specs[name].default, name
 
 
 def test_choices_are_remembered(qtbot, tmp_path):
@@ -82,8 +92,8 @@ def test_choices_are_remembered(qtbot, tmp_path):
     qtbot.addWidget(dlg)
     assert not Path(dlg.folder.text()).resolve().is_relative_to(ROOT)  # never the install folder
     dlg.set_formats(["parts-csv"])
-    dlg.option_widgets["piece"].widget.setCurrentText("tile")
-    dlg.option_widgets["section"].widget.setValue(32)
+    dlg.option_widgets["piece"].set_value("tile")
+    dlg.option_widgets["section"].set_value(32)
     dlg.folder.setText(str(out))
     dlg.accept()
     again = ExportDialog(None, None, "fox", "brick")
@@ -119,24 +129,21 @@ def test_dialog_options_reach_the_exporter_and_summary_lists_files(window, tmp_p
     dlg = window.make_export_dialog()
     assert sorted(dlg.selected_formats()) == ["bricklink-xml", "build-pdf"]
     dlg.set_formats(["parts-csv", "bricklink-xml"])
-    dlg.option_widgets["piece"].widget.setCurrentText("tile")
+    dlg.option_widgets["piece"].set_value("tile")
     dlg.folder.setText(str(tmp_path))
     dlg.name.setText("mosaic")
     summaries = []
     monkeypatch.setattr(window, "show_export_summary", summaries.append)
     files = window.export_from_dialog(dlg)
-    assert sorted(f.name for f in files) == ["mosaic.csv", "mosaic.xml"]
-    with open(tmp_path / "mosaic.csv", newline="", encoding="utf-8") as fh:
+    assert sorted(f.name for f in files) == ["mosaic-bricklink.xml", "mosaic-parts.csv"]
+    with open(tmp_path / "mosaic-parts.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert any("3070b" in r for r in rows[1:])  # tiles, as chosen in the widget
-    assert "3070b" in (tmp_path / "mosaic.xml").read_text(encoding="utf-8")
+    assert "3070b" in (tmp_path / "mosaic-bricklink.xml").read_text(encoding="utf-8")
     assert not window.dialogs.errors
     (result,) = summaries
     assert result.files == files
-    import exporters.bricks.mosaic as mosaic
-
-    if not hasattr(mosaic, "describe_export"):  # without the exporter's own summary: file sizes
-        assert any("mosaic.csv:" in line and ("bytes" in line or "KB" in line) for line in result.lines)
+    assert result.report[0] == "parts-csv:" and "bricklink-xml:" in result.report  # each format's report
     # the summary dialog opens the file and its folder
     opened = []
     monkeypatch.setattr(export_dialog, "open_url", lambda url: opened.append(url.toLocalFile()) or True)
@@ -147,16 +154,10 @@ def test_dialog_options_reach_the_exporter_and_summary_lists_files(window, tmp_p
     box.deleteLater()
 
 
-def test_describe_export_lines_are_shown(window, tmp_path, monkeypatch):
-    import exporters.common.basic as basic
-
-    def describe(pattern, fmt, paths, args):
-        return [f"{pattern.width}x{pattern.height} {fmt} scale {args.scale}"]
-
-    monkeypatch.setattr(basic, "describe_export", describe, raising=False)
+def test_export_report_comes_from_the_exporter(window, tmp_path):
     window.doc.reset(_pattern("perler"))
     result = window.export_to("png", tmp_path / "p.png", summary=True, scale=2)
-    assert result.lines == ["20x16 png scale 2"]
+    assert result.report == ["40 x 32 pixels"] and result.warnings == []
     from PIL import Image
 
     assert Image.open(result.files[0]).size == (40, 32)

@@ -43,7 +43,11 @@ def test_export_onto_the_open_project_is_refused_and_the_project_kept(window, sm
     np.testing.assert_array_equal(Pattern.load(project).index, small_pattern.index)
 
 
-def test_budget_errors_are_shown_and_nothing_is_written(window, small_pattern, tmp_path):
+def test_budget_errors_are_shown_and_nothing_is_written(window, small_pattern, tmp_path, monkeypatch):
+    from app.gui import export_dialog
+
+    asked = []
+    monkeypatch.setattr(export_dialog, "ask", lambda parent, title, text, yes: asked.append(text) or True)
     _open_project(window, small_pattern, tmp_path)
     out = tmp_path / "out"
     out.mkdir()
@@ -59,10 +63,12 @@ def test_budget_errors_are_shown_and_nothing_is_written(window, small_pattern, t
     assert text.startswith("Cannot export:") and "png:" in text and "scale 5000" in text
     assert sorted(p.name for p in out.iterdir()) == ["big.png"]
     assert (out / "big.png").read_bytes() == b"previous export"
-    # fixed: the dialog accepts and the error line goes away
+    assert not asked  # refused before the question about replacing big.png
+    # fixed: the dialog asks before replacing the previous export, accepts, and the error line goes away
     dlg.option_widgets["scale"].set_value(2)
     dlg.accept()
     assert dlg.result() == dlg.DialogCode.Accepted and not dlg.errors_label.isVisibleTo(dlg)
+    assert len(asked) == 1 and "big.png" in asked[0]
 
 
 def test_missing_folder_is_refused_in_the_dialog(window, small_pattern, tmp_path):
@@ -74,8 +80,8 @@ def test_missing_folder_is_refused_in_the_dialog(window, small_pattern, tmp_path
     assert dlg.result() != dlg.DialogCode.Accepted and "no-such-folder" in dlg.errors_label.text()
 
 
-def test_embroidery_warnings_are_highlighted_in_the_summary(window, tmp_path, qtbot):
-    from app.gui.export_dialog import ExportSummaryDialog, warning_lines
+def test_embroidery_warnings_stand_out_in_the_summary(window, tmp_path, qtbot):
+    from app.gui.export_dialog import ExportSummaryDialog
     from engine.core.palette_io import load_palette
     from engine.core.pattern import Pattern
 
@@ -84,13 +90,12 @@ def test_embroidery_warnings_are_highlighted_in_the_summary(window, tmp_path, qt
     window.doc.reset(pattern)
     result = window.export_to("dst", tmp_path / "confetti.dst", summary=True)
     assert result is not None and result.files, window.dialogs.errors
-    warnings = warning_lines(result.lines)
-    assert warnings, result.lines
+    assert result.warnings, result.report
+    assert not any("warning" in line for line in result.report)  # warnings are their own list
     box = ExportSummaryDialog(None, result)
     qtbot.addWidget(box)
     assert box.warnings_label.isVisibleTo(box)
-    assert box.warnings_label.text().splitlines() == [f"⚠ {w}" for w in warnings]
-    assert box.highlighted == len(warnings)
+    assert box.warnings_label.text().splitlines() == [f"⚠ {w}" for w in result.warnings]
     plain = ExportSummaryDialog(None, type(result)(result.files, ["3 colours"]))
     qtbot.addWidget(plain)
-    assert not plain.warnings_label.isVisibleTo(plain) and plain.highlighted == 0
+    assert not plain.warnings_label.isVisibleTo(plain)

@@ -95,9 +95,11 @@ def test_export_dialog_lists_formats_and_builds_paths(qtbot, tmp_path):
     qtbot.addWidget(dlg)
     listed = dlg.all_formats()
     assert sorted(listed) == sorted(all_formats()) == sorted(export_formats())
-    for fmt in ("bead-pdf", "parts-csv", "bricklink-xml", "png"):
+    names = {"bead-pdf": "cat-beads.pdf", "parts-csv": "cat-parts.csv", "bricklink-xml": "cat-bricklink.xml",
+             "png": "cat.png"}  # issue 20: each default name says what the file is
+    for fmt, name in names.items():
         dlg.select_format(fmt)
-        assert dlg.paths() == {fmt: tmp_path / ("cat" + suffix_for(fmt))}
+        assert dlg.paths() == {fmt: tmp_path / name}
     assert suffix_for("bead-pdf") == ".pdf" and suffix_for("counts-csv") == ".csv"
     dlg.select_format("png")
     dlg.option_widgets["scale"].widget.setValue(4)

@@ -44,6 +44,7 @@ def test_counts_csv_with_stash_file(tmp_path):
     from engine.core.palette_io import load_palette
     from engine.core.pattern import Pattern
     from exporters.common import basic
+    from exporters.common.optspec import add_arguments, from_args
 
     pal = load_palette("hama")
     idx = np.zeros((10, 10), dtype=int)
@@ -52,13 +53,14 @@ def test_counts_csv_with_stash_file(tmp_path):
     stash = tmp_path / "stash.csv"
     stash.write_text(f"code,count\n{pal[0].code},100\n{pal[1].code},15\n", encoding="utf-8")
     parser = argparse.ArgumentParser()
-    basic.add_cli_arguments(parser)
-    args = parser.parse_args(["--stash", str(stash), "--spares", "10", "--bag-size", "20"])
-    out = basic.export_cli(p, "counts-csv", tmp_path / "c.csv", args)[0]
+    add_arguments(parser, basic.OPTIONS)
+    opts = from_args(basic.OPTIONS, parser.parse_args(["--stash", str(stash), "--spares", "10", "--bag-size", "20"]))
+    result = basic.export(p, "counts-csv", tmp_path / "c.csv", opts)
+    out = result.files[0]
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [(r["count"], r["spares"], r["owned"], r["to buy"], r["bags"]) for r in rows] == [
         ("60", "6", "100", "0", "0"), ("40", "4", "15", "29", "2")]
-    assert "your stash covers 1 of 2 colours" in "\n".join(basic.describe_export(p, "counts-csv", [out], args))
+    assert "your stash covers 1 of 2 colours" in "\n".join(result.report)
     stash.write_text("code,count\nx,many\n", encoding="utf-8")
     with pytest.raises(ExportError, match="line 2"):
-        basic.export_cli(p, "counts-csv", tmp_path / "d.csv", args)
+        basic.export(p, "counts-csv", tmp_path / "d.csv", opts)

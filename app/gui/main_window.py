@@ -1038,7 +1038,7 @@ class MainWindow(QMainWindow):
 
     def export_from_dialog(self, dlg) -> list[Path]:
         """Export every format ticked in ``dlg`` with its options; shows the summary. Returns the files."""
-        from app.gui.export_dialog import ExportResult
+        from app.gui.export_dialog import ExportResult, add_result
 
         total = ExportResult()
         options = dlg.option_values()
@@ -1046,8 +1046,7 @@ class MainWindow(QMainWindow):
             result = self.export_to(fmt, path, summary=True, **options)
             if result is None:
                 break
-            total.files += result.files
-            total.lines += [f"{fmt}:"] + [f"  {line}" for line in result.lines]
+            add_result(total, fmt, result)
         self.last_export = total
         if total.files:
             self.show_export_summary(total)

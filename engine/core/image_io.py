@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 # limits.MAX_SOURCE_PIXELS) is read reduced - JPEG draft mode decodes it at 1/2, 1/4 or 1/8 scale, other
 # formats are reduced right after decoding - because a bead or brick pattern cannot show more detail.
 # Declared sizes over limits.MAX_SOURCE_PIXELS are refused before decoding (the shape of a decompression bomb).
-MAX_PIXELS = 100_000_000
+MAX_PIXELS = limits.MAX_WORK_PIXELS.value  # decoding size (declared in engine.core.limits)
 _open_lock = threading.Lock()  # Image.MAX_IMAGE_PIXELS is a global: we switch Pillow's own guard off while opening
 
 FIT_MODES = ("crop", "pad", "stretch")

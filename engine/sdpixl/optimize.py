@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from engine.core import limits
 from engine.core.atomic import atomic_path
 from engine.core.image_io import ImageLoadError, fit_layout, load_image
 from engine.core.palette import Palette
@@ -36,7 +37,7 @@ from engine.sdpixl.select_init import SampleInitConfig, sample_and_select
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 2  # 2: the run's settings are stored and checked on resume
-MAX_SIDE = 512
+MAX_SIDE = limits.MAX_SDPIXL_SIDE.value  # cells per side (declared in engine.core.limits)
 
 
 class OptimizeError(ValueError):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from engine.core import limits
 from engine.core.atomic import atomic_path
 from engine.core.medium import BOARDS, Board, find_board
 from engine.core.pattern import Pattern
@@ -520,7 +521,7 @@ def _load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-MAX_CHART_PX = 16000
+MAX_CHART_PX = limits.MAX_CHART_SIDE.value  # declared in engine.core.limits
 
 
 def _png_grid_style(i: int, last: int) -> tuple[int, tuple[int, int, int]]:

@@ -1,11 +1,15 @@
-"""Basic exports: the design as a PNG, a GIMP palette of the used colours, and a colour-count CSV."""
+"""Basic exports: the design as a PNG, a GIMP palette of the used colours, and a colour-count CSV.
+
+An exporter module of the typed interface (see exporters.common.registry): ``FORMATS``, ``OPTIONS``
+(:class:`BasicOptions`), ``check`` and ``export``.
+"""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -15,39 +19,48 @@ from engine.core.atomic import atomic_path, atomic_write_text
 from engine.core.palette import Palette, PaletteColor
 from engine.core.palette_io import format_gpl
 from engine.core.pattern import Pattern
+from exporters.common import limits_check
 from exporters.common.errors import ExportError
+from exporters.common.optspec import option
+from exporters.common.result import ExportResult
+from exporters.common.shared_options import (
+    bag_size_option,
+    spare_rule,
+    spares_min_option,
+    spares_option,
+    stash_option,
+)
 from exporters.common.shopping import (
     NO_SPARES,
     SpareRule,
-    add_spare_arguments,
     check_pack_size,
     coverage,
-    packs_needed,
+    read_stash,
     shopping_list,
-    spare_rule_from_args,
-    stash_from_args,
 )
 
 log = logging.getLogger(__name__)
 
 FORMATS = {
-    "png": "the design as a PNG image, one pixel per cell (--scale N for N x N pixels per cell)",
+    "png": "the design as a PNG picture, one square of pixels per cell",
     "gpl": "GIMP palette (.gpl) of the colours the design uses",
-    "counts-csv": "CSV of colours used: code (headers name the id system), name, hex, count (spares, to buy, "
-                  "bags with --spares / --bag-size)",
+    "counts-csv": "spreadsheet (CSV) of the colours used: codes, names, counts, and spares, bags and what to buy",
 }
 
-MAX_PNG_SIDE = 20000
+
+@dataclass
+class BasicOptions:
+    """Options of the basic formats."""
+
+    scale: int = option(1, flag="--scale", label="Pixels per cell", unit="px", formats=("png",), minimum=1,
+                        help="each cell becomes a square of this many pixels")
+    bag_size: int | None = bag_size_option(("counts-csv",))
+    spares: float = spares_option(("counts-csv",))
+    spares_min: int = spares_min_option(("counts-csv",))
+    stash: str | None = stash_option(("counts-csv",))
 
 
-def check_bag_size(bag_size: int | None) -> None:
-    """Raise ExportError unless ``bag_size`` is None or a whole number above 0 (see shopping.check_pack_size)."""
-    check_pack_size(bag_size)
-
-
-def bags_needed(count: int, bag_size: int) -> int:
-    """How many bags of ``bag_size`` beads cover ``count`` beads (see shopping.packs_needed)."""
-    return packs_needed(count, bag_size)
+OPTIONS = BasicOptions
 
 
 def code_columns(palette: Palette) -> list[tuple[str, Callable[[PaletteColor], str]]]:
@@ -67,11 +80,7 @@ def export_png(pattern: Pattern, path: str | Path, scale: int = 1) -> Path:
     """Write the design as RGBA PNG (empty cells transparent), each cell ``scale`` x ``scale`` pixels."""
     if not isinstance(scale, int) or scale < 1:
         raise ExportError(f"PNG scale must be a whole number of pixels per cell (1 or more), got {scale!r}")
-    if max(pattern.width, pattern.height) * scale > MAX_PNG_SIDE:
-        raise ExportError(
-            f"a {pattern.width}x{pattern.height} design at scale {scale} would be over {MAX_PNG_SIDE} pixels "
-            "wide; choose a smaller scale"
-        )
+    limits_check.check_image(pattern.width * scale, pattern.height * scale, f"the PNG at scale {scale}")
     img = Image.fromarray(pattern.to_rgba(), "RGBA")
     if scale > 1:
         img = img.resize((pattern.width * scale, pattern.height * scale), Image.NEAREST)
@@ -102,7 +111,7 @@ def counts_csv_text(pattern: Pattern, bag_size: int | None = None, spares: Spare
     Quantities come from exporters.common.shopping (the one place that adds spares, subtracts the stash and
     rounds to bags).
     """
-    check_bag_size(bag_size)
+    check_pack_size(bag_size)
     cols = code_columns(pattern.palette)
     rows = pattern.color_counts()
     lines = shopping_list([(c.code, c.name, n) for _, c, n in rows], spares, bag_size, stash)
@@ -136,60 +145,61 @@ def export_counts_csv(pattern: Pattern, path: str | Path, bag_size: int | None =
     return path
 
 
-# --------------------------------------------------------------------------- CLI protocol
+# --------------------------------------------------------------------------- the exporter interface
 
 
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options for the basic formats."""
-    g = parser.add_argument_group("png / gpl / counts-csv")
-    g.add_argument("--scale", type=int, default=1, help="png: pixels per cell (default 1)")
-    g.add_argument("--bag-size", type=int, default=None,
-                   help="counts-csv, bead-pdf: beads per bag, to list bags needed per colour")
-    add_spare_arguments(g)
+def _stash(options: BasicOptions) -> dict[str, int] | None:
+    return read_stash(options.stash) if options.stash and str(options.stash).strip() else None
+
+
+def check(pattern: Pattern, fmt: str, options: BasicOptions) -> None:
+    """Refuse ``fmt`` with ``options`` before anything is made (image size, empty design, bag size, spares)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"the basic exporter does not write {fmt!r}")
+    limits_check.check_finite(options)
+    if fmt == "png":
+        if not isinstance(options.scale, int) or options.scale < 1:
+            raise ExportError(f"PNG scale must be a whole number of pixels per cell (1 or more), "
+                              f"got {options.scale!r}")
+        limits_check.check_image(pattern.width * options.scale, pattern.height * options.scale,
+                                 f"the PNG at scale {options.scale}")
+    elif fmt == "gpl" and not pattern.used_indices():
+        raise ExportError("the design has no filled cells, so there are no colours to export")
+    elif fmt == "counts-csv":
+        check_pack_size(options.bag_size)
+        spare_rule(options)
+
+
+def export(pattern: Pattern, fmt: str, out: Path, options: BasicOptions) -> ExportResult:
+    """Write ``fmt`` to ``out`` (checked first) and say what was written."""
+    check(pattern, fmt, options)
+    n = len(pattern.used_indices())
+    if fmt == "png":
+        path = export_png(pattern, out, scale=options.scale)
+        return ExportResult([path], [f"{pattern.width * options.scale} x {pattern.height * options.scale} pixels"])
+    if fmt == "gpl":
+        return ExportResult([export_gpl(pattern, out)], [f"{n} colours"])
+    spares, stash = spare_rule(options), _stash(options)
+    path = export_counts_csv(pattern, out, bag_size=options.bag_size, spares=spares, stash=stash)
+    lines = shopping_list([(c.code, c.name, k) for _, c, k in pattern.color_counts()], spares, options.bag_size,
+                          stash)
+    report = [f"{n} colours, {pattern.filled_cells:,} pieces; code columns: "
+              + ", ".join(h for h, _ in code_columns(pattern.palette))]
+    if spares.active:
+        report.append(f"{spares.describe()}: {sum(ln.total for ln in lines):,} wanted")
+    if stash is not None:
+        report.append(coverage(lines).describe())
+    if options.bag_size:
+        report.append(f"{sum(ln.packs or 0 for ln in lines)} bags of {options.bag_size}")
+    return ExportResult([path], report)
 
 
 def int_option(value: object, name: str) -> int | None:
-    """An option value as int (None stays None); the GUI may pass numbers as text."""
+    """An option value as int (None stays None). Used by exporters still in the old style (temporary: goes
+    when beads and bricks read their options through exporters.common.optspec)."""
     if value is None or isinstance(value, int):
         return value  # type: ignore[return-value]
     try:
         return int(str(value).strip())
     except ValueError:
         raise ExportError(f"{name} must be a whole number, got {value!r}") from None
-
-
-def export_cli(pattern: Pattern, fmt: str, out: Path, args: argparse.Namespace) -> list[Path]:
-    """Write ``fmt`` for the CLI."""
-    if fmt == "png":
-        return [export_png(pattern, out, scale=int_option(args.scale, "scale"))]
-    if fmt == "gpl":
-        return [export_gpl(pattern, out)]
-    if fmt == "counts-csv":
-        return [export_counts_csv(pattern, out, bag_size=int_option(args.bag_size, "bag size"),
-                                  spares=spare_rule_from_args(args), stash=stash_from_args(args))]
-    raise ExportError(f"the basic exporter does not write {fmt!r}")
-
-
-def describe_export(pattern: Pattern, fmt: str, paths: list[Path], args: argparse.Namespace) -> list[str]:
-    """Summary lines for what ``export_cli`` just wrote."""
-    n = len(pattern.used_indices())
-    if fmt == "png":
-        scale = int_option(getattr(args, "scale", 1), "scale") or 1
-        return [f"{pattern.width * scale} x {pattern.height * scale} pixels"]
-    if fmt == "gpl":
-        return [f"{n} colours"]
-    if fmt == "counts-csv":
-        spares = spare_rule_from_args(args)
-        bag = int_option(getattr(args, "bag_size", None), "bag size")
-        stash = stash_from_args(args)
-        lines = shopping_list([(c.code, c.name, k) for _, c, k in pattern.color_counts()], spares, bag, stash)
-        out = [f"{n} colours, {pattern.filled_cells:,} pieces; code columns: "
-               + ", ".join(h for h, _ in code_columns(pattern.palette))]
-        if spares.active:
-            out.append(f"{spares.describe()}: {sum(ln.total for ln in lines):,} wanted")
-        if stash is not None:
-            out.append(coverage(lines).describe())
-        if bag:
-            out.append(f"{sum(ln.packs or 0 for ln in lines)} bags of {bag}")
-        return out
-    return []

@@ -1,10 +1,29 @@
-"""Which exporter module writes which format (used by the CLI `export` command and the GUI).
+"""Which exporter module writes which format, and the interface every exporter module provides.
 
-Every exporter module listed here provides:
+The interface (one per medium, plus the common formats)::
 
-* ``FORMATS: dict[str, str]`` - format name -> one-line description (names are unique across modules);
-* ``add_cli_arguments(parser)`` - its own CLI options (option names unique across modules);
-* ``export_cli(pattern, fmt, out, args) -> list[Path]`` - write ``fmt`` to ``out``, return the files written.
+    FORMATS: dict[str, str]
+        format name -> one-line description in plain words (shown in the app and in `export --help`; no
+        command-line flags in it). Names are unique across modules.
+    OPTIONS: type
+        the module's options dataclass; every field is made with ``exporters.common.optspec.option(...)``:
+        flag, plain-words label, help, the formats it applies to (an explicit tuple), unit, choices with
+        plain-words labels (and swatches), kind, minimum/maximum, parse (text -> value). Options shared by
+        several modules (title, spares, bag size, stash) come from ``exporters.common.shared_options``.
+    check(pattern, fmt, options) -> None
+        every limit and option check for writing ``fmt`` with ``options`` (an OPTIONS instance), run BEFORE
+        anything is allocated or written; raises ``ExportError`` with a one-line message. Resource limits go
+        through ``exporters.common.limits_check`` (check_image, check_pdf_pages, check_embroidery).
+    export(pattern, fmt, out: Path, options) -> ExportResult
+        write ``fmt`` to ``out`` (plus companions such as a preview) and return
+        ``ExportResult(files, report, warnings)``: the files written, summary lines, and warnings as their own
+        plain-words list (never inside ``report``, never prefixed with "warning: ").
+
+The CLI ``export`` command and the app's export dialog use these only through ``exporters.common.service``
+(argparse flags, widgets, ``from_args``/``from_values`` are generated from ``OPTIONS``).
+
+Modules in the old style (``add_cli_arguments(parser)``, ``export_cli(pattern, fmt, out, args)``,
+``describe_export``) still work through a temporary adapter in the service until they are converted.
 """
 
 from __future__ import annotations
@@ -19,6 +38,8 @@ EXPORTER_MODULES = (
     "exporters.embroidery.export",
 )
 
+TYPED_API = ("FORMATS", "OPTIONS", "check", "export")
+
 
 def exporter_modules() -> list[ModuleType]:
     """The importable exporter modules, in a stable order."""
@@ -30,6 +51,11 @@ def exporter_modules() -> list[ModuleType]:
             if exc.name != name:
                 raise
     return mods
+
+
+def is_typed(module: ModuleType) -> bool:
+    """True when ``module`` provides the typed interface (FORMATS, OPTIONS, check, export)."""
+    return all(hasattr(module, name) for name in TYPED_API)
 
 
 def all_formats() -> dict[str, tuple[ModuleType, str]]:

@@ -12,7 +12,6 @@ BrickLink/Rebrickable orders all call ``purchase`` / ``shopping_list``; the GUI 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 from dataclasses import dataclass
@@ -157,27 +156,12 @@ def read_stash(path: str | Path) -> dict[str, int]:
     return stash
 
 
-# --------------------------------------------------------------------------- CLI (shared by several exporters)
+# --------------------------------------------------------------------------- old-style exporters (temporary)
 
 
-def add_spare_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """--spares and --spares-min, declared once for every format that lists quantities."""
-    parser.add_argument("--spares", type=float, default=0.0,
-                        help="counts-csv, bead-pdf, parts lists: extra pieces per colour/part in percent (0-100)")
-    parser.add_argument("--spares-min", type=int, default=0,
-                        help="counts-csv, bead-pdf, parts lists: at least this many extra pieces per colour/part")
-    parser.add_argument("--stash", default=None, metavar="CSV",
-                        help="counts-csv: CSV of 'code,count' you own; adds owned and to-buy columns")
-
-
-def stash_from_args(args: argparse.Namespace) -> dict[str, int] | None:
-    """The stash named by --stash, read (None when no file was given)."""
-    path = getattr(args, "stash", None)
-    return read_stash(path) if path and str(path).strip() else None
-
-
-def spare_rule_from_args(args: argparse.Namespace) -> SpareRule:
-    """The SpareRule given on the command line (the GUI may pass numbers as text)."""
+def spare_rule_from_args(args) -> SpareRule:
+    """The SpareRule of option values with ``spares`` / ``spares_min`` (an argparse namespace or an options
+    object). Old-style exporters use it; typed ones use exporters.common.shared_options.spare_rule."""
     try:
         percent = float(getattr(args, "spares", 0.0) or 0.0)
         minimum = int(str(getattr(args, "spares_min", 0) or 0).strip())
