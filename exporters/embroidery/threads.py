@@ -54,7 +54,24 @@ def chart_choices() -> tuple[str, ...]:
     except (OSError, ValueError, KeyError):
         return CHART_CHOICES
     return ("auto", "pattern", *keys) if keys else CHART_CHOICES
+
+
+def chart_labels() -> dict[str, str]:
+    """Plain words for each chart choice (the palette's own name for a shipped chart)."""
+    labels = {"auto": "the machine range of the file format (Brother for PES, DST and EXP; Janome for JEF; "
+                      "Pfaff for VP3)",
+              "pattern": "the pattern's own threads (e.g. DMC floss)"}
+    try:
+        labels.update({i.key: i.name for i in list_palettes() if i.kind == "thread"})
+    except (OSError, ValueError, KeyError):
+        pass
+    return labels
+
+
 MATCH_CHOICES = ("auto", "nearest", "distinct")
+MATCH_LABELS = {"auto": "distinct threads where the chart allows",
+                "nearest": "the nearest thread for each colour (similar colours may share one)",
+                "distinct": "distinct colours keep distinct threads (best one-to-one assignment)"}
 
 # Brand written on each thread, by shipped palette key (falls back to the palette name).
 BRANDS: dict[str, str] = {
