@@ -175,7 +175,7 @@ def test_service_check_refuses_before_the_exporter_runs(small_pattern, tmp_path,
 
     called = []
     monkeypatch.setattr(basic, "export_png", lambda *a, **k: called.append(a))
-    with pytest.raises(ExportError, match="PIXL_LIMIT_MAX_IMAGE_SIDE"):
+    with pytest.raises(ExportError, match="PIXL_LIMIT_MAX_OUTPUT_PIXELS"):
         service.export(small_pattern, "png", tmp_path / "p.png", {"scale": 5000})
     assert not called and not (tmp_path / "p.png").exists()
 
