@@ -472,7 +472,7 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
                      greedy_total if (merged and with_baseline) else None, notes, bases, spare_rule(options),
                      base_note)
     for note in notes:
-        log.warning("%s", note)
+        log.info("%s", note)  # said to the user once, as an ExportResult warning
     log.info("parts plan: %s (%.2f s)", plan.summary(), time.perf_counter() - t0)
     return plan
 
