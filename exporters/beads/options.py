@@ -74,7 +74,7 @@ class BeadOptions:
                               group="Printing",
                               help="cells printed at the board's peg spacing, to lay under a clear pegboard; "
                                    "print at 100 %")
-    calibrate: str | None = option(None, flag="--calibrate", label="My board measures", unit="pegs:mm",
+    calibrate: str | None = option(None, flag="--calibrate", label="My board measures (pegs:mm)", unit="pegs:mm",
                                    parse=_calibration, formats=("bead-pdf",), group="Printing", metavar="N:X",
                                    help="N pegs of your board measure X mm (e.g. 50:140.6): the chart is printed "
                                         "at X/N mm per peg, true size")

@@ -26,6 +26,7 @@ from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
 from exporters.bricks.cover import CoverSettings, Rect, greedy_cover, optimal_cover
 from exporters.bricks.options import (
+    BASE_ALIASES,
     BASE_CHOICES,
     CONDITIONS,
     JOIN_CHOICES,
@@ -234,7 +235,7 @@ def check_options(options: BrickOptions) -> None:
         raise ExportError(
             f"section size {options.section!r} is not available; choose one of {', '.join(map(str, SECTION_SIZES))}"
         )
-    if options.base not in BASE_CHOICES:
+    if BASE_ALIASES.get(options.base, options.base) not in BASE_CHOICES:
         raise ExportError(f"unknown base {options.base!r}; choose one of: {', '.join(BASE_CHOICES)}")
     if options.base == "baseplate" and options.section not in BASEPLATES:
         raise ExportError(f"LEGO makes no {options.section}x{options.section} baseplate; choose --base plate-16 "
