@@ -387,7 +387,8 @@ def _cli_cases(d: Path, build: bool = True) -> list[Case]:
                                                 out], [out], "MAX_OUTPUT_PIXELS", previous=[out]))
     out = str(d / "chart.png")
     cases.append(Case("export:chart-png-cell-px-huge", ["export", str(big), "--format", "chart-png", "--cell-px",
-                                                        "5000", "--out", out], [out], "MAX_OUTPUT_PIXELS"))
+                                                        "5000", "--out", out], [out],
+                      "Cell size must be from 8 to 200 px"))  # the option's range, before any pixel is drawn
     cases.append(Case("export:unknown-format", ["export", str(good), "--format", "docx", "--out",
                                                 str(d / "x.docx")], [str(d / "x.docx")], "unknown export format"))
     # SD-piXL models and options (refused before any model is loaded, or with one line when it is refused)

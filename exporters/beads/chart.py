@@ -24,7 +24,7 @@ from engine.core.atomic import atomic_path
 from engine.core.medium import BOARDS, Board, find_board
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
-from exporters.beads.options import BeadOptions
+from exporters.beads.options import BeadOptions, parse_calibration
 from exporters.common import limits_check
 from exporters.common.errors import ExportError
 from exporters.common.pdf import (
@@ -67,19 +67,6 @@ LARGE_PRINT_GAIN = 1.5  # a large-print cell is at least this much larger than t
 
 # Palettes whose brand uses a board other than their medium's default (palette key -> board name).
 PALETTE_BOARDS = {"perler_mini": "mini 56x56 (Perler)", "perler": "midi 29x29 (Perler)"}
-
-
-def parse_calibration(text: str | None) -> tuple[int, float] | None:
-    """'50:140.6' -> (50, 140.6): N pegs measure X mm (None for no calibration)."""
-    if text is None or str(text).strip() == "":
-        return None
-    m = re.fullmatch(r"\s*(\d+)\s*[:=/]\s*(\d+(?:\.\d*)?)\s*(?:mm)?\s*", str(text))
-    if not m or int(m.group(1)) < 1 or float(m.group(2)) <= 0:
-        raise ExportError(f"calibration {text!r} must read N:X - N pegs measure X mm, e.g. 50:140.6")
-    n, x = int(m.group(1)), float(m.group(2))
-    if not 1.0 <= x / n <= 20.0:
-        raise ExportError(f"calibration {text!r} gives {x / n:.3f} mm per peg; expected 1 to 20 mm - check N and X")
-    return n, x
 
 
 def chart_pitch_mm(pattern: Pattern, board: Board, options: BeadChartOptions) -> float:
@@ -685,7 +672,7 @@ def export_bead_chart_pdf(pattern: Pattern, path: str | Path, options: BeadChart
     if pattern.filled_cells == 0:
         raise ExportError("the design has no filled cells; there is nothing to chart")
     for warning in chart_warnings(options):
-        log.warning("%s", warning)
+        log.info("%s", warning)  # said to the user once, as an ExportResult warning
     t0 = time.perf_counter()
     symbols = chart_symbols(pattern)
     text_rgb = {i: contrast_rgb(pattern.palette[i].rgb) for i in symbols}

@@ -3,9 +3,11 @@ exporter all read this dataclass. Each option names the formats it applies to.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from engine.core.medium import BOARDS
+from exporters.common.errors import ExportError
 from exporters.common.optspec import option
 from exporters.common.shared_options import bag_size_option, spares_min_option, spares_option, title_option
 
@@ -36,11 +38,25 @@ def _board(text: str) -> str | None:
     return text.strip() or None
 
 
+def parse_calibration(text: str | None) -> tuple[int, float] | None:
+    """'50:140.6' -> (50, 140.6): N pegs measure X mm (None for no calibration)."""
+    if text is None or str(text).strip() == "":
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*[:=/]\s*(\d+(?:\.\d*)?)\s*(?:mm)?\s*", str(text))
+    if not m or int(m.group(1)) < 1 or float(m.group(2)) <= 0:
+        raise ExportError(f"calibration {text!r} must read N:X - N pegs measure X mm, e.g. 50:140.6")
+    n, x = int(m.group(1)), float(m.group(2))
+    if not 1.0 <= x / n <= 20.0:
+        raise ExportError(f"calibration {text!r} gives {x / n:.3f} mm per peg; expected 1 to 20 mm - check N and X")
+    return n, x
+
+
 def _calibration(text: str) -> str | None:
     """'N:X' (N pegs measure X mm), checked here so a typo is refused before anything is written."""
-    from exporters.beads.chart import parse_calibration
-
-    return text.strip() if parse_calibration(text) else None
+    try:
+        return text.strip() if parse_calibration(text) else None
+    except ExportError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @dataclass
@@ -58,7 +74,7 @@ class BeadOptions:
                               group="Printing",
                               help="cells printed at the board's peg spacing, to lay under a clear pegboard; "
                                    "print at 100 %")
-    calibrate: str | None = option(None, flag="--calibrate", label="My board measures", unit="pegs:mm",
+    calibrate: str | None = option(None, flag="--calibrate", label="My board measures (pegs:mm)", unit="pegs:mm",
                                    parse=_calibration, formats=("bead-pdf",), group="Printing", metavar="N:X",
                                    help="N pegs of your board measure X mm (e.g. 50:140.6): the chart is printed "
                                         "at X/N mm per peg, true size")

@@ -26,6 +26,7 @@ from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
 from exporters.bricks.cover import CoverSettings, Rect, greedy_cover, optimal_cover
 from exporters.bricks.options import (
+    BASE_ALIASES,
     BASE_CHOICES,
     CONDITIONS,
     JOIN_CHOICES,
@@ -234,7 +235,7 @@ def check_options(options: BrickOptions) -> None:
         raise ExportError(
             f"section size {options.section!r} is not available; choose one of {', '.join(map(str, SECTION_SIZES))}"
         )
-    if options.base not in BASE_CHOICES:
+    if BASE_ALIASES.get(options.base, options.base) not in BASE_CHOICES:
         raise ExportError(f"unknown base {options.base!r}; choose one of: {', '.join(BASE_CHOICES)}")
     if options.base == "baseplate" and options.section not in BASEPLATES:
         raise ExportError(f"LEGO makes no {options.section}x{options.section} baseplate; choose --base plate-16 "
@@ -472,7 +473,7 @@ def plan_parts(pattern: Pattern, options: BrickOptions | None = None, progress: 
                      greedy_total if (merged and with_baseline) else None, notes, bases, spare_rule(options),
                      base_note)
     for note in notes:
-        log.warning("%s", note)
+        log.info("%s", note)  # said to the user once, as an ExportResult warning
     log.info("parts plan: %s (%.2f s)", plan.summary(), time.perf_counter() - t0)
     return plan
 

@@ -17,8 +17,9 @@ PIECES = {"plate": "1x1 plates", "tile": "1x1 tiles (smooth)", "round-plate": "1
           "merged-plate": "plates, same-colour areas merged into larger plates",
           "merged-tile": "tiles, same-colour areas merged into larger tiles"}
 SECTION_SIZES = (8, 16, 32, 48)
-BASE_CHOICES = {"auto": "16 x 16 plates (91405), as LEGO Art", "plate-16": "16 x 16 plates (91405)",
+BASE_CHOICES = {"plate-16": "16 x 16 plates (91405), as LEGO Art canvases",
                 "baseplate": "one baseplate per section (16: 3867, 32: 3811, 48: 4186)", "none": "no bases"}
+BASE_ALIASES = {"auto": "plate-16"}  # the name of the default in earlier versions
 JOIN_CHOICES = {"layer": "a second layer of plates under the seams (in the order)",
                 "none": "nothing: my own frame or board"}
 CONDITIONS = {"none": "not said", "N": "new", "U": "used", "X": "new or used"}
@@ -33,6 +34,14 @@ def base_color_names() -> tuple[dict[str, str], dict[str, str]]:
     by_bl = {c.ids.get("bricklink"): c for c in load_palette("lego")}
     return ({bl: f"{by_bl[bl].name} (BrickLink {bl})" for bl in BASE_COLORS if bl in by_bl},
             {bl: by_bl[bl].hex for bl in BASE_COLORS if bl in by_bl})
+
+
+def _base(text: str) -> str:
+    """A base choice ('auto' is the earlier name of 'plate-16')."""
+    text = BASE_ALIASES.get(text.strip(), text.strip())
+    if text not in BASE_CHOICES:
+        raise ValueError(f"{text!r} is not one of: {', '.join(BASE_CHOICES)}")
+    return text
 
 
 def _base_color(text: str) -> str:
@@ -58,8 +67,9 @@ class BrickOptions:
     section: int = option(16, flag="--section", label="Section size", unit="studs", choices=SECTION_SIZES,
                           choice_labels={s: f"{s} x {s} studs" for s in SECTION_SIZES}, formats=BRICK_FORMATS,
                           group="Bricks", help="the mosaic is built and printed in square sections of this size")
-    base: str = option("auto", flag="--base", label="Bases", choices=tuple(BASE_CHOICES), choice_labels=BASE_CHOICES,
-                       formats=BRICK_FORMATS, group="Bricks", help="the bases to order with the mosaic")
+    base: str = option("plate-16", flag="--base", label="Bases", choices=tuple(BASE_CHOICES),
+                       choice_labels=BASE_CHOICES, parse=_base, formats=BRICK_FORMATS, group="Bricks",
+                       help="the bases to order with the mosaic")
     join: str = option("layer", flag="--join", label="Joining the 16 x 16 plates", choices=tuple(JOIN_CHOICES),
                        choice_labels=JOIN_CHOICES, formats=BRICK_FORMATS, group="Bricks",
                        help="how separate 16 x 16 base plates are held together")
