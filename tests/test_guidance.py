@@ -431,3 +431,22 @@ def test_device_augmentation_matches_the_reference_distributions():
     # same draw on render and condition: they stay aligned
     r, (c,) = aug(x, [x.clone()], torch.Generator().manual_seed(3))
     assert torch.allclose(r, c)
+
+
+def test_canny_condition_of_a_small_photo_keeps_its_edges(tiny_root, sample_image_path):
+    """A small photo enlarged to the render: edges per pixel of the render fall under the thresholds (the
+    reference's 1024 px condition of the 451 px sample photo has 0.0002 of its pixels on edges); they are measured
+    per pixel of the photo instead."""
+    from PIL import Image
+
+    from engine.sdpixl.optimize import load_rgb
+
+    cn = str(build_cached("controlnet-sd15", tiny_root))
+    g = SDXLGuidance(SDXLGuidanceConfig(model=str(build_cached("sd15", tiny_root)), prompt="a cat", seed=0,
+                                        resolution=256, controlnets=[ControlNetSpec("canny", cn)]), 256, 256)
+    photo = np.asarray(Image.fromarray(load_rgb(sample_image_path)).resize((90, 60), Image.BILINEAR))
+    g.prepare_conditions(photo)
+    fraction = float(g.conditions[0][0, 0].mean())
+    native = float(canny(photo).mean())
+    scale = min(g.render_hw[0] / photo.shape[0], g.render_hw[1] / photo.shape[1])
+    assert scale > 2 and fraction > 0.5 * native / scale

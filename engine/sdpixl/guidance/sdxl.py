@@ -238,10 +238,11 @@ class SDXLGuidance:
             raise ValueError("ControlNet guidance needs an input image (or run without --controlnet)")
         h, w = self.render_hw
         big = letterbox_array(image, (h, w))
+        upscale = min(h / image.shape[0], w / image.shape[1])  # > 1: a small picture enlarged to the render
         depth_model = None
         for spec in self.config.controlnets:
             if spec.kind == "canny":
-                plane = canny(big, self.config.canny_low, self.config.canny_high)
+                plane = canny(big, self.config.canny_low, self.config.canny_high, upscale=upscale)
             elif depth_image is not None:
                 plane = normalise_depth(to_gray(letterbox_array(depth_image, (h, w))))
             else:
