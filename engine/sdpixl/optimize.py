@@ -196,13 +196,16 @@ def resolve_guidance_mode(config: RunConfig) -> tuple[RunConfig, Any]:
     the latent and patch paths, dropped on the pixel path), and the plan: what the run will do."""
     from engine.sdpixl.planner import plan_for_run
 
-    if config.auto_controlnets and config.guidance.controlnets and config.guidance_mode in ("auto", "pixel"):
-        bare = replace(config, guidance=replace(config.guidance, controlnets=[]), auto_controlnets=False)
-        plan = plan_for_run(bare)
-        if plan.mode == "pixel":
-            log.info("pixel-space guidance: no ControlNets")
-            return replace(bare, guidance_mode="pixel"), plan
-    plan = plan_for_run(config)
+    try:
+        if config.auto_controlnets and config.guidance.controlnets and config.guidance_mode in ("auto", "pixel"):
+            bare = replace(config, guidance=replace(config.guidance, controlnets=[]), auto_controlnets=False)
+            plan = plan_for_run(bare)
+            if plan.mode == "pixel":
+                log.info("pixel-space guidance: no ControlNets")
+                return replace(bare, guidance_mode="pixel"), plan
+        plan = plan_for_run(config)
+    except ValueError as exc:  # an unknown guidance path or size: one clear error
+        raise OptimizeError(str(exc)) from None
     return replace(config, guidance_mode=plan.mode), plan
 
 
