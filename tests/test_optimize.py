@@ -412,3 +412,17 @@ def test_checkpoints_also_come_by_time(config, guidance, tmp_path, monkeypatch):
     saved.clear()
     run_optimization(replace(base, checkpoint_seconds=1e-9), guidance=guidance)
     assert saved == list(range(1, config.steps + 1))  # the time is always up: after every step
+
+
+def test_a_random_start_picks_its_colours_from_the_design(config, guidance, perler):
+    """No picture and no sample: the budget's K colours come from the finished design, each cell keeping its most
+    likely colour among them (not 60 colours sprinkled over 120 cells)."""
+    from engine.convert.colour_choice import ColourBudget
+
+    cfg = replace(config, image=None, init_samples=0, palette=perler, steps=2,
+                  colour_budget=ColourBudget(max_colors=6, min_count=4))
+    pattern = run_optimization(cfg, guidance=guidance)
+    counts = [n for _, _, n in pattern.color_counts()]
+    assert pattern.metadata["init"] == "random" and "the design" in pattern.metadata["colours_from"]
+    assert len(counts) <= 6 and min(counts) >= 4
+    assert all(c.finish == "solid" for _, c, _ in pattern.color_counts())

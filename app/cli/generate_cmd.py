@@ -316,6 +316,11 @@ def colour_notes(config) -> list[str]:
         what = f"the best {budget.max_colors} colours"
     else:
         what = "as many colours as the picture needs"
-    source = "the picture" if config.image else "the selected init sample"
+    if config.image:
+        source = "the picture"
+    elif config.init_samples > 0 and config.init in ("auto", "sample"):
+        source = "the selected init sample"
+    else:
+        source = "the finished design (no picture to pick them from)"
     return [f"colours: {what} of {config.palette.name} from {source}, at least "
             f"{budget.min_count_for(config.width * config.height)} cells each"]

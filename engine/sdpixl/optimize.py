@@ -197,13 +197,16 @@ def resolve_guidance_mode(config: RunConfig) -> tuple[RunConfig, Any]:
     the latent and patch paths, dropped on the pixel path), and the plan: what the run will do."""
     from engine.sdpixl.planner import plan_for_run
 
-    if config.auto_controlnets and config.guidance.controlnets and config.guidance_mode in ("auto", "pixel"):
-        bare = replace(config, guidance=replace(config.guidance, controlnets=[]), auto_controlnets=False)
-        plan = plan_for_run(bare)
-        if plan.mode == "pixel":
-            log.info("pixel-space guidance: no ControlNets")
-            return replace(bare, guidance_mode="pixel"), plan
-    plan = plan_for_run(config)
+    try:
+        if config.auto_controlnets and config.guidance.controlnets and config.guidance_mode in ("auto", "pixel"):
+            bare = replace(config, guidance=replace(config.guidance, controlnets=[]), auto_controlnets=False)
+            plan = plan_for_run(bare)
+            if plan.mode == "pixel":
+                log.info("pixel-space guidance: no ControlNets")
+                return replace(bare, guidance_mode="pixel"), plan
+        plan = plan_for_run(config)
+    except ValueError as exc:  # an unknown guidance path or size: one clear error
+        raise OptimizeError(str(exc)) from None
     return replace(config, guidance_mode=plan.mode), plan
 
 
@@ -471,15 +474,18 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         config = replace(config, guidance=replace(config.guidance, controlnets=[]))
 
     run_palette = palette
+    picked = False  # True once the run's colours were picked from a picture (else the end picks from the design)
     pattern0 = None
     if init == "converter":
         pattern0 = config.init_pattern or _converter_pattern(config.image, palette, config.width, config.height,
                                                              budget)
     if state is not None and state.get("run_codes"):
         run_palette = palette.subset(state["run_codes"], name=palette.name)
+        picked = len(run_palette) < len(palette)
     elif budget is not None and pattern0 is not None:
-        run_palette = palette.subset(sorted(set(pattern0.index[~pattern0.empty].ravel().tolist())),
+        run_palette = palette.subset(sorted(set(pattern0.index[~pattern0.empty_mask].ravel().tolist())),
                                      name=palette.name)
+        picked = True
     elif budget is not None:
         from engine.convert.colour_choice import allowed_palette, pick_colours
 
@@ -487,6 +493,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         if picture is not None:
             say("choosing the colours from the " + ("picture" if image is not None else "selected sample"))
             run_palette = pick_colours(picture, palette, budget, config.width, config.height)
+            picked = True
         else:
             run_palette = allowed_palette(palette, budget)
         log.info("the run uses %d of the palette's %d colours", len(run_palette), len(palette))
@@ -643,7 +650,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         "source_image": Path(config.image).name if config.image else None,
         "cancelled": cancelled,
     }
-    pattern = _final_pattern(gen, palette, run_palette, budget, metadata)
+    pattern = _final_pattern(gen, palette, run_palette, budget, metadata, picked)
     if progress is not None:
         elapsed = time.perf_counter() - t0
         message = "stopped" if cancelled else "done"
@@ -654,18 +661,31 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
 
 
 def _final_pattern(gen: PaletteGenerator, palette: Palette, run_palette: Palette, budget: Any,
-                   metadata: dict) -> Pattern:
+                   metadata: dict, picked: bool = True) -> Pattern:
     """The argmax design on ``palette``; with a colour budget, rare colours folded and the stash obeyed (cells
-    move to the colour nearest their soft render, the design's second choice)."""
+    move to the colour nearest their soft render, the design's second choice). When no picture gave the run its
+    colours (a random start), the budget's colours are picked from the design itself now (its argmax render, as
+    the converter would pick them) and each cell takes its most likely colour among them."""
     index = gen.index_map().astype(np.int64)
+    soft = None
+    if budget is not None:
+        with torch.no_grad():
+            soft = gen.soft_image().float().cpu().numpy()
+    if budget is not None and not picked:
+        from engine.convert.colour_choice import pick_colours
+
+        chosen = set(pick_colours(gen.hard_image(), run_palette, budget, gen.width, gen.height).codes)
+        keep = torch.tensor([c in chosen for c in run_palette.codes])
+        with torch.no_grad():
+            logits = gen.logits.detach().float().cpu().masked_fill(~keep, float("-inf"))
+        index = logits.argmax(-1).numpy().astype(np.int64)
+        metadata["colours_from"] = "the design (no picture to pick them from)"
     if run_palette is not palette:
         index = _remap(index, run_palette, palette)
     if budget is not None:
         from engine.convert.colour_choice import obey_budget
         from engine.core.color import srgb_to_lab
 
-        with torch.no_grad():
-            soft = gen.soft_image().float().cpu().numpy()
         first = index.copy()
         index, merged = obey_budget(index, srgb_to_lab(soft), palette, budget)
         metadata["min_count"] = budget.min_count_for(index.size)

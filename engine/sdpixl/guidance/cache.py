@@ -82,10 +82,12 @@ class GuidanceCache:
         """A ready guidance for a RunConfig (engine.sdpixl.optimize): its prompt, seed, size and guidance path
         ("auto" resolved by the planner). Default ControlNets (``run.auto_controlnets``) missing offline are left
         out with a warning; asked-for ones that are missing raise ModelLoadError."""
-        mode = run.guidance_mode
-        if mode == "auto":
-            from engine.sdpixl.planner import plan_for_run
+        from engine.sdpixl.planner import MODES, plan_for_run
 
+        mode = run.guidance_mode
+        if mode not in MODES:
+            raise ValueError(f"unknown guidance {mode!r}; choose {', '.join(MODES)}")
+        if mode == "auto":
             mode = plan_for_run(run).mode
         gcfg = replace(run.guidance, prompt=run.prompt, negative_prompt=run.negative_prompt, seed=run.seed)
         if mode == "pixel":
@@ -96,8 +98,6 @@ class GuidanceCache:
             from engine.sdpixl.guidance.patch import PatchGuidance
 
             return PatchGuidance(inner, run.patch, run.height, run.width)
-        if mode != "latent":
-            raise ValueError(f"unknown guidance {mode!r}; choose latent, pixel or patch")
         return inner
 
     def latent(self, config: SDXLGuidanceConfig, height: int | None = None, width: int | None = None,
