@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 from scipy import ndimage, sparse
+from scipy.spatial import cKDTree
 
 from engine.convert.budget import DEFAULT_MAX_COLORS, choose_colors, default_min_count, enforce_capacity, fold_rare
 from engine.convert.cleanup import CleanupConfig
@@ -677,11 +678,15 @@ def _add_detail_colors(chosen: list[int], allowed: list[int], palette: Palette, 
             extra = {allowed[i] for i in nearest_index(lab[far], palette.lab[allowed])}
     # small features (a pair of green eyes): a few cells far from every chosen colour whose own nearest colour
     # covers at least min_count of them; the photo cleanup keeps such a colour near where it is the nearest
-    filled = ~empty
-    _, de = nearest_candidates(target_lab[filled], palette.lab[chosen], 1)
-    far = de[:, 0] > FEATURE_DE
-    if features and far.any():
-        own = np.asarray(allowed)[nearest_index(target_lab[filled][far], palette.lab[allowed])]
+    if not features:
+        return sorted(set(chosen) | extra)
+    lab = target_lab[~empty]
+    # CIEDE2000 rarely exceeds plain Lab distance: only cells over FEATURE_DE in Lab are checked by CIEDE2000
+    maybe = cKDTree(palette.lab[chosen]).query(lab, k=1)[0] > FEATURE_DE
+    lab = lab[maybe]
+    far = nearest_candidates(lab, palette.lab[chosen], 1)[1][:, 0] > FEATURE_DE if len(lab) else np.zeros(0, bool)
+    if far.any():
+        own = np.asarray(allowed)[nearest_index(lab[far], palette.lab[allowed])]
         codes, counts = np.unique(own, return_counts=True)
         order = np.argsort(-counts)
         extra |= {int(codes[i]) for i in order[:MAX_FEATURE_COLOURS] if counts[i] >= min_count}
