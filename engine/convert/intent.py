@@ -204,8 +204,9 @@ def _near_mix(target: np.ndarray, colours: np.ndarray, tolerance: float = BLEND_
 
 def absorb_small_patches(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray,
                          empty: np.ndarray | None = None, passes: int = 3,
-                         keep: np.ndarray | None = None, max_de: float = DETAIL_DE) -> np.ndarray:
-    """Merge same-colour patches of at most ``SMALL_PATCH`` cells into a neighbouring colour.
+                         keep: np.ndarray | None = None, max_de: float = DETAIL_DE,
+                         size: int = SMALL_PATCH) -> np.ndarray:
+    """Merge same-colour patches of at most ``size`` cells (default ``SMALL_PATCH``) into a neighbouring colour.
 
     Each small-patch cell takes the adjacent colour closest to its target (preferring the colour most of its
     neighbours share), but only if that colour is within ``max_de`` CIEDE2000 of the target: a patch unlike
@@ -218,7 +219,7 @@ def absorb_small_patches(labels: np.ndarray, target_lab: np.ndarray, palette_lab
     pal = np.asarray(palette_lab, dtype=np.float64)
     keep = np.zeros((h, w), dtype=bool) if keep is None else keep
     for _ in range(passes):
-        small = small_patch_mask(labels, empty) & ~keep
+        small = small_patch_mask(labels, empty, size) & ~keep
         if not small.any():
             break
         # candidate colours: the 4-neighbours' colours (other than the cell's own)

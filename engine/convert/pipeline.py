@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 from scipy import ndimage, sparse
+from scipy.spatial import cKDTree
 
 from engine.convert.budget import DEFAULT_MAX_COLORS, choose_colors, default_min_count, enforce_capacity, fold_rare
 from engine.convert.cleanup import CleanupConfig
@@ -72,6 +73,8 @@ CLEANUP_CANDIDATES = 1  # cleanup moves: the nearest colour or a 4-neighbour's (
 WORK_PIXELS = 16_000_000  # bigger pictures are box-reduced first (memory; still >= 8 px per cell side at 512 cells)
 CROP_NOTE_SHARE = 0.99  # a crop that keeps less of the picture than this is said (a pixel or two is rounding)
 HOME_REACH = 2  # photo cleanup: a colour reaches at most this many cells beyond where it is the nearest colour
+FEATURE_DE = 12.0  # photo budget: cells this far (CIEDE2000) from every chosen colour are a feature it misses
+MAX_FEATURE_COLOURS = 3  # ... and at most this many colours are added for such features
 PHOTO_CLEANUP = 0.5  # cleanup strength of the photo intent when none is given
 PATCH_PENALTY = 250.0  # photo: squared-dE units per cell of a same-colour patch of <= 3 cells, at cleanup 1
 
@@ -480,7 +483,9 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
         pick, _ = choose_colors(sel_lab, sub_lab, DEFAULT_MAX_COLORS)
     chosen = [allowed[i] for i in pick]
     if config.max_colors is None and not config.all_colors and intent == "photo":
-        chosen = _add_detail_colors(chosen, allowed, palette, target_lab, empty)
+        chosen = _add_detail_colors(chosen, allowed, palette, target_lab, empty,
+                                    config.min_count or default_min_count(n_filled),
+                                    features=config.resample == "area")
     if capacity is not None:
         chosen = _cover_stock(chosen, allowed, capacity, n_filled)
     report("colours chosen")
@@ -512,10 +517,18 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
             labels = candidates[0][..., 0].copy()
         else:
             labels = dither(target_lab, work.lab, config.dither, float(config.dither_strength), empty)
+        if keep_all and config.min_count is None:
+            # pixel art keeps its rare colours, but a rare colour on a lone cell that is a blend of (or close to)
+            # its neighbours' colours is JPEG or blur noise of the grid sampling: it takes the neighbour's colour
+            counts = np.bincount(labels[~empty], minlength=len(work))
+            rare = (counts[labels] < default_min_count(n_filled)) & ~empty
+            labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=~rare, size=1)
         if cleanup > 0 and intent == "photo" and owned_all and config.dither == "none":
             # a few owned colours: mixing them for the eye makes speckle and mazes a maker removes by hand, so
-            # the clean version: nearest colours with small patches merged into a neighbour (details kept)
-            labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=detail_mask(target_lab))
+            # the clean version: nearest colours with lone beads merged into a neighbour's colour (details kept;
+            # merging 2-3 cell patches too cost more blurred error than nearest's, measured on the starter kit)
+            labels = absorb_small_patches(labels, target_lab, work.lab, empty, keep=detail_mask(target_lab),
+                                          size=1)
         elif cleanup > 0 and intent != "pixel-art":
             patches = intent == "photo" and config.resample == "area" and config.dither == "none"
             # a cell moves only to its nearest colour or a neighbour's: cleanup smooths, it does not sprinkle a
@@ -645,23 +658,40 @@ def allowed_colors(palette: Palette, config: ConvertConfig) -> list[int]:
 
 
 def _add_detail_colors(chosen: list[int], allowed: list[int], palette: Palette, target_lab: np.ndarray,
-                       empty: np.ndarray) -> list[int]:
-    """Add the nearest allowed colour of high-contrast one-cell details the chosen colours cannot show.
+                       empty: np.ndarray, min_count: int, features: bool = True) -> list[int]:
+    """Add the nearest allowed colour of high-contrast one-cell details and small features the chosen colours
+    cannot show.
 
     The error curve weighs cells by number, so a star or a highlight hardly counts there; a detail whose best
     chosen colour is more than half the detail contrast away gets its own colour (the min-count rule may still
-    fold it into the nearest colour in use).
+    fold it into the nearest colour in use). With ``features``, cells farther than ``FEATURE_DE`` from every
+    chosen colour (a pair of green eyes) add their own nearest colour when it would cover ``min_count`` cells
+    (at most ``MAX_FEATURE_COLOURS`` of them).
     """
     details = detail_mask(target_lab) & ~empty
-    if not details.any():
-        return chosen
-    lab = target_lab[details]
-    _, de = nearest_candidates(lab, palette.lab[chosen], 1)
-    far = de[:, 0] > DETAIL_DE / 2
-    if not far.any():
-        return chosen
-    extra = {allowed[i] for i in nearest_index(lab[far], palette.lab[allowed])}
-    log.info("colour budget: %d colour(s) added for one-cell details", len(extra - set(chosen)))
+    extra: set[int] = set()
+    if details.any():
+        lab = target_lab[details]
+        _, de = nearest_candidates(lab, palette.lab[chosen], 1)
+        far = de[:, 0] > DETAIL_DE / 2
+        if far.any():
+            extra = {allowed[i] for i in nearest_index(lab[far], palette.lab[allowed])}
+    # small features (a pair of green eyes): a few cells far from every chosen colour whose own nearest colour
+    # covers at least min_count of them; the photo cleanup keeps such a colour near where it is the nearest
+    if not features:
+        return sorted(set(chosen) | extra)
+    lab = target_lab[~empty]
+    # CIEDE2000 rarely exceeds plain Lab distance: only cells over FEATURE_DE in Lab are checked by CIEDE2000
+    maybe = cKDTree(palette.lab[chosen]).query(lab, k=1)[0] > FEATURE_DE
+    lab = lab[maybe]
+    far = nearest_candidates(lab, palette.lab[chosen], 1)[1][:, 0] > FEATURE_DE if len(lab) else np.zeros(0, bool)
+    if far.any():
+        own = np.asarray(allowed)[nearest_index(lab[far], palette.lab[allowed])]
+        codes, counts = np.unique(own, return_counts=True)
+        order = np.argsort(-counts)
+        extra |= {int(codes[i]) for i in order[:MAX_FEATURE_COLOURS] if counts[i] >= min_count}
+    if extra - set(chosen):
+        log.info("colour budget: %d colour(s) added for details and small features", len(extra - set(chosen)))
     return sorted(set(chosen) | extra)
 
 
