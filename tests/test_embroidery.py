@@ -371,7 +371,7 @@ def test_hoops_are_data_and_designs_are_checked_against_them(thread_pattern, tmp
     rotated = plan_embroidery(thread_pattern, EmbroideryOptions(cell_mm=5.0, hoop="130x180",
                                                                 thread_chart="pattern"))  # 90 x 70 fits
     assert rotated.report.hoop == "130x180" and not rotated.report.warnings
-    with pytest.raises(ExportError, match="unknown hoop"):
+    with pytest.raises(ExportError, match="hoop size must look like WIDTHxHEIGHT"):
         plan_embroidery(thread_pattern, EmbroideryOptions(hoop="huge"))
 
 

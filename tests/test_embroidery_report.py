@@ -13,6 +13,7 @@ from engine.core.medium import THREAD
 from engine.core.palette import Palette, PaletteColor
 from engine.core.palette_io import load_palette
 from engine.core.pattern import Pattern
+from exporters.common.optspec import add_arguments, from_args, option_specs
 from exporters.embroidery import export as emb
 from exporters.embroidery.export import (
     MACHINE_FORMATS,
@@ -21,7 +22,7 @@ from exporters.embroidery.export import (
     plan_embroidery,
 )
 from exporters.embroidery.planner import LIGHTER_L, merge_tiny_regions
-from exporters.embroidery.report import SEWING_TIME
+from exporters.embroidery.report import SEWING_TIME, report_from_file
 
 CELL = 2.0
 
@@ -75,7 +76,7 @@ def test_report_figures_equal_the_file_read_back(tmp_path, design, fmt):
     assert report.estimated_minutes == pytest.approx(expected, abs=0.06)
 
 
-def test_describe_export_lines_and_cli_summary(tmp_path, design, capsys):
+def test_cli_summary_and_the_export_result(tmp_path, design, capsys):
     from main import main
 
     pixl = design.save(tmp_path / "d.pixl")
@@ -88,18 +89,19 @@ def test_describe_export_lines_and_cli_summary(tmp_path, design, capsys):
     assert f"{n:,} stitches" in printed
     assert f"{read.count_color_changes()} colour changes" in printed
     assert "at 800 stitches/min" in printed and "hoop 100x100: fits" in printed
-    w_mm, h_mm = emb._REPORTS[out.resolve()].size_mm
-    assert f"design size {w_mm:.1f} x {h_mm:.1f} mm" in printed and 47.9 < w_mm < 49 and 39.4 < h_mm < 41
     assert "smaller than 20 mm²" in printed  # the specks are warned about
-    # the same lines through the exporter API, for a file the module did not write: read back
-    lines = emb.describe_export(design, "pes", [out], argparse.Namespace())
-    assert any(f"{n:,} stitches" in line for line in lines)
-    other = tmp_path / "other.dst"
-    export_embroidery(design, other)
-    emb._REPORTS.clear()
-    lines = emb.describe_export(design, "dst", [other], argparse.Namespace())
-    _, _, cmd2 = _read(other)
-    assert lines[0].startswith(f"{int((cmd2 == pe.STITCH).sum()):,} stitches")
+    # the same through the exporter interface: an ExportResult, warnings apart from the report lines
+    result = emb.export(design, "pes", tmp_path / "e.pes", EmbroideryOptions(hoop="100x100"))
+    assert result.files == [tmp_path / "e.pes"]
+    assert result.report[0].startswith(f"{n:,} stitches")
+    assert any("design size" in line and "mm" in line for line in result.report)
+    assert any("smaller than 20 mm²" in w for w in result.warnings)
+    assert not any("warning" in line or "smaller than" in line for line in result.report)
+    for w in result.warnings:
+        assert f"warning: {w}" in printed
+    # a file written elsewhere: its counts read back
+    again = report_from_file(tmp_path / "e.pes")
+    assert again.lines()[0].startswith(f"{n:,} stitches")
 
 
 def test_warnings_for_tiny_fills_many_colour_changes_and_hoop(design):
@@ -396,21 +398,20 @@ def test_preview_has_a_thread_legend(tmp_path, design):
 
 
 def test_every_embroidery_option_is_declared_for_the_dialog_and_reaches_the_options():
+    specs = option_specs(EmbroideryOptions)
+    for spec in specs:  # plain words, explicit formats: every embroidery format
+        assert spec.label and spec.help and "--" not in spec.label + spec.help, spec.name
+        assert set(spec.formats) == set(emb.FORMATS), spec.name
     parser = argparse.ArgumentParser()
-    emb.add_cli_arguments(parser)
-    actions = [a for a in parser._actions if a.dest != "help"]
-    for a in actions:
-        assert a.help and a.help.startswith("embroidery:"), a.dest
-        if a.nargs != 0 and a.dest not in ("design_mm", "hoop"):  # free text sizes aside, typed or enumerated
-            assert a.type is not None or a.choices, a.dest
+    add_arguments(parser, EmbroideryOptions)
     args = parser.parse_args(["--thread-chart", "janome_jef", "--thread-match", "nearest", "--fill-angle", "90",
                               "--pull-comp", "0.3", "--min-stitch", "0.4", "--cross-repeats", "3", "--merge-tiny",
-                              "--min-fill-mm2", "12", "--max-color-changes", "5", "--sewing-speed", "800"])
-    o = emb.options_from_args(args)
+                              "--min-fill-mm2", "12", "--max-color-changes", "5", "--sewing-speed", "800",
+                              "--design-mm", "12 cm × 9", "--no-underlay"])
+    o = from_args(EmbroideryOptions, args)
     assert (o.thread_chart, o.thread_match, o.fill_angle, o.pull_compensation_mm, o.min_stitch_mm, o.cross_repeats,
-            o.merge_tiny, o.min_fill_mm2, o.max_color_changes, o.stitches_per_minute) == (
-        "janome_jef", "nearest", 90, 0.3, 0.4, 3, True, 12.0, 5, 800.0)
-    d = emb.options_from_args(parser.parse_args([]))
-    assert d == EmbroideryOptions(thread_chart="auto")  # the CLI defaults are the options' own
+            o.merge_tiny, o.min_fill_mm2, o.max_color_changes, o.stitches_per_minute, o.design_mm, o.underlay) == (
+        "janome_jef", "nearest", 90, 0.3, 0.4, 3, True, 12.0, 5, 800.0, (120.0, 90.0), False)
+    assert from_args(EmbroideryOptions, parser.parse_args([])) == EmbroideryOptions()  # the defaults are one
     with pytest.raises(SystemExit):
         parser.parse_args(["--fill-angle", "45"])

@@ -51,7 +51,7 @@ def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
     if medium == "brick":
         assert {"piece", "section"} <= visible and "paper" not in visible
     if medium == "thread":
-        assert {"hoop", "stitch_mode", "no_underlay"} <= visible
+        assert {"hoop", "mode", "underlay"} <= visible
 
 
 def test_widgets_follow_the_option_metadata(qtbot, tmp_path):

@@ -7,7 +7,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "export_embroidery": "export",
     "render_stitch_preview": "export",
     "plan_embroidery": "planner",
-    "describe_export": "export",
     "EmbroideryReport": "report",
     "StitchPlan": "plan",
     "map_threads": "threads",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass
+
+from engine.core.sizes import SizeError, parse_pair
 
 
 @dataclass(frozen=True)
@@ -51,18 +53,17 @@ class HoopError(ValueError):
 
 
 def parse_hoop(text: str) -> Hoop:
-    """A hoop by name ("130x180", "130×180 mm") or any custom "WxH" size in millimetres."""
-    s = str(text).strip().lower().replace("×", "x").replace("mm", "").replace(" ", "")
-    if s in HOOPS:
-        return HOOPS[s]
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)", s)
-    if not m:
-        known = ", ".join(HOOPS)
-        raise HoopError(f"unknown hoop {text!r}; give WIDTHxHEIGHT in mm (e.g. 130x180) or one of: {known}")
-    w, h = float(m.group(1)), float(m.group(2))
-    if w <= 0 or h <= 0:
-        raise HoopError(f"hoop size {text!r} must be positive")
-    return Hoop(f"{m.group(1)}x{m.group(2)}", w, h, "custom")
+    """A hoop by name ("130x180", "130×180 mm") or any custom "WxH" size (the one size parser: mm, cm or in)."""
+    try:
+        w, h = parse_pair(str(text), "hoop size", "mm")
+    except SizeError as exc:
+        raise HoopError(f"{exc}; or one of: {', '.join(HOOPS)}") from None
+    name = f"{w:g}x{h:g}"
+    if name in HOOPS:
+        return HOOPS[name]
+    if not (math.isfinite(w) and math.isfinite(h)):
+        raise HoopError(f"hoop size must be finite, got {text!r}")
+    return Hoop(name, w, h, "custom")
 
 
 def smallest_fitting_hoop(width_mm: float, height_mm: float) -> Hoop | None:

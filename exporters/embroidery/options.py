@@ -1,13 +1,16 @@
-"""How a pattern becomes stitches: the embroidery options, their checks, and the cell size they give."""
+"""How a pattern becomes stitches: the embroidery options, declared once (flags, labels, units, choices, formats),
+and the checks of their values."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.core.pattern import Pattern
+from engine.core.sizes import parse_pair
 from exporters.common.errors import ExportError
-from exporters.embroidery.formats import MAX_TRIM_DISTANCE_MM
+from exporters.common.optspec import KIND_TEXT, option
+from exporters.embroidery.formats import MACHINE_FORMATS, MAX_TRIM_DISTANCE_MM, PREVIEW_FORMAT
 from exporters.embroidery.report import SEWING_TIME
+from exporters.embroidery.threads import MATCH_CHOICES, MATCH_LABELS, chart_choices, chart_labels
 
 # Longest stitch a user may ask for (mm): DST records reach 12.1 mm per axis.
 MAX_STITCH_LIMIT_MM = 12.0
@@ -15,63 +18,77 @@ MAX_STITCH_LIMIT_MM = 12.0
 FILL_ANGLES = (0, 90)
 STITCH_MODES = ("fill", "cross")
 ORDERINGS = ("optimized", "rows")
-# Cell size when neither the options nor a thread pattern's medium give one (mm).
-DEFAULT_CELL_MM = 2.0
+ALL = MACHINE_FORMATS + (PREVIEW_FORMAT,)  # every embroidery option applies to every embroidery format
+_SIZE, _FILL, _CROSS, _THREADS, _CHECKS = "Size", "Fill", "Cross stitch", "Threads", "Checks and report"
+
+
+def _design_size(text: str) -> tuple[float, float]:
+    """WIDTHxHEIGHT in mm (the one size parser); optspec puts the option's label before the message."""
+    return parse_pair(text, "the size", "mm")
 
 
 @dataclass
 class EmbroideryOptions:
-    """How a pattern becomes stitches. Defaults follow the reference tatami values (see the facts sheet).
+    """How a pattern becomes stitches, declared once for the CLI, the app and the API (``exporters.common.optspec``).
+    Defaults follow the reference tatami values (see the facts sheet). Fields without option metadata
+    (``target_format``, ``tie_stitches``, ``ordering``) are set by code, not by the user."""
 
-    cell_mm: size of one cell (default: the medium's pitch for thread patterns, else 2.0 mm);
-    design_mm: alternatively the total (width, height) in mm (cells may then be non-square);
-    mode: "fill" (tatami per colour region) or "cross" (one machine cross per cell).
-    """
-
-    cell_mm: float | None = None
-    design_mm: tuple[float, float] | None = None
-    mode: str = "fill"
-    row_spacing_mm: float = 0.4
-    max_stitch_mm: float = 3.0
-    underlay: bool = True
-    overlap_mm: float = 0.2
-    trim_distance_mm: float = 3.0
-    hoop: str | None = None
-    thread_chart: str | None = None  # None/"auto": the machine chart of the target format; "pattern": own threads
-    thread_match: str = "auto"  # "nearest", "distinct" (one-to-one), "auto" (distinct)
-    target_format: str | None = None  # the machine format being written (picks the chart, trims every move in VP3)
-    strict_hoop: bool = False
+    cell_mm: float | None = option(None, flag="--cell-mm", label="Cell size", unit="mm", formats=ALL, minimum=0.5,
+                                   group=_SIZE, help="size of one cell (empty: the thread pattern's pitch, else 2 mm)")
+    design_mm: tuple[float, float] | None = option(
+        None, flag="--design-mm", label="Design size", unit="mm", formats=ALL, kind=KIND_TEXT, parse=_design_size,
+        metavar="WxH", group=_SIZE, help="total design size WIDTHxHEIGHT, instead of the cell size")
+    mode: str = option("fill", flag="--stitch-mode", label="Stitches", formats=ALL, choices=STITCH_MODES,
+                       choice_labels={"fill": "tatami fill per colour region", "cross": "one cross per cell"},
+                       help="how each colour is sewn")
+    row_spacing_mm: float = option(0.4, flag="--row-spacing", label="Row spacing", unit="mm", formats=ALL,
+                                   minimum=0.1, group=_FILL, help="distance between tatami rows (fill)")
+    max_stitch_mm: float = option(3.0, flag="--max-stitch", label="Longest stitch", unit="mm", formats=ALL,
+                                  minimum=0.5, maximum=MAX_STITCH_LIMIT_MM, group=_FILL,
+                                  help="longer stitches are split")
+    underlay: bool = option(True, flag="--no-underlay", label="Underlay", formats=ALL, group=_FILL,
+                            help="sew a perpendicular underlay before each fill")
+    overlap_mm: float = option(0.2, flag="--overlap-mm", label="Overlap", unit="mm", formats=ALL, minimum=0,
+                               group=_FILL, help="how far fills reach into neighbouring colours")
+    trim_distance_mm: float = option(3.0, flag="--trim-distance", label="Trim jumps longer than", unit="mm",
+                                     formats=ALL, minimum=0, maximum=MAX_TRIM_DISTANCE_MM,
+                                     help="cut the thread before longer jumps (VP3: before every jump)")
+    hoop: str | None = option(None, flag="--hoop", label="Hoop", unit="mm", formats=ALL, metavar="WxH",
+                              group=_CHECKS, help="the hoop's sewing field WIDTHxHEIGHT to check the design against "
+                                                  "(empty: the smallest listed hoop that fits)")
+    strict_hoop: bool = option(False, flag="--hoop-strict", label="Refuse designs larger than the hoop", formats=ALL,
+                               group=_CHECKS, help="refuse a design that does not fit the hoop instead of warning")
+    thread_chart: str = option("auto", flag="--thread-chart", label="Thread chart", formats=ALL,
+                               choices=chart_choices(), choice_labels=chart_labels(), group=_THREADS,
+                               help="the thread range colours are mapped to")
+    thread_match: str = option("auto", flag="--thread-match", label="Thread matching", formats=ALL,
+                               choices=MATCH_CHOICES, choice_labels=MATCH_LABELS, group=_THREADS,
+                               help="how pattern colours pick threads")
+    fill_angle: int = option(0, flag="--fill-angle", label="Fill direction", unit="°", formats=ALL, choices=FILL_ANGLES,
+                             choice_labels={0: "horizontal rows", 90: "vertical rows"}, group=_FILL,
+                             help="direction of the tatami rows")
+    pull_compensation_mm: float = option(0.2, flag="--pull-comp", label="Pull compensation", unit="mm", formats=ALL,
+                                         minimum=0, group=_FILL,
+                                         help="rows reach this far past edges at empty cells or the border")
+    min_stitch_mm: float = option(0.3, flag="--min-stitch", label="Shortest stitch", unit="mm", formats=ALL,
+                                  minimum=0, maximum=1.0, help="shorter stitches are dropped")
+    cross_repeats: int = option(1, flag="--cross-repeats", label="Passes per leg", formats=ALL, choices=(1, 3, 5),
+                                group=_CROSS, help="cross stitch: each leg sewn this many times, back and forth")
+    merge_tiny: bool = option(False, flag="--merge-tiny", label="Merge tiny regions", formats=ALL, group=_FILL,
+                              help="give regions smaller than the smallest fill the colour of the neighbour that "
+                                   "borders them most")
+    min_fill_mm2: float = option(20.0, flag="--min-fill-mm2", label="Smallest fill", unit="mm²", formats=ALL,
+                                 minimum=0, group=_FILL, help="fill regions under this area are warned about "
+                                 "(and merged when merging tiny regions)")
+    max_color_changes: int = option(12, flag="--max-color-changes", label="Colour changes before a warning",
+                                    formats=ALL, minimum=0, group=_CHECKS,
+                                    help="warn above this many colour changes (re-threads on a single-needle machine)")
+    stitches_per_minute: float = option(SEWING_TIME.stitches_per_minute, flag="--sewing-speed", label="Sewing speed",
+                                        unit="stitches/min", formats=ALL, minimum=1, group=_CHECKS,
+                                        help="machine speed for the sewing-time estimate")
+    target_format: str | None = None  # the format being written (picks the chart, trims every move in VP3)
     tie_stitches: bool = True
     ordering: str = "optimized"  # "rows": naive row-by-row baseline (each run on its own), for comparisons
-    pull_compensation_mm: float = 0.2  # fill rows reach this far past edges at empty cells or the border
-    min_stitch_mm: float = 0.3  # stitches shorter than this are dropped
-    fill_angle: int = 0  # 0: horizontal tatami rows, 90: vertical rows (underlay perpendicular)
-    cross_repeats: int = 1  # cross stitch: each leg sewn this many times (odd)
-    merge_tiny: bool = False  # merge regions under min_fill_mm2 into a neighbour's colour before stitching
-    min_fill_mm2: float = 20.0  # fills smaller than this are warned about (and merged with merge_tiny)
-    max_color_changes: int = 12  # more colour changes than this are warned about
-    stitches_per_minute: float = SEWING_TIME.stitches_per_minute  # sewing speed of the time estimate
-
-
-def resolve_cell_size(pattern: Pattern, options: EmbroideryOptions) -> tuple[float, float]:
-    """(cell width, cell height) in mm from the options (design size wins over cell size)."""
-    if options.design_mm is not None:
-        try:
-            w, h = (float(v) for v in options.design_mm)
-        except (TypeError, ValueError):
-            raise ExportError(f"design size must be two numbers (width, height) in mm, got {options.design_mm!r}")
-        if not (w > 0 and h > 0):
-            raise ExportError(f"design size must be positive, got {w} x {h} mm")
-        return w / pattern.width, h / pattern.height
-    if options.cell_mm is not None:
-        c = float(options.cell_mm)
-    elif pattern.medium is not None and pattern.medium.kind == "thread":
-        c = float(pattern.medium.pitch_mm)
-    else:
-        c = DEFAULT_CELL_MM
-    if not c > 0:
-        raise ExportError(f"cell size must be positive, got {c} mm")
-    return c, c
 
 
 def validate_options(options: EmbroideryOptions, cw: float, ch: float) -> None:

@@ -20,11 +20,12 @@ from scipy import ndimage
 from engine.core.palette import PaletteError
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress
+from exporters.common import limits_check
 from exporters.common.errors import ExportError
 from exporters.embroidery import fill as sf
 from exporters.embroidery.formats import has_jumps
 from exporters.embroidery.hoops import Hoop, HoopError, parse_hoop, smallest_fitting_hoop
-from exporters.embroidery.options import EmbroideryOptions, resolve_cell_size, validate_options
+from exporters.embroidery.options import EmbroideryOptions, validate_options
 from exporters.embroidery.order import ENDPOINT_GUARD_MM, TravelPlanner, UnitOrder, order_units
 from exporters.embroidery.plan import StitchPlan, StitchStream, finish, first_distinct
 from exporters.embroidery.report import EmbroideryReport, _plural
@@ -286,14 +287,27 @@ def _thread_warnings(mapping, threads: list[Thread], report: EmbroideryReport) -
 # ----------------------------------------------------------------------------- the plan
 
 
+def check_plan(pattern: Pattern, options: EmbroideryOptions) -> tuple[float, float]:
+    """Every limit and option check of a plan, run before anything is allocated: finite numbers, the design
+    size and stitch estimate against the resource limits (one line, e.g. for a 100 m design), option ranges,
+    the hoop (refused when it must fit and does not), something to stitch. Returns the cell size (mm)."""
+    limits_check.check_finite(options)
+    cw, ch = limits_check.check_embroidery(pattern, options.cell_mm, options.design_mm, options.row_spacing_mm,
+                                           options.max_stitch_mm)
+    validate_options(options, cw, ch)
+    check_hoop(options, cw * pattern.width, ch * pattern.height, EmbroideryReport())
+    if not (~pattern.empty_mask).any():
+        raise ExportError("the pattern has no filled cells, so there is nothing to stitch; fill some cells first")
+    return cw, ch
+
+
 def plan_embroidery(pattern: Pattern, options: EmbroideryOptions | None = None,
                     progress: Callable[[Progress], None] | None = None,
                     cancel: CancelToken | None = None) -> StitchPlan:
     """Turn a pattern into a machine stitch list (numpy arrays) and its report."""
     options = options or EmbroideryOptions()
     t0 = time.perf_counter()
-    cw, ch = resolve_cell_size(pattern, options)
-    validate_options(options, cw, ch)
+    cw, ch = check_plan(pattern, options)
     report = EmbroideryReport(mode=options.mode, cell_mm=(cw, ch), stitches_per_minute=options.stitches_per_minute)
     check_hoop(options, cw * pattern.width, ch * pattern.height, report)
     fmt = options.target_format
@@ -306,8 +320,6 @@ def plan_embroidery(pattern: Pattern, options: EmbroideryOptions | None = None,
     report.chart, report.thread_match, report.collapsed = mapping.chart, mapping.match, mapping.collapsed
     _thread_warnings(mapping, threads, report)
     filled = ~pattern.empty_mask
-    if not filled.any():
-        raise ExportError("the pattern has no filled cells, so there is nothing to stitch; fill some cells first")
     thread_map = np.where(filled, thread_of[pattern.index], -1)
     cell_area = cw * ch
     if options.merge_tiny and options.min_fill_mm2 > 0:
