@@ -259,10 +259,10 @@ def main() -> int:
     panel.cleanup.setValue(0.5)
     panel.set_mode("fast")
     results = {}
-    import app.gui.main_window as main_window
+    import app.gui.run_controller as run_controller
 
     for in_process in (False, True):
-        main_window.CONVERT_IN_PROCESS = in_process
+        run_controller.CONVERT_IN_PROCESS = in_process
         where = "process" if in_process else "thread"
         for dither in ("none", "floyd-steinberg"):
             panel.dither.setCurrentText(dither)

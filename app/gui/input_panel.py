@@ -134,7 +134,7 @@ class InputPanel(QWidget):
         for s in (self.width_spin, self.height_spin):
             s.setKeyboardTracking(False)
         self.unit = QComboBox()
-        self.unit.addItems(UNITS)
+        self.unit.addItems(available_units(self.medium))
         self.keep_aspect = QCheckBox("Keep picture aspect")
         self.keep_aspect.setChecked(True)
         self.auto_size = QCheckBox("Auto (pixel grid)")
@@ -425,7 +425,16 @@ class InputPanel(QWidget):
 
     # ------------------------------------------------------------ size
     def set_medium(self, medium: Medium) -> None:
+        """The medium of the next run: its units (no "boards" for threads or pixel art) and its sizes."""
         self.medium = medium
+        units = available_units(medium)
+        if [self.unit.itemText(i) for i in range(self.unit.count())] != units:
+            current = self.unit.currentText()
+            self.unit.blockSignals(True)
+            self.unit.clear()
+            self.unit.addItems(units)
+            self.unit.setCurrentText(current if current in units else "cells")
+            self.unit.blockSignals(False)
         self._show_size()
 
     def cells(self) -> tuple[int, int]:
@@ -563,6 +572,11 @@ class InputPanel(QWidget):
                 "controlnets": self.controlnet_kinds(),
             },
         )
+
+
+def available_units(medium: Medium) -> list[str]:
+    """The size units that mean something for ``medium``: boards only where it has a default board."""
+    return [u for u in UNITS if u != "boards" or medium.default_board is not None]
 
 
 def describe_image_file(path: str | Path, width: int, height: int) -> str:

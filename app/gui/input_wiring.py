@@ -51,6 +51,7 @@ class InputWiring(QObject):
         self.w = window
         self.build_run_config, self.format_seconds = build_run_config, format_seconds
         self.last_plan = None
+        self.last_config = None  # the RunConfig of last_plan
         self._plan_timer = QTimer(self)
         self._plan_timer.setSingleShot(True)
         self._plan_timer.setInterval(PLAN_DELAY_MS)
@@ -89,7 +90,7 @@ class InputWiring(QObject):
 
     # ------------------------------------------------------------ after a conversion
     def _on_run_finished(self, result) -> None:
-        if self.w._run_mode != MODE_FAST or not hasattr(result, "metadata"):
+        if self.w.runs.mode != MODE_FAST or not hasattr(result, "metadata"):
             return
         from engine.convert.pipeline import summary_lines
 
@@ -168,5 +169,5 @@ class InputWiring(QObject):
             return None
         text, tip = plan_text(plan, self.format_seconds)
         ip.show_plan(text, tip)
-        self.last_plan = plan
+        self.last_plan, self.last_config = plan, config
         return plan
