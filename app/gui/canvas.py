@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from engine.core.pattern import Pattern
 
@@ -64,6 +64,14 @@ class PatternCanvas(QWidget):
         self._fitted = True
         self.showing_preview = False  # a preview (not the pattern) is on screen
         self._preview_medium = None  # board lines of a preview
+        # a line over the top of the canvas saying what is on screen when it is not simply the pattern
+        self.notice = QLabel(self)
+        self.notice.setObjectName("canvasNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.notice.setStyleSheet("QLabel { background: rgba(255, 248, 214, 235); color: #3a3000; "
+                                  "border: 1px solid #c9b458; border-radius: 4px; padding: 4px 8px; }")
+        self.notice.hide()
 
     # ------------------------------------------------------------ content
     @property
@@ -138,6 +146,19 @@ class PatternCanvas(QWidget):
             self._size = (w, h)
             self.fit()
         self.update()
+
+    def set_notice(self, text: str) -> None:
+        """Show ``text`` over the top of the canvas ("" hides it): what is on screen and what Start will do."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+        self._place_notice()
+
+    def _place_notice(self) -> None:
+        if self.notice.isVisible():
+            width = max(100, self.width() - 16)
+            self.notice.setFixedWidth(width)
+            self.notice.adjustSize()
+            self.notice.move(8, 8)
 
     def set_input_image(self, image: QImage | None) -> None:
         """The source picture drawn beside the pattern when ``show_input`` is on."""
@@ -315,6 +336,7 @@ class PatternCanvas(QWidget):
     # ------------------------------------------------------------ input events
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
+        self._place_notice()
         if self._fitted:
             self.fit()
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui import settings
+from app.gui import settings, wheel_guard
 from app.gui.autosave import Autosaver
 from app.gui.canvas import PatternCanvas, array_to_qimage
 from app.gui.crash import install_excepthook
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        wheel_guard.install()  # dropdowns and number boxes take the wheel only when focused
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
@@ -487,6 +488,7 @@ class MainWindow(QMainWindow):
         self.previews.invalidate()
         if self.canvas.showing_preview and not self.runner.is_running():
             self.canvas.set_pattern(self.doc.pattern)
+        self.update_notice()
 
     def import_palette_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import palette", str(last_dir()), PALETTE_FILTER)
@@ -508,6 +510,8 @@ class MainWindow(QMainWindow):
         self.palette_panel.set_counts(self.doc.pattern)
         if self.doc.pattern is None:  # with a pattern on screen, a palette switch (e.g. opening) keeps it shown
             self.request_preview()
+        self._on_colors_changed()  # the pen's label says whose colour it is
+        self.update_notice()
 
     def _on_owned_changed(self) -> None:
         if self.doc.pattern is None or self.canvas.showing_preview:
@@ -537,14 +541,32 @@ class MainWindow(QMainWindow):
             return
         palette = self.palette_panel.palette()
         self.canvas.set_preview(rgba, palette.medium if palette is not None else None)
-        h, w = rgba.shape[:2]
-        self.statusBar().showMessage(
-            f"Preview {w} × {h} (nearest colours) — press Start for the full conversion"
-            + ("; click the canvas to see the pattern again" if self.doc.pattern is not None else ""), 8000)
+        self.update_notice()
 
     def _on_preview_clicked(self) -> None:
         if self.doc.pattern is not None and not self.runner.is_running():
             self.canvas.set_pattern(self.doc.pattern)
+            self.update_notice()
+
+    def update_notice(self) -> None:
+        """The line over the canvas: a preview says it is a quick approximation; a pattern in another palette
+        than the list's says that Start converts to the list's palette; otherwise nothing."""
+        self.canvas.set_notice(self.notice_text())
+
+    def notice_text(self) -> str:
+        p, pal = self.doc.pattern, self.palette_panel.palette()
+        if self.runner.is_running():
+            return ""
+        if self.canvas.showing_preview:
+            w, h = self.canvas.cells_size
+            text = (f"Quick preview, {w} × {h} cells: each cell is simply its nearest colour. Start makes the real "
+                    "pattern (dithering, clean-up, colour limits), which can differ in detail.")
+            return text + (" Click the canvas to see the current pattern." if p is not None else "")
+        if p is not None and pal is not None and not self.edit.panel_matches_pattern():
+            then = (f"Start converts the picture to {pal.name}." if self.source_image is not None
+                    else f"Open a picture and press Start to make a {pal.name} pattern.")
+            return f"This pattern is in {p.palette.name} colours; the palette list shows {pal.name}. {then}"
+        return ""
 
     # ================================================================== editing
     def set_tool(self, name: str) -> None:
@@ -635,6 +657,7 @@ class MainWindow(QMainWindow):
         self._update_counts()
         self._refresh_hover()
         self._update_title()
+        self.update_notice()
 
     def _on_cells_changed(self) -> None:
         cells = self.doc.last_cells
@@ -697,11 +720,19 @@ class MainWindow(QMainWindow):
             view.addAction(self.shopping_dock.toggleViewAction())
         self.palette_panel.countsChanged.connect(self._refresh_shopping)
         self.palette_panel.stockChanged.connect(self._refresh_shopping)
+        self.palette_panel.ownedChanged.connect(self._refresh_shopping)
         self.palette_panel.stockError.connect(lambda title, msg: self.show_error(title, msg))
         self.shopping_panel.exportFailed.connect(lambda msg: self.show_error("Cannot export the shopping list", msg))
 
     def _refresh_shopping(self) -> None:
-        self.shopping_panel.set_data(self.doc.pattern, self.palette_panel.stock() or None)
+        """The shopping list of the pattern with the list's stock counts and owned ticks (only when the list shows
+        the pattern's palette: another palette's ticks say nothing about this pattern's colours)."""
+        pp = self.palette_panel
+        if self.doc.pattern is not None and self.edit.panel_matches_pattern():
+            owned = {pp.palette()[i].code for i in pp.owned_indices()}
+            self.shopping_panel.set_data(self.doc.pattern, pp.stock() or None, owned)
+        else:
+            self.shopping_panel.set_data(self.doc.pattern, None)
 
     # ================================================================== export, preferences, about
     def export_dialog(self) -> None:

@@ -186,6 +186,7 @@ class RunController(QObject):
             w.act_undo.setEnabled(w.doc.undo_stack.canUndo())
             w.act_redo.setEnabled(w.doc.undo_stack.canRedo())
         w.update_device_label()
+        w.update_notice()
 
     # ------------------------------------------------------------ progress and results
     def on_progress(self, report: Progress) -> None:
