@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -108,6 +108,12 @@ class InputPanel(QWidget):
         self.clear_button = QPushButton("Clear")
         self.image_info = QLabel("No picture (SD-πXL can start from the prompt alone)")
         self.image_info.setWordWrap(True)
+        self.crop_info = QLabel()  # what the crop to the pattern's shape leaves out
+        self.crop_info.setObjectName("cropInfo")
+        self.crop_info.setWordWrap(True)
+        self.crop_info.hide()
+        self._thumb_pm: QPixmap | None = None
+        self.crop_box: tuple[int, int, int, int] | None = None  # the part of the picture the pattern uses
         row = QHBoxLayout()
         row.addWidget(self.open_button, 1)
         row.addWidget(self.clear_button)
@@ -116,6 +122,7 @@ class InputPanel(QWidget):
         pic.addWidget(self.thumb)
         pic.addLayout(row)
         pic.addWidget(self.image_info)
+        pic.addWidget(self.crop_info)
 
         # --- prompt
         self.prompt = QPlainTextEdit()
@@ -214,6 +221,7 @@ class InputPanel(QWidget):
         self.seed_button.clicked.connect(lambda: self.seed.setValue(random.randrange(2**31 - 1)))
         self.mode.currentIndexChanged.connect(self.stack.setCurrentIndex)
         self.fit.currentIndexChanged.connect(lambda _i: self.previewSettingsChanged.emit())
+        self.fit.currentIndexChanged.connect(lambda _i: self._show_crop())
         self.unit.currentIndexChanged.connect(self._show_size)
         self.width_spin.valueChanged.connect(lambda _v: self._size_edited("w"))
         self.height_spin.valueChanged.connect(lambda _v: self._size_edited("h"))
@@ -410,6 +418,7 @@ class InputPanel(QWidget):
         """Show a thumbnail (None clears) and remember its size for the aspect ratio."""
         if image is None or image.isNull():
             self.image_size = None
+            self._thumb_pm = None
             self.thumb.setPixmap(QPixmap())
             self.thumb.setText("Drop a picture here\nor click Open…")
             self.image_info.setText("No picture (SD-πXL can start from the prompt alone)")
@@ -417,11 +426,51 @@ class InputPanel(QWidget):
             self.image_size = (image.width(), image.height())
             pm = QPixmap.fromImage(image).scaled(260, 140, Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.SmoothTransformation)
+            self._thumb_pm = pm
             self.thumb.setPixmap(pm)
             self.image_info.setText(description or f"{image.width()} × {image.height()} px")
             if self.keep_aspect.isChecked():
                 self._size_edited("w")
+        self._show_crop()
         self.imageChanged.emit()
+
+    # ------------------------------------------------------------ crop frame
+    def _show_crop(self) -> None:
+        """With Fit "crop" and a pattern of another shape than the picture: a frame on the thumbnail around the
+        part used and a line saying what is left out. The box comes from the converter's own
+        ``engine.core.image_io.fit_layout``."""
+        box, text = None, ""
+        if self.image_size is not None and self._thumb_pm is not None:
+            from engine.core.image_io import fit_layout
+
+            iw, ih = self.image_size
+            w, h = self._cells
+            box = fit_layout(iw, ih, w, h, self.fit.currentText() or "crop").crop_box
+            if box == (0, 0, iw, ih):
+                box = None
+            else:
+                text = describe_crop(box, iw, ih)
+        self.crop_box = box
+        self.crop_info.setText(text)
+        self.crop_info.setVisible(bool(text))
+        if self._thumb_pm is not None:
+            self.thumb.setPixmap(self._thumb_pm if box is None else self._framed(box))
+
+    def _framed(self, box: tuple[int, int, int, int]) -> QPixmap:
+        pm = QPixmap(self._thumb_pm)
+        iw, ih = self.image_size
+        sx, sy = pm.width() / iw, pm.height() / ih
+        inner = QRectF(box[0] * sx, box[1] * sy, (box[2] - box[0]) * sx, (box[3] - box[1]) * sy)
+        p = QPainter(pm)
+        outside = QPainterPath()
+        outside.addRect(QRectF(pm.rect()))
+        cut = QPainterPath()
+        cut.addRect(inner)
+        p.fillPath(outside.subtracted(cut), QColor(0, 0, 0, 140))
+        p.setPen(QPen(QColor(255, 210, 0), 2))
+        p.drawRect(inner.adjusted(1, 1, -1, -1))
+        p.end()
+        return pm
 
     # ------------------------------------------------------------ size
     def set_medium(self, medium: Medium) -> None:
@@ -472,6 +521,7 @@ class InputPanel(QWidget):
         if self._grid_text and self.auto_size.isChecked():
             text = self._grid_text + "\n" + text
         self.size_info.setText(text)
+        self._show_crop()
 
     # ------------------------------------------------------------ size "Auto (pixel grid)"
     def is_auto_size(self) -> bool:
@@ -572,6 +622,17 @@ class InputPanel(QWidget):
                 "controlnets": self.controlnet_kinds(),
             },
         )
+
+
+def describe_crop(box: tuple[int, int, int, int], width: int, height: int) -> str:
+    """Plain words for a crop box of a ``width`` x ``height`` picture: which sides are left out."""
+    left, top, right, bottom = box
+    if left or right < width:
+        sides, cut = "left and right sides", width - (right - left)
+    else:
+        sides, cut = "top and bottom", height - (bottom - top)
+    return (f"Cropped to the pattern's shape: the frame shows the part used; the {sides} ({cut} px in all) are "
+            "left out. Choose Fit: pad to keep the whole picture, or tick Keep picture aspect.")
 
 
 def available_units(medium: Medium) -> list[str]:

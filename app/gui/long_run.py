@@ -23,7 +23,7 @@ class LongRunAdvice:
     seconds: float
     device: str
     size: tuple[int, int]
-    smaller: tuple[int, int]
+    smaller: tuple[int, int] | None  # None: a smaller size would not help (the model's cost is per step)
     smaller_seconds: float | None
     options: list[str] = field(default_factory=list)
 
@@ -46,15 +46,18 @@ def _estimate(config: Any, device: str | None = None) -> float | None:
         return None
 
 
-def smaller_size(config: Any, limit: float) -> tuple[tuple[int, int], float | None]:
-    """Halve the sides until the estimate is under ``limit`` seconds (or a side reaches MIN_SIDE cells)."""
-    w, h, seconds = config.width, config.height, None
+def smaller_size(config: Any, limit: float, now: float) -> tuple[tuple[int, int] | None, float | None]:
+    """Halve the sides until the estimate is under ``limit`` seconds (or a side reaches MIN_SIDE cells); None
+    when no smaller size takes less than half of ``now`` (on a CPU the model's cost hardly depends on the size)."""
+    w, h, best = config.width, config.height, None
     while max(w, h) > MIN_SIDE:
         w, h = max(MIN_SIDE, w // 2), max(MIN_SIDE, h // 2)
         seconds = _estimate(dataclasses.replace(config, width=w, height=h))
+        if seconds is not None and seconds <= now / 2 and (best is None or seconds < best[1]):
+            best = ((w, h), seconds)
         if seconds is not None and seconds <= limit:
             break
-    return (w, h), seconds
+    return best if best is not None else (None, None)
 
 
 def builtin_model_available() -> bool:
@@ -67,13 +70,18 @@ def builtin_model_available() -> bool:
 
 def long_run_advice(config: Any, plan: Any, limit: float, format_seconds: Callable[[float], str]) -> LongRunAdvice:
     """The advice for a RunConfig whose GuidancePlan ``plan`` runs longer than ``limit`` seconds."""
-    smaller, smaller_s = smaller_size(config, limit)
+    smaller, smaller_s = smaller_size(config, limit, plan.total_seconds)
 
     def about(seconds: float | None) -> str:
         return f"about {format_seconds(seconds)}" if seconds is not None else "less time"
 
-    options = [f"A smaller pattern: {smaller[0]} × {smaller[1]} cells takes {about(smaller_s)}.",
-               "The fast converter: a few seconds, no diffusion model (it needs a picture)."]
+    options = []
+    if smaller is not None:
+        options.append(f"A smaller pattern: {smaller[0]} × {smaller[1]} cells takes {about(smaller_s)}.")
+    per_step = plan.total_seconds / max(1, plan.steps)
+    options.append(f"Fewer steps: each step takes about {format_seconds(per_step)} here "
+                   f"({plan.steps} steps chosen).")
+    options.append("The fast converter: a few seconds, no diffusion model (it needs a picture).")
     if builtin_model_available():
         options.append("The built-in model (Model: builtin): small and quick, made for CPUs.")
     if plan.device == "CPU" or str(plan.device).lower().startswith("cpu"):

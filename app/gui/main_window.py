@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QWidget,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "piXL Studio"
 ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
 PALETTE_FILTER = "Palettes (*.hex *.gpl *.csv *.json);;All files (*)"
 PREVIEW_DELAY_MS = 150  # the preview waits for the size/palette to settle (typing, spinning)
 PARTIAL_REPAINT_CELLS = 4096  # edits touching at most this many cells repaint only those
@@ -177,6 +179,10 @@ class MainWindow(QMainWindow):
         self.act_redo.setIcon(icon("redo"))
         self.act_prefs = self._action("&Preferences…", self.preferences_dialog, K.Preferences, "preferences")
         self.act_about = self._action("&About piXL Studio", self.about)
+        self.act_quick_start = self._action("&Quick start", self.show_quick_start, K.HelpContents,
+                                            tip="Six steps from a picture to a pattern")
+        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts,
+                                          tip="Every shortcut of the menus, and the mouse")
         self.act_zoom_in = self._action("Zoom &in", lambda: self.canvas.zoom_by(1.25), K.ZoomIn, "zoom-in")
         self.act_zoom_out = self._action("Zoom &out", lambda: self.canvas.zoom_by(0.8), K.ZoomOut, "zoom-out")
         self.act_fit = self._action("&Fit to window", self.canvas.fit, "Ctrl+0", "zoom-fit")
@@ -236,7 +242,9 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Run")
         m.addAction(self.act_start)
         m.addAction(self.act_stop)
-        mb.addMenu("&Help").addAction(self.act_about)
+        m = mb.addMenu("&Help")
+        for a in (self.act_quick_start, self.act_shortcuts, None, self.act_about):
+            m.addSeparator() if a is None else m.addAction(a)
 
         tb = self.addToolBar("Main")
         tb.setObjectName("mainToolbar")
@@ -368,6 +376,39 @@ class MainWindow(QMainWindow):
                                 browsable=getattr(exc, "what", "model") == "model")
         return dlg.chosen if dlg.exec() else None
 
+    def ask_long_run(self, advice) -> str:
+        """An SD-πXL run estimated to take very long: the estimate, what helps, and a clear choice. Returns a
+        ``app.gui.long_run`` CHOICE_*; Cancel is the default. Tests replace this method."""
+        from app.gui.long_run import CHOICE_CANCEL
+
+        box, choices = self.long_run_box(advice)
+        box.exec()
+        return choices.get(box.clickedButton(), CHOICE_CANCEL)
+
+    def long_run_box(self, advice) -> tuple[QMessageBox, dict]:
+        """The confirmation box for ``ask_long_run`` and its buttons' choices (built, not shown)."""
+        from app.gui.long_run import CHOICE_CANCEL, CHOICE_FAST, CHOICE_SMALLER, CHOICE_START
+
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("A very long run")
+        box.setText(f"<b>This run would take about {format_seconds(advice.seconds)}.</b>")
+        box.setInformativeText(advice.text(format_seconds))
+        role = QMessageBox.ButtonRole
+        choices = {}
+        if self.source_image is not None:
+            choices[box.addButton("Use the fast converter", role.ActionRole)] = CHOICE_FAST
+        if advice.smaller is not None:
+            w, h = advice.smaller
+            choices[box.addButton(f"Make it {w} × {h} cells", role.ActionRole)] = CHOICE_SMALLER
+        choices[box.addButton(f"Start anyway ({format_seconds(advice.seconds)})", role.DestructiveRole)] = \
+            CHOICE_START
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        choices[cancel] = CHOICE_CANCEL
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        return box, choices
+
     def show_info(self, title: str, message: str) -> None:
         QMessageBox.information(self, title, message)
 
@@ -460,9 +501,18 @@ class MainWindow(QMainWindow):
 
     # ================================================================== input picture and palettes
     def open_image_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open picture", str(last_dir()), IMAGE_FILTER)
-        if name:
-            self.load_image_file(name)
+        dlg = self.make_image_dialog()
+        if dlg.exec() and dlg.selectedFiles():
+            self.load_image_file(dlg.selectedFiles()[0])
+
+    def make_image_dialog(self) -> QFileDialog:
+        """The Open picture dialog: the bundled samples in its side bar, and its start folder the first time."""
+        dlg = QFileDialog(self, "Open picture", str(image_start_dir()), IMAGE_FILTER)
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
+        if SAMPLES_DIR.is_dir():
+            urls = [QUrl.fromLocalFile(str(SAMPLES_DIR))]
+            dlg.setSidebarUrls(urls + [u for u in dlg.sidebarUrls() if u not in urls])
+        return dlg
 
     def load_image_file(self, path: str | Path) -> bool:
         """Use a picture as input; a bad file shows an error and leaves everything as it was."""
@@ -811,6 +861,42 @@ class MainWindow(QMainWindow):
             self.input_panel.model.setText(prefs.model_source)
         self.update_device_label()
 
+    def show_quick_start(self) -> None:
+        from app.gui.help_dialogs import HelpDialog, quick_start_html
+
+        HelpDialog(self, "Quick start", quick_start_html(self.help_keys())).exec()
+
+    def show_shortcuts(self) -> None:
+        from app.gui.help_dialogs import HelpDialog, shortcut_rows, shortcuts_html
+
+        HelpDialog(self, "Keyboard shortcuts", shortcuts_html(shortcut_rows(self.menu_actions()))).exec()
+
+    def menu_actions(self) -> list[QAction]:
+        """Every action of the menu bar, in menu order (submenus included)."""
+        out: list[QAction] = []
+
+        def walk(menu: QMenu) -> None:
+            for a in menu.actions():
+                if a.menu() is not None:
+                    walk(a.menu())
+                elif not a.isSeparator():
+                    out.append(a)
+
+        for top in self.menuBar().actions():
+            if top.menu() is not None:
+                walk(top.menu())
+        return out
+
+    def help_keys(self) -> dict[str, str]:
+        """The shortcuts the quick start names, read from the actions."""
+        def key(act: QAction) -> str:
+            return act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+        return {"open": key(self.act_open_image), "start": key(self.act_start), "export": key(self.act_export),
+                "undo": key(self.act_undo), "save": key(self.act_save),
+                "pencil": key(self.tool_actions["pencil"]), "fill": key(self.tool_actions["fill"]),
+                "eyedropper": key(self.tool_actions["eyedropper"])}
+
     def about(self) -> None:
         QMessageBox.about(self, "About piXL Studio",
                           "<b>piXL Studio</b><br>Pictures and prompts to fuse-bead patterns, brick mosaics "
@@ -847,6 +933,13 @@ class MainWindow(QMainWindow):
         self._save_window_state()
         self.autosaver.close()  # removes only this window's autosave, then releases its lock
         event.accept()
+
+
+def image_start_dir() -> Path:
+    """Where Open picture starts: the last folder used, or the bundled samples on a first run."""
+    if settings.value("lastDir", "") and last_dir().is_dir():
+        return last_dir()
+    return SAMPLES_DIR if SAMPLES_DIR.is_dir() else Path.home()
 
 
 def run_gui(argv: list[str]) -> int:
