@@ -35,6 +35,7 @@ from app.gui.project_actions import ProjectActions, last_dir
 from app.gui.run_controller import RunController, best_colours_for, build_run_config, format_seconds
 from app.gui.swatch import ColorSwatch
 from app.gui.tools import SWAP_KEY, TOOL_KEYS, EditController
+from app.gui.wording import plain_words
 from app.gui.workers import JobRunner, freeze_startup_objects, prefer_gui_thread
 from engine.core.palette import PaletteError
 from engine.core.pattern import FILE_SUFFIX
@@ -521,7 +522,7 @@ class MainWindow(QMainWindow):
         try:
             image = load_image(path)
         except (ImageLoadError, OSError, ValueError) as exc:
-            self.show_error("Cannot open picture", str(exc))
+            self.show_error("Cannot open picture", plain_words(str(exc)))
             return False
         self.source_image, self.source_path = image, Path(path)
         qimg = array_to_qimage(np.asarray(image.convert("RGBA")))
@@ -549,7 +550,7 @@ class MainWindow(QMainWindow):
         try:
             self.palette_panel.import_file(path)
         except (PaletteError, OSError, ValueError) as exc:
-            self.show_error("Cannot import palette", str(exc))
+            self.show_error("Cannot import palette", plain_words(str(exc)))
             return False
         return True
 
@@ -771,7 +772,7 @@ class MainWindow(QMainWindow):
         self.palette_panel.countsChanged.connect(self._refresh_shopping)
         self.palette_panel.stockChanged.connect(self._refresh_shopping)
         self.palette_panel.ownedChanged.connect(self._refresh_shopping)
-        self.palette_panel.stockError.connect(lambda title, msg: self.show_error(title, msg))
+        self.palette_panel.stockError.connect(lambda title, msg: self.show_error(title, plain_words(msg)))
         self.shopping_panel.exportFailed.connect(lambda msg: self.show_error("Cannot export the shopping list", msg))
 
     def _refresh_shopping(self) -> None:
@@ -805,7 +806,7 @@ class MainWindow(QMainWindow):
         try:
             return ExportDialog(self, None, base, medium, pattern=p, inputs=[self.doc.path])
         except ImportError as exc:
-            self.show_error("Export unavailable", str(exc))
+            self.show_error("Export unavailable", plain_words(str(exc)))
             return None
 
     def export_from_dialog(self, dlg) -> list[Path]:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from app.gui import settings
 from app.gui.autosave import keep_copy, load_recovery, pending_recoveries, recovered_files
+from app.gui.wording import plain_words
 from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class ProjectActions(QObject):
         try:
             pattern = Pattern.load(path)
         except (PatternError, OSError) as exc:
-            self.w.show_error("Cannot open project", str(exc))
+            self.w.show_error("Cannot open project", plain_words(str(exc)))
             return False
         pattern = self.match_panel_palette(pattern)
         self.doc.reset(pattern, path)
@@ -116,7 +117,7 @@ class ProjectActions(QObject):
         try:
             self.doc.pattern.save(path)
         except (PatternError, OSError) as exc:
-            self.w.show_error("Cannot save project", str(exc))
+            self.w.show_error("Cannot save project", plain_words(str(exc)))
             return False
         self.doc.mark_saved(path)
         self.w.autosaver.discard()
@@ -161,7 +162,8 @@ class ProjectActions(QObject):
                 pattern, original = load_recovery(newest)
             except (PatternError, OSError) as exc:
                 keep_copy(newest)
-                self.w.show_error("Cannot restore autosave", f"{exc}\n\nA copy was kept in File > Recover.")
+                self.w.show_error("Cannot restore autosave",
+                                  plain_words(str(exc)) + "\n\nA copy was kept in File > Recover.")
             else:
                 pattern = self.match_panel_palette(pattern)
                 self.doc.reset(pattern, original, modified=True)
@@ -186,7 +188,7 @@ class ProjectActions(QObject):
         try:
             pattern, original = load_recovery(Path(path))
         except (PatternError, OSError) as exc:
-            self.w.show_error("Cannot open recovered project", str(exc))
+            self.w.show_error("Cannot open recovered project", plain_words(str(exc)))
             return False
         pattern = self.match_panel_palette(pattern)
         self.doc.reset(pattern, original, modified=True)

@@ -17,6 +17,7 @@ from app.gui.commands import SetPatternCommand
 from app.gui.input_panel import MODE_FAST, MODE_SDPIXL, JobSettings
 from app.gui.preferences import resolve_device
 from app.gui.process_jobs import convert_in_process
+from app.gui.wording import plain_words
 from engine.core.palette import Palette
 from engine.core.pattern import Pattern
 from engine.core.progress import Progress
@@ -68,7 +69,7 @@ class RunController(QObject):
         try:
             job = self._fast_job(js, palette) if js.mode == MODE_FAST else self._sdpixl_job(js, palette)
         except (ImportError, ValueError, TypeError, KeyError) as exc:
-            w.show_error("Cannot start", str(exc))
+            w.show_error("Cannot start", plain_words(str(exc)))
             return False
         if job is None:
             return False
@@ -113,6 +114,10 @@ class RunController(QObject):
         w = self.w
         if not js.prompt and w.source_image is None:
             w.show_error("Nothing to start from", "Type a prompt or open a picture for SD-πXL.")
+            return None
+        if not js.prompt:
+            w.show_error("No prompt", "Type a prompt: SD-πXL draws what the prompt says, and the picture guides "
+                         "the shapes and colours.")
             return None
         if not w.ensure_sdpixl_loaded():
             w.show_error("SD-πXL unavailable", "Install the diffusion extras: pip install -e \".[diffusion]\""
