@@ -154,11 +154,15 @@ class PatternCanvas(QWidget):
         self._place_notice()
 
     def _place_notice(self) -> None:
-        if self.notice.isVisible():
+        if not self.notice.isHidden():
             width = max(100, self.width() - 16)
-            self.notice.setFixedWidth(width)
-            self.notice.adjustSize()
+            self.notice.setFixedSize(width, self.notice.heightForWidth(width))
             self.notice.move(8, 8)
+        if self._fitted:
+            self.fit()
+
+    def _notice_height(self) -> int:
+        return 0 if self.notice.isHidden() else self.notice.height() + 8
 
     def set_input_image(self, image: QImage | None) -> None:
         """The source picture drawn beside the pattern when ``show_input`` is on."""
@@ -206,9 +210,10 @@ class PatternCanvas(QWidget):
         if not w or not h:
             return
         margin = 12
-        s = min((self.width() - 2 * margin) / w, (self.height() - 2 * margin) / h)
+        top = self._notice_height()  # the notice line stays clear of the cells
+        s = min((self.width() - 2 * margin) / w, (self.height() - top - 2 * margin) / h)
         self.scale = float(min(MAX_SCALE, max(MIN_SCALE, s)))
-        self.offset = QPointF((self.width() - w * self.scale) / 2, (self.height() - h * self.scale) / 2)
+        self.offset = QPointF((self.width() - w * self.scale) / 2, top + (self.height() - top - h * self.scale) / 2)
         self._fitted = True
         self.zoomChanged.emit(self.scale)
         self.update()
@@ -336,9 +341,7 @@ class PatternCanvas(QWidget):
     # ------------------------------------------------------------ input events
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
-        self._place_notice()
-        if self._fitted:
-            self.fit()
+        self._place_notice()  # refits too
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
         steps = event.angleDelta().y() / 120.0

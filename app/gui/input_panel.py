@@ -33,6 +33,7 @@ MODE_FAST, MODE_SDPIXL = "fast", "sdpixl"
 UNITS = ("cells", "boards", "cm")
 BUDGET_AUTO, BUDGET_MAX, BUDGET_ALL = "auto", "max", "all"  # colour budget choices (ConvertConfig fields)
 CLEANUP_BY_INTENT = -0.1  # cleanup spin value meaning "as the intent says" (ConvertConfig.cleanup None)
+CROP_NOTICE = 0.01  # a crop leaving out at least this share of the picture is framed and described
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
@@ -446,8 +447,8 @@ class InputPanel(QWidget):
             iw, ih = self.image_size
             w, h = self._cells
             box = fit_layout(iw, ih, w, h, self.fit.currentText() or "crop").crop_box
-            if box == (0, 0, iw, ih):
-                box = None
+            if (box[2] - box[0]) * (box[3] - box[1]) >= (1 - CROP_NOTICE) * iw * ih:
+                box = None  # a rounding pixel or two is not worth a word
             else:
                 text = describe_crop(box, iw, ih)
         self.crop_box = box

@@ -616,7 +616,7 @@ class MainWindow(QMainWindow):
         if p is not None and pal is not None and not self.edit.panel_matches_pattern():
             then = (f"Start converts the picture to {pal.name}." if self.source_image is not None
                     else f"Open a picture and press Start to make a {pal.name} pattern.")
-            return f"This pattern is in {p.palette.name} colours; the palette list shows {pal.name}. {then}"
+            return f"This pattern uses {p.palette.name}; the palette list shows {pal.name}. {then}"
         return ""
 
     # ================================================================== editing

@@ -620,7 +620,7 @@ class PalettePanel(QWidget):
             parts.append(f"{sum(self._stock.values()):,} pieces in stock in {len(self._stock)} colours")
         other = self._other_pattern
         if other is not None:
-            parts.append(f"Used is blank: the pattern on screen is in {other.palette.name} colours "
+            parts.append(f"Used is blank: the pattern on screen uses {other.palette.name} "
                          f"({len(other.used_indices())} colours, {other.filled_cells} cells); "
                          f"Start makes a new pattern in {self._palette.name}")
         elif used:

@@ -57,6 +57,7 @@ class ShoppingPanel(QWidget):
         self._pattern: Pattern | None = None
         self._stash: dict[str, int] | None = None
         self._unknown: set[str] = set()  # owned colours without a stock count
+        self._owned_known = False  # ticks or counts given for this pattern's palette
         self.lines: list[Purchase] = []
 
         self.spares_percent = QDoubleSpinBox()
@@ -140,6 +141,7 @@ class ShoppingPanel(QWidget):
         unknown": nothing to buy is claimed for it."""
         self._pattern, self._stash = pattern, (dict(stash) if stash else None)
         self._unknown = set(owned or ()) - set(self._stash or {})
+        self._owned_known = owned is not None or self._stash is not None
         self.refresh()
 
     def owned_unknown(self, line: Purchase) -> bool:
@@ -183,11 +185,13 @@ class ShoppingPanel(QWidget):
 
     def row(self, line: Purchase) -> list:
         """One list/CSV row: code, name, needed, spares, total, owned, to buy, bags, shortfall. Owned: the stock
-        count, "owned, amount unknown" (then to buy, bags and shortfall are blank), or 0 (not owned)."""
+        count, "owned, amount unknown" (then to buy, bags and shortfall are blank), 0 (not owned), or blank when
+        neither ticks nor counts were given for the pattern's palette."""
         if self.owned_unknown(line):
             return [line.code, line.name, line.needed, line.spares, line.total, OWNED_UNKNOWN, "", "", ""]
         bags = line.packs if line.packs is not None else ""
-        return [line.code, line.name, line.needed, line.spares, line.total, line.owned, line.to_buy, bags,
+        owned = line.owned if self._owned_known else ""  # blank: what you own is not known for this pattern
+        return [line.code, line.name, line.needed, line.spares, line.total, owned, line.to_buy, bags,
                 line.shortfall]
 
     def describe(self) -> str:
