@@ -12,6 +12,8 @@ from engine.core.pattern import Pattern
 MIN_SCALE, MAX_SCALE = 0.25, 96.0
 GRID_MIN_SCALE = 8.0  # grid lines only from this many screen pixels per cell (below, they would hide the cells)
 _EMPTY_BACKGROUND = QColor(236, 236, 236)  # shows through empty cells
+EMPTY_TEXT = ("Open or drop a picture (File > Open picture starts in the bundled samples),\n"
+              "pick a palette, then press Start (F5).\n\nHelp > Quick start explains each step.")
 
 
 def array_to_qimage(rgb: np.ndarray) -> QImage:
@@ -264,7 +266,7 @@ class PatternCanvas(QWidget):
         if self._image is None or not w:
             p.setPen(self.palette().text().color())
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                       "Open or drop a picture, pick a palette, then press Start")
+                       EMPTY_TEXT)
             p.end()
             return
         target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)

@@ -699,6 +699,8 @@ class MainWindow(QMainWindow):
 
     def _on_pattern_replaced(self) -> None:
         p = self.doc.pattern
+        if p is not None:
+            self.cancel_preview()  # a preview still in flight must not cover the pattern just opened or made
         self.canvas.set_pattern(p)
         self.palette_panel.set_counts(p)
         if p is not None:
