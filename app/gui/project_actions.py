@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from app.gui import settings
 from app.gui.autosave import keep_copy, load_recovery, pending_recoveries, recovered_files
 from app.gui.wording import plain_words
 from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
-
-if TYPE_CHECKING:
-    from app.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +27,8 @@ def last_dir() -> Path:
 class ProjectActions(QObject):
     """New/Open/Save/Recent/Recover on the window's document; errors go to the window's ``show_error``."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow) -> None:
+        """``window``: the app's MainWindow (its widgets, dialogs and document)."""
         super().__init__(window)
         self.w = window
         self.doc = window.doc

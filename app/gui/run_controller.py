@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMainWindow
 
 from app.gui.commands import SetPatternCommand
 from app.gui.input_panel import MODE_FAST, MODE_SDPIXL, JobSettings
@@ -21,9 +21,6 @@ from app.gui.wording import plain_words
 from engine.core.palette import Palette
 from engine.core.pattern import Pattern
 from engine.core.progress import Progress
-
-if TYPE_CHECKING:
-    from app.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +37,8 @@ class RunController(QObject):
 
     runEnded = Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow) -> None:
+        """``window``: the app's MainWindow (its widgets, dialogs and document)."""
         super().__init__(window)
         self.w = window
         self.runner = window.runner
@@ -115,13 +113,13 @@ class RunController(QObject):
         if not js.prompt and w.source_image is None:
             w.show_error("Nothing to start from", "Type a prompt or open a picture for SD-πXL.")
             return None
-        if not js.prompt:
-            w.show_error("No prompt", "Type a prompt: SD-πXL draws what the prompt says, and the picture guides "
-                         "the shapes and colours.")
-            return None
         if not w.ensure_sdpixl_loaded():
             w.show_error("SD-πXL unavailable", "Install the diffusion extras: pip install -e \".[diffusion]\""
                          f"\n\nDetails: {getattr(w, '_sdpixl_error', 'no presets')}")
+            return None
+        if not js.prompt:
+            w.show_error("No prompt", "Type a prompt: SD-πXL draws what the prompt says, and the picture guides "
+                         "the shapes and colours.")
             return None
         if not self.confirm_long_run():
             return None
