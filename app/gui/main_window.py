@@ -68,7 +68,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        wheel_guard.install()  # dropdowns and number boxes take the wheel only when focused
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
@@ -316,6 +315,10 @@ class MainWindow(QMainWindow):
         self.input_panel.mode.currentIndexChanged.connect(self._on_mode_changed)
         self._engine_warm = False
         self.canvas.installEventFilter(self)  # the warm-up waits for the canvas's first paint
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        wheel_guard.install()  # dropdowns and number boxes take the wheel only when focused (every window)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         if obj is self.canvas and event.type() == QEvent.Type.Paint and not self._engine_warm:

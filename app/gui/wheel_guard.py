@@ -41,11 +41,17 @@ class WheelGuard(QObject):
 
 
 def install(app: QApplication | None = None) -> WheelGuard:
-    """Install the guard on the application once (later calls return the same guard)."""
+    """Install the guard on the application once (later calls return the same guard). Controls that exist
+    already (polished before the guard was there) get their focus policy now; the main window installs it when
+    it is first shown, so the thousands of events of building the window do not pass through it."""
     app = app or QApplication.instance()
     guard = app.findChild(WheelGuard, "wheelGuard")
     if guard is None:
         guard = WheelGuard(app)
         guard.setObjectName("wheelGuard")
         app.installEventFilter(guard)
+    for top in app.topLevelWidgets():
+        for kind in GUARDED:
+            for control in [top] * isinstance(top, kind) + top.findChildren(kind):
+                control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     return guard
