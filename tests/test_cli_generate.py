@@ -94,3 +94,99 @@ def test_generate_unwritable_output_exit_2(tiny_root, tmp_path, capsys):
     model = build_cached("sd15", tiny_root)
     assert main(_base(model, tmp_path / "no" / "such" / "dir" / "x.pixl")) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_progress_bar_on_a_terminal_shows_loading_in_the_bar():
+    import io
+
+    from app.cli.generate_cmd import ProgressBar
+    from engine.core.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err, out = Terminal(), io.StringIO()
+    bar = ProgressBar(None, stream=err, notes=out)
+    bar(Progress(0, 100, "loading the diffusion model"))
+    bar(Progress(10, 100, "step 10/100", {"sds": 1.5, "entropy": 0.75}, 5.0, 45.0))
+    assert out.getvalue() == ""
+    assert "0/100  loading the diffusion model" in err.getvalue()
+    assert "10/100  sds 1.5  entropy 0.75  5 s elapsed, ETA 45 s" in err.getvalue()
+    bar.end_line()
+    assert err.getvalue().endswith("\n")
+
+
+def test_generate_help_says_controlnets_are_on_by_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "auto (default, the reference's): canny + depth" in text and "selected init sample" in text
+    for flag in ("--owned", "--finishes", "--all-finishes", "--stash", "--set", "--max-colors", "--min-count",
+                 "--all-colors"):
+        assert flag in text
+
+
+def test_text_only_run_keeps_its_work_and_follows_the_selected_sample(tiny_root, tmp_path, capsys):
+    """Default ControlNets on the selected sample; progress for loading and sampling; entropy; checkpoint in the
+    run folder, found by --resume; the latest preview beside the output; K colours from the sample, min count."""
+    model = build_cached("sdxl", tiny_root)
+    cn = build_cached("controlnet-sdxl", tiny_root)
+    clip = build_cached("clip", tiny_root)
+    dpt = build_cached("dpt", tiny_root)
+    out = tmp_path / "fox.pixl"
+    argv = _base(model, out, "--size", "16x16", "--init-samples", "2", "--init-sample-steps", "2", "--clip-model",
+                 str(clip), "--controlnet-model", f"canny={cn}", "--controlnet-model", f"depth={cn}",
+                 "--depth-model", str(dpt), "--preview-every", "2")
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    pattern = Pattern.load(out)
+    assert pattern.metadata["init"] == "sample" and pattern.metadata["controlnets"] == ["canny", "depth"]
+    for needle in ("init: sampling candidate image 1/2", "loading the diffusion model"):
+        assert needle + "\n" in captured.out, needle  # not a terminal: one plain line each on stdout
+    assert "entropy" in captured.err and "ETA ?" not in captured.err
+    counts = [n for _, _, n in pattern.color_counts()]
+    assert len(counts) <= 32 and min(counts) >= 3  # the knee of the sample's colours; at least 3 cells each
+    assert "from the selected init sample, at least 3 cells each" in captured.out
+    ckpt = tmp_path / "fox.run" / "checkpoint.pt"
+    assert ckpt.is_file()
+    with Image.open(tmp_path / "fox.preview.png") as im:
+        preview = np.asarray(im.convert("RGB"))
+    scale = preview.shape[0] // 16
+    assert np.array_equal(preview[::scale, ::scale], pattern.to_rgb())
+    # --resume without a value finds the checkpoint beside the output and continues at step 4
+    argv[argv.index("--steps") + 1] = "6"
+    assert main(argv + ["--resume"]) == 0
+    resumed = Pattern.load(out)
+    assert resumed.metadata["steps"] == 6 and resumed.metadata["init"] == "random"  # logits from the checkpoint
+    assert "--resume continues this run" in capsys.readouterr().out
+    # a new run does not overwrite the earlier run's checkpoint
+    assert main(argv) == 0
+    assert (tmp_path / "fox.run" / "checkpoint-previous.pt").is_file()
+    assert "is kept as" in capsys.readouterr().out
+    assert main(_base(model, tmp_path / "none.pixl", "--resume")) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_generate_honours_owned_colours_budget_and_stash(tiny_root, tmp_path, sample_image_path, capsys):
+    model = build_cached("sd15", tiny_root)
+    from engine.core.palette_io import load_palette
+
+    perler = load_palette("perler")
+    owned = [c.code for c in perler.colors if c.finish == "solid"][:12]
+    out = tmp_path / "owned.pixl"
+    assert main(_base(model, out, "--image", str(sample_image_path), "--owned", ",".join(owned),
+                      "--max-colors", "4", "--min-count", "5")) == 0
+    p = Pattern.load(out)
+    codes = {c.code for _, c, _ in p.color_counts()}
+    assert codes <= set(owned) and len(codes) <= 4
+    assert min(n for _, _, n in p.color_counts()) >= 5
+    stash = tmp_path / "stash.csv"
+    stash.write_text("code,count\n" + "".join(f"{c},40\n" for c in owned[:6]), encoding="utf-8")
+    out = tmp_path / "stash.pixl"
+    assert main(_base(model, out, "--image", str(sample_image_path), "--stash", str(stash))) == 0
+    p = Pattern.load(out)
+    assert all(c.code in owned[:6] and n <= 40 for _, c, n in p.color_counts())
+    capsys.readouterr()
+    assert main(_base(model, tmp_path / "x.pixl", "--stash", str(stash), "--set", "31197")) == 2
+    assert "either --stash or --set" in capsys.readouterr().err

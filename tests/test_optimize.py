@@ -157,8 +157,8 @@ def test_validation_errors(config, tmp_path):
     with pytest.raises(OptimizeError, match="palette"):
         run_optimization(replace(config, palette=None))
     cn = replace(config.guidance, controlnets=[ControlNetSpec("canny")])
-    with pytest.raises(OptimizeError, match="ControlNet"):
-        run_optimization(replace(config, image=None, guidance=cn))
+    with pytest.raises(OptimizeError, match="ControlNet"):  # nothing to follow: no picture and no sampled start
+        run_optimization(replace(config, image=None, init_samples=0, guidance=cn))
     with pytest.raises(OptimizeError, match="not found"):
         run_optimization(replace(config, image=str(tmp_path / "none.png")))
     with pytest.raises(OptimizeError, match="init"):
@@ -308,9 +308,106 @@ def test_a_step_reads_nothing_back_from_the_device_unless_a_report_is_due(config
     cn_free = replace(config, steps=10, preview_every=5)
     run_optimization(cn_free, progress=reports.append, guidance=guidance, callback_on_step_end=on_step)
     monkeypatch.undo()
-    assert [r.step for r in reports] == [5, 10]
+    assert [r.step for r in reports if r.step] == [5, 10]  # step-0 reports say what is being prepared
+    reports = [r for r in reports if r.step]
     quiet = [c for c in calls if c[0] in (1, 2, 3, 6, 7, 8)]  # after these steps no report is due
     assert quiet == [], quiet[:5]
     assert any(c[0] == 5 for c in calls)  # the report itself reads the losses (one copy) and the preview
     assert all(np.isfinite(v) for v in reports[0].losses.values())
     assert set(reports[0].losses) >= {"sds", "fft", "total", "t", "grad_norm"}
+
+
+def test_controlnets_of_a_text_only_run_follow_the_selected_sample(config, guidance, tiny_root, monkeypatch):
+    """The reference conditions its ControlNets on the CLIP-selected sample when there is no input picture."""
+    from engine.sdpixl import optimize as opt
+    from engine.sdpixl.select_init import SampleInitConfig
+
+    seen = {}
+    monkeypatch.setattr(type(guidance), "prepare_conditions",
+                        lambda self, image, depth=None: seen.setdefault("image", image), raising=False)
+    picked = {}
+    real = opt.sample_and_select
+
+    def remember(*a, **k):
+        picked["best"] = real(*a, **k)[0]
+        return picked["best"], [1.0]
+
+    monkeypatch.setattr(opt, "sample_and_select", remember)
+    reports = []
+    cfg = replace(config, image=None, init_samples=2, steps=2,
+                  sample_init=SampleInitConfig(clip_model=str(build_cached("clip", tiny_root)), inference_steps=2))
+    run_optimization(cfg, guidance=guidance, progress=reports.append)
+    assert seen["image"] is not None
+    assert np.array_equal(seen["image"], crop_to_aspect(picked["best"], 12, 10))
+    before = [r.message for r in reports if r.step == 0]
+    assert any("sampling candidate image 1/2" in m for m in before)
+    assert all("entropy" in r.losses and 0.0 <= r.losses["entropy"] <= 1.0 for r in reports if r.step)
+
+
+def test_default_controlnets_are_dropped_without_a_picture_and_on_the_pixel_path(config):
+    from engine.sdpixl.optimize import resolve_guidance_mode
+
+    auto = replace(config, auto_controlnets=True, guidance_mode="pixel",
+                   guidance=replace(config.guidance, controlnets=[ControlNetSpec("canny"), ControlNetSpec("depth")]))
+    resolved, plan = resolve_guidance_mode(auto)
+    assert plan.mode == "pixel" and resolved.guidance.controlnets == []
+    latent, plan = resolve_guidance_mode(replace(auto, guidance_mode="latent"))
+    assert plan.mode == "latent" and [c.kind for c in latent.guidance.controlnets] == ["canny", "depth"]
+
+
+def test_logit_entropy_is_the_convergence_signal():
+    from engine.sdpixl.optimize import logit_entropy
+
+    assert float(logit_entropy(torch.zeros(4, 5, 10))) == pytest.approx(1.0)  # undecided
+    decided = torch.full((4, 5, 10), -30.0)
+    decided[..., 3] = 30.0
+    assert float(logit_entropy(decided)) < 1e-6
+
+
+def test_colour_budget_picks_k_colours_and_the_result_obeys_the_minimum(config, guidance, perler):
+    from engine.convert.colour_choice import ColourBudget
+
+    cfg = replace(config, palette=perler, steps=3, colour_budget=ColourBudget(max_colors=5, min_count=8))
+    pattern = run_optimization(cfg, guidance=guidance)
+    counts = [n for _, _, n in pattern.color_counts()]
+    assert pattern.palette is perler and len(counts) <= 5 and min(counts) >= 8
+    assert pattern.metadata["min_count"] == 8
+    # without a budget the run may use every colour (the old behaviour, for callers that choose their palette)
+    free = run_optimization(replace(cfg, colour_budget=None, fft_weight=0.0, lr=0.5), guidance=guidance)
+    assert len(free.color_counts()) >= len(counts)
+
+
+def test_a_crash_keeps_the_steps_done_so_far(config, guidance, tmp_path):
+    """A failing step (out of memory, a driver error...) still leaves a checkpoint of the steps done, and the run
+    resumes from it."""
+    ckpt = tmp_path / "run.ckpt"
+
+    class Failing:
+        def __init__(self, inner, at):
+            self.inner, self.at, self.calls = inner, at, 0
+            self.device, self.generator = inner.device, inner.generator
+
+        def __call__(self, rgb, frac):
+            self.calls += 1
+            if self.calls == self.at:
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            return self.inner(rgb, frac)
+
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        run_optimization(replace(config, checkpoint_path=str(ckpt)), guidance=Failing(guidance, 4))
+    assert load_checkpoint(ckpt, config)["step"] == 3
+    resumed = run_optimization(replace(config, resume=str(ckpt)), guidance=guidance)
+    assert resumed.metadata["steps"] == config.steps
+
+
+def test_checkpoints_also_come_by_time(config, guidance, tmp_path, monkeypatch):
+    from engine.sdpixl import optimize as opt
+
+    saved = []
+    monkeypatch.setattr(opt, "save_checkpoint", lambda path, gen, o, s, step, *a: saved.append(step))
+    base = replace(config, checkpoint_path=str(tmp_path / "c.ckpt"), checkpoint_every=0)
+    run_optimization(base, guidance=guidance)
+    assert saved == [config.steps]  # no step rule, no time rule: only at the end
+    saved.clear()
+    run_optimization(replace(base, checkpoint_seconds=1e-9), guidance=guidance)
+    assert saved == list(range(1, config.steps + 1))  # the time is always up: after every step

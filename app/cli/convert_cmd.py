@@ -7,20 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
+from app.cli.colour_args import add_colour_arguments, colour_choice
+from engine.convert.colour_choice import resolve_colours
 from engine.convert.intent import INTENTS
 from engine.convert.pipeline import (
-    DEFAULT_MAX_COLORS,
     ConvertConfig,
     ConvertError,
     convert_image,
     parse_size,
     summary_lines,
 )
-from engine.convert.stash import StashError, load_set, read_stash, set_palette
 from engine.core import limits
 from engine.core.atomic import atomic_path, check_writable_dir
 from engine.core.outputs import check_outputs
-from engine.core.palette import FINISHES, parse_finishes
 from engine.core.palette_io import load_palette
 
 DITHER_CHOICES = {"none": "none", "fs": "floyd-steinberg", "floyd-steinberg": "floyd-steinberg",
@@ -32,25 +31,9 @@ def register(sub) -> None:
                        description="Convert a picture to a pattern in a palette of real colours.")
     p.add_argument("image", help="picture file (PNG, JPEG, TIFF, ... anything Pillow reads)")
     p.add_argument("--palette", required=True, help="palette key (see `palettes`) or a .hex/.gpl/.csv/.json file")
-    p.add_argument("--owned", help="only these colour codes (comma-separated), e.g. H01,H18,H05 for hama")
-    p.add_argument("--finishes", default="solid",
-                   help=f"bead finishes to use besides solid (comma-separated: {', '.join(FINISHES[1:])}) or 'all'; "
-                        "default solid only (no clear, translucent, glow, neon, pearl... beads)")
-    p.add_argument("--all-finishes", action="store_true", help="use every finish (same as --finishes all)")
-    p.add_argument("--max-colors", type=int,
-                   help=f"use exactly the best K colours (default: as many as the picture needs, at most "
-                        f"{DEFAULT_MAX_COLORS})")
-    p.add_argument("--min-count", type=int,
-                   help="no colour used fewer than N times; rarer colours are merged into the best alternative "
-                        "(default: 3 to 10 by pattern size)")
-    p.add_argument("--all-colors", action="store_true",
-                   help="no colour budget: every allowed colour may be used, any number of times")
     p.add_argument("--intent", choices=INTENTS, default="auto",
                    help="photo: optical mixing without confetti; flat: cartoons/logos, one colour per flat region; "
                         "pixel-art: sample the sprite's own grid; auto: chosen from the picture (default)")
-    p.add_argument("--stash", help="CSV file 'code,count' of the pieces you own: never use more than that")
-    p.add_argument("--set", dest="lego_set",
-                   help="rebuild from a LEGO Art set you own (key, set number or name, e.g. 31199 or iron_man)")
     p.add_argument("--size", required=True,
                    help="WIDTHxHEIGHT in cells (48x48), boards (2x2boards), cm/mm at the bead pitch (30x20cm), "
                         "or auto: detect the grid of pixel-art input and make one cell per pixel-art cell")
@@ -67,6 +50,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output project file (.pixl)")
     p.add_argument("--png", help="also write a PNG preview")
     p.add_argument("--scale", type=int, default=8, help="PNG pixels per cell (default 8)")
+    add_colour_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -81,22 +65,10 @@ def run(args: argparse.Namespace) -> int:
         check_writable_dir(args.png)
         if not 1 <= args.scale <= 64:
             raise ConvertError(f"--scale must be 1 to 64 pixels per cell, got {args.scale}")
-    palette = load_palette(args.palette)
-    if args.stash and args.lego_set:
-        raise ConvertError("give either --stash or --set, not both")
-    stash = None
-    try:
-        if args.lego_set:
-            lego_set = load_set(args.lego_set)
-            palette, stash = set_palette(lego_set, palette)
-            print(f"set {lego_set.number} {lego_set.name}: {lego_set.total} pieces in {len(stash)} colours")
-        elif args.stash:
-            stash = read_stash(args.stash, palette)
-    except StashError as exc:
-        raise ConvertError(str(exc)) from None
-    if args.owned:  # the pattern's palette is the owned colours; named codes are used whatever their finish
-        palette = palette.owned(args.owned)
-    finishes = parse_finishes("all" if args.all_finishes or args.lego_set or args.owned else args.finishes)
+    colours = resolve_colours(load_palette(args.palette), colour_choice(args))
+    palette, stash = colours.palette, colours.budget.stash
+    for note in colours.notes:
+        print(note)
     width, height = parse_size(args.size, palette.medium)
     if args.png:
         limits.check_output_pixels(width * args.scale, height * args.scale,
@@ -105,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
         width=width, height=height, fit=args.fit, resample=args.mode, dither=DITHER_CHOICES[args.dither],
         dither_strength=args.dither_strength, cleanup=args.cleanup, alpha_to_empty=not args.keep_alpha,
         remove_background=args.remove_background, background_tolerance=args.background_tolerance,
-        max_colors=args.max_colors, intent=args.intent, finishes=finishes,
-        all_colors=args.all_colors, min_count=args.min_count, stash=stash,
+        intent=args.intent, **colours.budget.convert_fields(),
     )
     pattern = convert_image(args.image, palette, config)
     if args.png and config.auto_size:  # with --size auto the size is known only now

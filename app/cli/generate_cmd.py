@@ -1,16 +1,18 @@
 """`generate`: SD-piXL, a pattern from a prompt (and optionally a picture) by score distillation.
 
     python main.py generate --prompt "a red fox" --palette perler --size 48x48 --out fox.pixl
-        [--image IMG] [--controlnet canny,depth] [--lora FILE --lora-scale 0.8] [--preset fast]
+        [--image IMG] [--controlnet auto|none|canny,depth] [--lora FILE --lora-scale 0.8] [--preset fast]
+        [--owned CODES] [--max-colors K] [--stash FILE] [--set 31199]
 
-Progress goes to stderr as a one-line bar. Ctrl-C stops between steps and still saves the current design
-(and a checkpoint when --checkpoint is given, for --resume); the exit code is then 130.
+Progress goes to stderr as a one-line bar (model loading and candidate sampling included). The run keeps its work
+beside the output: ``fox.run/checkpoint.pt`` (every --checkpoint-every steps and when it stops) and the latest
+preview ``fox.preview.png``; ``--resume`` continues from that checkpoint. Ctrl-C stops between steps and still saves
+the current design and a checkpoint; the exit code is then 130.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import signal
 import sys
@@ -18,9 +20,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from app.cli.colour_args import add_colour_arguments, colour_choice
 from engine.core.atomic import OutputPathError, atomic_path, check_writable_dir
 from engine.core.palette_io import load_palette
 from engine.core.progress import CancelToken, Progress
+from engine.sdpixl.settings import CHECKPOINT_EVERY, CHECKPOINT_SECONDS, RunSettings, format_duration, run_files
 
 
 def _optimize():
@@ -48,7 +52,10 @@ def register(sub) -> None:
     p.add_argument("--tiny-vae", default="auto",
                    help="tiny autoencoder for encoding: auto (TAESD(XL), downloaded with the model when online), "
                         "none (the full VAE in bf16 with gradient checkpointing: slower), or a folder/hub id")
-    p.add_argument("--controlnet", default="", help="comma-separated ControlNets to use: canny, depth")
+    p.add_argument("--controlnet", default="auto",
+                   help="auto (default, the reference's): canny + depth '-mid' ControlNets at 0.15 on the latent "
+                        "path, following --image or, for a text-only run, the selected init sample; none; or a "
+                        "comma-separated list of canny, depth")
     p.add_argument("--controlnet-model", action="append", default=[], metavar="KIND=SOURCE",
                    help="use SOURCE (hub id, folder or file) for the canny or depth ControlNet; repeatable")
     p.add_argument("--controlnet-scale", type=float, default=0.15, help="conditioning scale per ControlNet (0.15)")
@@ -77,14 +84,20 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--dtype", help="auto, fp32, fp16 or bf16 (default: the preset's)")
     p.add_argument("--out", "-o", required=True, help="output .pixl project file")
-    p.add_argument("--frames", help="folder to write a PNG preview every --preview-every steps")
+    p.add_argument("--frames", help="folder to write a PNG preview every --preview-every steps (the latest one is "
+                                    "always written beside the output as OUT.preview.png)")
     p.add_argument("--preview-every", type=int, default=10, help="steps between progress reports (10)")
-    p.add_argument("--checkpoint", help="checkpoint file to write (for --resume)")
-    p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: at the end only)")
-    p.add_argument("--resume", help="continue from a checkpoint file")
+    p.add_argument("--checkpoint", help="checkpoint file to write (default: OUT.run/checkpoint.pt beside the "
+                                        "output; 'none' for no checkpoint)")
+    p.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY,
+                   help=f"steps between checkpoints ({CHECKPOINT_EVERY}, and at least one every "
+                        f"{CHECKPOINT_SECONDS / 60:g} minutes; 0: only when the run stops, ends or fails)")
+    p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
+                   help="continue a run: from its checkpoint beside --out (no value) or from this file")
     from app.cli.guidance_args import add_guidance_arguments  # the guidance path options (issue 15)
 
     add_guidance_arguments(p)
+    add_colour_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -102,86 +115,86 @@ def parse_size(text: str, palette) -> tuple[int, int]:
     return size
 
 
-def _controlnets(args: argparse.Namespace):
-    from engine.sdpixl.guidance.sdxl import CONTROL_KINDS, ControlNetSpec
-
-    kinds = [k.strip().lower() for k in args.controlnet.split(",") if k.strip()]
+def _controlnet_sources(args: argparse.Namespace) -> dict[str, str]:
     sources: dict[str, str] = {}
     for item in args.controlnet_model:
         kind, sep, source = item.partition("=")
-        if not sep or kind.strip().lower() not in CONTROL_KINDS:
+        if not sep or kind.strip().lower() not in ("canny", "depth"):
             raise _optimize().OptimizeError(
                 f"--controlnet-model must look like canny=SOURCE or depth=SOURCE, got {item!r}")
         sources[kind.strip().lower()] = source.strip()
-    specs = []
-    for kind in dict.fromkeys(kinds):
-        if kind not in CONTROL_KINDS:
-            raise _optimize().OptimizeError(f"unknown ControlNet {kind!r}; choose from {', '.join(CONTROL_KINDS)}")
-        specs.append(ControlNetSpec(kind, sources.get(kind), args.controlnet_scale))
-    if args.depth_image and "depth" not in kinds:
-        raise _optimize().OptimizeError("--depth-image is only used with --controlnet depth")
-    return specs
+    return sources
+
+
+def run_settings(args: argparse.Namespace) -> RunSettings:
+    """The RunSettings of parsed arguments (engine.sdpixl.settings builds the RunConfig, as the app does)."""
+    palette = load_palette(args.palette)
+    width, height = parse_size(args.size, palette)
+    return RunSettings(
+        prompt=args.prompt, negative_prompt=args.negative_prompt, image=args.image, depth_image=args.depth_image,
+        palette=palette, width=width, height=height, preset=args.preset, steps=args.steps, seed=args.seed,
+        model=args.model, model_config=args.model_config, tiny_vae=args.tiny_vae, device=args.device,
+        dtype=args.dtype, controlnets=args.controlnet, controlnet_sources=_controlnet_sources(args),
+        controlnet_scale=args.controlnet_scale, depth_model=args.depth_model, lora=args.lora,
+        lora_scale=args.lora_scale, guidance_scale=args.guidance_scale, init=args.init,
+        init_samples=args.init_samples, init_sample_steps=args.init_sample_steps, clip_model=args.clip_model,
+        compile=args.compile, compile_mode=args.compile_mode, fft_weight=args.fft_weight,
+        fidelity_weight=args.fidelity_weight, preview_every=args.preview_every,
+        checkpoint_every=args.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS, colours=colour_choice(args))
 
 
 def build_config(args: argparse.Namespace):
     """Turn parsed arguments into a RunConfig (no models are loaded here)."""
-    palette = load_palette(args.palette)
-    width, height = parse_size(args.size, palette)
-    base = _optimize().make_config(args.preset)
-    g = copy.deepcopy(base.guidance)
-    changes = {"tiny_vae": args.tiny_vae, "device": args.device, "controlnets": _controlnets(args),
-               "lora": args.lora, "lora_scale": args.lora_scale, "model_config": args.model_config}
-    if args.compile:
-        changes["compile"] = True
-        changes["compile_mode"] = args.compile_mode
-    for name, value in (("model", args.model), ("dtype", args.dtype), ("guidance_scale", args.guidance_scale),
-                        ("depth_model", args.depth_model)):
-        if value is not None:
-            changes[name] = value
-    g = replace(g, **changes)
-    run = {"prompt": args.prompt, "negative_prompt": args.negative_prompt, "image": args.image,
-           "depth_image": args.depth_image, "width": width, "height": height, "palette": palette,
-           "init": args.init, "seed": args.seed, "preview_every": max(1, args.preview_every), "guidance": g,
-           "checkpoint_path": args.checkpoint, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
-    for name, value in (("steps", args.steps), ("fft_weight", args.fft_weight),
-                        ("fidelity_weight", args.fidelity_weight), ("init_samples", args.init_samples)):
-        if value is not None:
-            run[name] = value
-    sample = base.sample_init
-    if args.clip_model:
-        sample = replace(sample, clip_model=args.clip_model)
-    if args.init_sample_steps is not None:
-        sample = replace(sample, inference_steps=args.init_sample_steps)
-    run["sample_init"] = sample
-    return replace(base, **run)
+    from engine.sdpixl.settings import RunSettingsError, build_run_config
 
-
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+    try:
+        return build_run_config(run_settings(args))
+    except RunSettingsError as exc:
+        raise _optimize().OptimizeError(str(exc)) from None
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr; also writes preview frames when asked."""
+    """A one-line progress bar on stderr (losses and the logits' entropy during the run); what is loading or being
+    sampled before the first step is shown in the bar on a terminal, else as plain lines on stdout (so stderr
+    holds only the bar and errors). Writes the latest preview beside the output and frames when asked."""
 
-    def __init__(self, frames: Path | None, stream=None, width: int = 24) -> None:
-        self.frames, self.stream, self.width = frames, stream or sys.stderr, width
+    def __init__(self, frames: Path | None, stream=None, width: int = 24, latest: Path | None = None,
+                 notes=None) -> None:
+        self.frames, self.stream, self.width, self.latest = frames, stream or sys.stderr, width, latest
+        self.notes = notes or sys.stdout
+        self.open_line = False
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def end_line(self) -> None:
+        """End a bar line still open (before an error message, which then starts on its own line)."""
+        if self.open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open_line = False
 
     def __call__(self, p: Progress) -> None:
+        if p.step == 0 and p.pattern is None and p.preview is None and not self.tty:
+            print(p.message, file=self.notes, flush=True)  # loading, sampling: one plain line each
+            return
         filled = int(round(self.width * p.fraction))
         bar = "#" * filled + "-" * (self.width - filled)
-        loss = "  ".join(f"{k} {p.losses[k]:.3g}" for k in ("sds", "fft", "fidelity") if k in p.losses)
-        line = f"\r[{bar}] {p.step}/{p.total}  {loss}  {_fmt_time(p.elapsed)} elapsed, ETA {_fmt_time(p.eta)} "
-        self.stream.write(line)
+        note = "" if not p.message or p.message.startswith("step ") else f"  {p.message}"
+        values = "  ".join(f"{k} {p.losses[k]:.3g}" for k in ("sds", "fft", "fidelity", "entropy") if k in p.losses)
+        timing = ""
+        if p.elapsed or p.eta is not None:
+            timing = f"  {format_duration(p.elapsed)} elapsed"
+            if p.eta is not None:
+                timing += f", ETA {format_duration(p.eta)}"
+        self.stream.write(f"\r[{bar}] {p.step}/{p.total}{note}  {values}{timing}".ljust(100))
+        self.open_line = True
         if p.pattern is not None:
-            self.stream.write("\n")
+            self.end_line()
         self.stream.flush()
-        if self.frames is not None and p.preview is not None:
-            write_frame(self.frames / f"frame_{p.step:06d}.png", p.preview)
+        if p.preview is not None:
+            if self.latest is not None:
+                write_frame(self.latest, p.preview)
+            if self.frames is not None:
+                write_frame(self.frames / f"frame_{p.step:06d}.png", p.preview)
 
 
 def write_frame(path: Path, preview) -> Path:
@@ -215,22 +228,48 @@ def quiet_libraries() -> None:
         pass
 
 
+def _checkpoint_paths(args: argparse.Namespace, out: Path) -> tuple[str | None, str | None]:
+    """(checkpoint to write, checkpoint to resume from): by default both in the run folder beside the output. A new
+    run never overwrites an earlier run's checkpoint: it is kept as checkpoint-previous.pt and said so."""
+    files = run_files(out)
+    write = None if args.checkpoint and args.checkpoint.lower() == "none" else (args.checkpoint or
+                                                                                   str(files.checkpoint))
+    resume = args.resume
+    if resume == "auto":
+        found = Path(write) if write else files.checkpoint
+        if not found.is_file():
+            raise _optimize().OptimizeError(f"--resume: no checkpoint at {found}; run without --resume to start, "
+                                            f"or give the checkpoint file (--resume FILE)")
+        resume = str(found)
+    if write:
+        target = Path(write)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        check_writable_dir(target)
+        if target.is_file() and (resume is None or Path(resume).resolve() != target.resolve()):
+            kept = target.with_name(target.stem + "-previous" + target.suffix)
+            target.replace(kept)
+            print(f"note: the earlier run's checkpoint is kept as {kept} (--resume {kept} continues it)")
+    return write, resume
+
+
 def run(args: argparse.Namespace) -> int:
     out = check_writable_dir(args.out)
     if not getattr(args, "verbose", False):
         quiet_libraries()
     frames = Path(args.frames) if args.frames else None
-    if frames is not None:
-        if frames.exists() and not frames.is_dir():
-            raise OutputPathError(f"--frames {frames} is a file; give a folder for the preview frames")
-        frames.mkdir(parents=True, exist_ok=True)
-    if args.checkpoint:
-        check_writable_dir(args.checkpoint)
+    if frames is not None and frames.exists() and not frames.is_dir():
+        raise OutputPathError(f"--frames {frames} is a file; give a folder for the preview frames")
     from app.cli.guidance_args import announce_plan, apply_guidance_arguments
 
     config = announce_plan(apply_guidance_arguments(args, build_config(args)))  # guidance path + estimate
     if args.plan_only:
         return 0
+    checkpoint, resume = _checkpoint_paths(args, Path(out))
+    config = replace(config, checkpoint_path=checkpoint, resume=resume)
+    if frames is not None:
+        frames.mkdir(parents=True, exist_ok=True)
+    for line in colour_notes(config):
+        print(line)
     cancel = CancelToken()
     previous = signal.getsignal(signal.SIGINT)
 
@@ -244,13 +283,39 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:  # not the main thread (e.g. called from a test runner thread)
         in_main_thread = False
     t0 = time.perf_counter()
+    latest = run_files(out).preview
+    bar = ProgressBar(frames, latest=latest)
     try:
-        pattern = _optimize().run_optimization(config, progress=ProgressBar(frames), cancel=cancel)
+        pattern = _optimize().run_optimization(config, progress=bar, cancel=cancel)
     finally:
+        bar.end_line()
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
     pattern.save(out)
+    write_frame(latest, pattern.to_rgb())
     state = "stopped" if pattern.metadata.get("cancelled") else "finished"
-    print(f"{state} after {pattern.metadata.get('steps')} steps in {_fmt_time(time.perf_counter() - t0)}; "
-          f"wrote {out} ({pattern.width}x{pattern.height}, {len(pattern.used_indices())} colours)")
+    print(f"{state} after {pattern.metadata.get('steps')} steps in {format_duration(time.perf_counter() - t0)}; "
+          f"wrote {out} ({pattern.width}x{pattern.height}, {len(pattern.used_indices())} colours) and {latest.name}")
+    for m in pattern.metadata.get("merged", []):
+        into = ", ".join(f"{c} x{n}" for c, n in m["into"].items())
+        print(f"merged {m['code']}: {m['cells']} cell(s), used fewer than the minimum "
+              f"{pattern.metadata.get('min_count')} -> {into}")
+    if checkpoint:
+        print(f"checkpoint: {checkpoint} (--resume continues this run)")
     return 130 if pattern.metadata.get("cancelled") else 0
+
+
+def colour_notes(config) -> list[str]:
+    """One line on the run's colour budget (what the K colours come from, the minimum count)."""
+    budget = config.colour_budget
+    if budget is None:
+        return []
+    if budget.all_colors and budget.max_colors is None:
+        what = "every allowed colour"
+    elif budget.max_colors:
+        what = f"the best {budget.max_colors} colours"
+    else:
+        what = "as many colours as the picture needs"
+    source = "the picture" if config.image else "the selected init sample"
+    return [f"colours: {what} of {config.palette.name} from {source}, at least "
+            f"{budget.min_count_for(config.width * config.height)} cells each"]

@@ -50,9 +50,10 @@ def apply_guidance_arguments(args: argparse.Namespace, config: Any) -> Any:
 
 def announce_plan(config: Any, stream=None) -> Any:
     """Print the planner's choice and estimate (what will run, TFLOP and seconds per step, peak memory) and return
-    the config with "auto" resolved to that choice, so the run does what was announced."""
-    from engine.sdpixl.planner import plan_for_run
+    the config with "auto" resolved to that choice (default ControlNets settled), so the run does what was
+    announced."""
+    from engine.sdpixl.optimize import resolve_guidance_mode
 
-    plan = plan_for_run(config)
+    config, plan = resolve_guidance_mode(config)
     print(plan.summary(), file=stream or sys.stdout, flush=True)
-    return replace(config, guidance_mode=plan.mode)
+    return config

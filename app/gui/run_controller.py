@@ -6,7 +6,6 @@ worker's signals into canvas previews, status text and an undoable new pattern.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import numpy as np
@@ -18,9 +17,10 @@ from app.gui.input_panel import MODE_FAST, MODE_SDPIXL, JobSettings
 from app.gui.preferences import resolve_device
 from app.gui.process_jobs import convert_in_process
 from app.gui.wording import plain_words
-from engine.core.palette import Palette
+from engine.core.palette import FINISHES, Palette
 from engine.core.pattern import Pattern
 from engine.core.progress import Progress
+from engine.sdpixl.settings import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +134,16 @@ class RunController(QObject):
         picture = w.source_image
 
         def job(progress, cancel):
-            from engine.sdpixl.optimize import run_optimization  # torch and diffusers load off the GUI thread
+            # torch and diffusers load off the GUI thread; the process-wide guidance cache keeps the loaded model
+            # for the next Start (same model, dtype and device: no reload)
+            from engine.sdpixl.guidance.cache import shared_cache
+            from engine.sdpixl.optimize import run_optimization
 
             run_palette = palette
             if max_colors and picture is not None and max_colors < len(palette):
                 run_palette = best_colours_for(picture, palette, max_colors, js.width, js.height)
             config = build_run_config(js, run_palette, image, model, device)
-            return run_optimization(config, progress=progress, cancel=cancel)
+            return run_optimization(config, progress=progress, cancel=cancel, guidance_cache=shared_cache())
 
         return job
 
@@ -275,42 +278,30 @@ class RunController(QObject):
 
 
 def build_run_config(js: JobSettings, palette: Palette, image: str | None, model: str, device: str):
-    """The SD-πXL RunConfig for the panel's settings: the chosen preset with prompt, size, palette, model..."""
-    from engine.sdpixl.optimize import PRESETS, make_config
+    """The SD-πXL RunConfig for the panel's settings, built by engine.sdpixl.settings (as the CLI's)."""
+    from engine.sdpixl.optimize import PRESETS
+    from engine.sdpixl.settings import RunSettings
+    from engine.sdpixl.settings import build_run_config as build
 
     preset = js.sdpixl.get("preset") or "fast"
     if preset not in PRESETS:
         preset = next(iter(PRESETS))
     steps = int(js.sdpixl.get("steps") or 1)
-    config = make_config(preset, prompt=js.prompt, negative_prompt=js.negative_prompt, image=image,
-                         width=js.width, height=js.height, palette=palette, steps=steps, seed=js.seed,
-                         preview_every=1 if steps <= 500 else 2)
-    guidance = {"device": device}
-    if model:
-        guidance["model"] = model
     kinds = js.sdpixl.get("controlnets") or []
-    if kinds and image:  # ControlNets follow the picture; without one there is nothing to follow
-        from engine.sdpixl.guidance.sdxl import ControlNetSpec
-
-        guidance["controlnets"] = [ControlNetSpec(k) for k in kinds]
-    config = dataclasses.replace(config, guidance_mode=js.sdpixl.get("guidance_mode") or "auto")
-    return dataclasses.replace(config, guidance=dataclasses.replace(config.guidance, **guidance))
+    return build(RunSettings(
+        prompt=js.prompt, negative_prompt=js.negative_prompt, image=image, width=js.width, height=js.height,
+        palette=palette, preset=preset, steps=steps, seed=js.seed, model=model or None, device=device,
+        controlnets=list(kinds) if kinds and image else "none",  # ControlNets follow the picture
+        guidance_mode=js.sdpixl.get("guidance_mode") or "auto", preview_every=1 if steps <= 500 else 2))
 
 
 def best_colours_for(picture, palette: Palette, k: int, width: int, height: int) -> Palette:
     """The ``k`` palette colours the fast converter picks for ``picture`` (SD-πXL's "at most k colours")."""
-    from engine.convert.pipeline import ConvertConfig, convert_image
+    from engine.convert.colour_choice import ColourBudget, pick_colours
 
-    draft = convert_image(picture, palette, ConvertConfig(width=width, height=height, max_colors=k))
-    codes = [draft.palette[i].code for i in draft.used_indices()]
-    return palette.subset(codes, name=palette.name) if codes else palette
+    return pick_colours(picture, palette, ColourBudget(finishes=FINISHES, max_colors=k), width, height)
 
 
 def format_seconds(seconds: float) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min'."""
-    s = int(max(0, round(seconds)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    """'42 s', '3 min 05 s', '1 h 02 min' (engine.sdpixl.settings.format_duration, shared with the CLI)."""
+    return format_duration(seconds)

@@ -27,4 +27,9 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "lego_sets": "stash",
     "load_set": "stash",
     "set_palette": "stash",
+    "ColourChoice": "colour_choice",
+    "ColourBudget": "colour_choice",
+    "resolve_colours": "colour_choice",
+    "pick_colours": "colour_choice",
+    "obey_budget": "colour_choice",
 })

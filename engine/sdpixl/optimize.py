@@ -79,7 +79,15 @@ class RunConfig:
     preview_every: int = 10
     checkpoint_path: str | None = None
     checkpoint_every: int = 0  # steps between checkpoints (0: only on stop/finish when a path is set)
+    checkpoint_seconds: float = 0.0  # also a checkpoint when this long has passed since the last (0: off)
     resume: str | None = None  # checkpoint file to continue from
+    # The maker's colour budget (engine.convert.colour_choice.ColourBudget): the run's K colours are picked from
+    # the picture or the selected init sample as the converter picks them, and the final pattern obeys the minimum
+    # count and the stash. None: every colour of ``palette``, no minimum.
+    colour_budget: Any = None
+    # The ControlNets in ``guidance.controlnets`` are the defaults (the reference's canny + depth): dropped on the
+    # pixel path, when there is no picture to condition on, or when one is missing offline (with a warning).
+    auto_controlnets: bool = False
 
 
 PRESETS: dict[str, RunConfig] = {
@@ -165,8 +173,8 @@ def validate(config: RunConfig) -> None:
     if config.init_pattern is not None and config.palette is not None:
         if list(config.init_pattern.palette.codes) != list(config.palette.codes):
             raise OptimizeError("the starting pattern uses another palette than the run; use the same palette")
-    if config.guidance.controlnets and not config.image:
-        raise OptimizeError("ControlNet guidance needs an input image (--image), or leave out --controlnet")
+    if config.guidance.controlnets and not config.image and not config.auto_controlnets and not _samples(config):
+        raise OptimizeError(CONTROLNET_NEEDS_PICTURE)
     if config.fidelity_weight > 0 and not config.image:
         raise OptimizeError("the fidelity term needs an input image (--image)")
     if not config.prompt.strip():
@@ -174,11 +182,52 @@ def validate(config: RunConfig) -> None:
     resolve_device(config.guidance.device)  # a bad device is one clear error, before any model or init sampling
 
 
-def _converter_pattern(image_path: str, palette: Palette, width: int, height: int) -> Pattern:
-    """Run the fast converter (engine.convert.pipeline, imported lazily) for the 'converter' init."""
+CONTROLNET_NEEDS_PICTURE = ("ControlNet guidance needs an input image (--image) or a selected init sample "
+                            "(--init-samples above 0 and a CLIP model), or leave out --controlnet")
+
+
+def _samples(config: RunConfig) -> bool:
+    """True when a text-only run is set to start from a selected sample (so ControlNets have a picture)."""
+    return config.init in ("auto", "sample") and config.init_samples > 0 and not config.resume
+
+
+def resolve_guidance_mode(config: RunConfig) -> tuple[RunConfig, Any]:
+    """The config with ``guidance_mode`` "auto" resolved by the planner and default ControlNets settled (kept on
+    the latent and patch paths, dropped on the pixel path), and the plan: what the run will do."""
+    from engine.sdpixl.planner import plan_for_run
+
+    if config.auto_controlnets and config.guidance.controlnets and config.guidance_mode in ("auto", "pixel"):
+        bare = replace(config, guidance=replace(config.guidance, controlnets=[]), auto_controlnets=False)
+        plan = plan_for_run(bare)
+        if plan.mode == "pixel":
+            log.info("pixel-space guidance: no ControlNets")
+            return replace(bare, guidance_mode="pixel"), plan
+    plan = plan_for_run(config)
+    return replace(config, guidance_mode=plan.mode), plan
+
+
+def logit_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean per-cell entropy of softmax(logits) as a fraction of its maximum log(n) (1: undecided, 0: every cell
+    has chosen its colour): the authors' convergence signal. A device scalar (no sync)."""
+    logp = torch.log_softmax(logits.detach().float(), dim=-1)
+    n = logits.shape[-1]
+    h = -(logp.exp() * logp).sum(-1).mean()
+    return h / float(np.log(n)) if n > 1 else h * 0.0
+
+
+def _remap(index: np.ndarray, source: Palette, target: Palette) -> np.ndarray:
+    """Positions in ``source`` -> positions of the same codes in ``target``."""
+    table = np.asarray([target.index_of(c) for c in source.codes], dtype=np.int64)
+    return table[np.asarray(index, dtype=np.int64)]
+
+
+def _converter_pattern(image_path: str, palette: Palette, width: int, height: int, budget: Any = None) -> Pattern:
+    """Run the fast converter (engine.convert.pipeline, imported lazily) for the 'converter' init (with the run's
+    colour budget when it has one)."""
     from engine.convert.pipeline import ConvertConfig, convert_image
 
-    return convert_image(image_path, palette, ConvertConfig(width=width, height=height))
+    fields = budget.convert_fields() if budget is not None else {}
+    return convert_image(image_path, palette, ConvertConfig(width=width, height=height, **fields))
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -218,6 +267,7 @@ def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.op
         "rng": rng.get_state(),
         "guidance_rng": guidance.generator.get_state() if hasattr(guidance, "generator") else None,
         "palette_codes": list(config.palette.codes) if config.palette else [],
+        "run_codes": list(gen.palette.codes) if gen.palette is not None else None,  # the run's K colours
         "size": [config.height, config.width],
         "seed": config.seed,
         "settings": run_settings(config),
@@ -275,29 +325,18 @@ def _warmup_factor(warmup: int) -> Callable[[int], float]:
     return lambda i: 1.0 if warmup <= 0 else min(1.0, (i + 1) / warmup)
 
 
-def build_guidance(config: RunConfig) -> SDXLGuidance:
+def build_guidance(config: RunConfig, cache: Any = None) -> SDXLGuidance:
     """Load the guidance model for ``config`` (prompt and seed copied from the run); ``guidance_mode`` picks latent
-    (SDXL), pixel (DeepFloyd IF) or patch-wise guidance, "auto" asks ``engine.sdpixl.planner``."""
-    gcfg = replace(config.guidance, prompt=config.prompt, negative_prompt=config.negative_prompt, seed=config.seed)
-    if config.guidance_mode != "latent":
-        from engine.sdpixl.planner import resolve_and_build
+    (SDXL), pixel (DeepFloyd IF) or patch-wise guidance, "auto" asks ``engine.sdpixl.planner``. With ``cache``
+    (``engine.sdpixl.guidance.cache.GuidanceCache``) loaded models are kept and reused by later runs; without one
+    they are loaded for this run only. Default ControlNets (``auto_controlnets``) missing offline are left out with a
+    warning."""
+    from engine.sdpixl.guidance.cache import GuidanceCache
 
-        try:
-            return resolve_and_build(config, gcfg)
-        except ValueError as exc:
-            raise OptimizeError(str(exc)) from None
-    return SDXLGuidance(gcfg, config.height, config.width)
-
-
-def _latent_family_run(config: RunConfig) -> bool:
-    """True unless the run uses pixel-space guidance: sample-and-select draws its candidates from the SDXL
-    pipeline, which a pixel-space (DeepFloyd IF) run does not load."""
-    mode = config.guidance_mode
-    if mode == "auto":
-        from engine.sdpixl.planner import plan_for_run
-
-        mode = plan_for_run(config).mode
-    return mode != "pixel"
+    try:
+        return (cache if cache is not None else GuidanceCache()).guidance_for(config)
+    except ValueError as exc:
+        raise OptimizeError(str(exc)) from None
 
 
 def _guarded_step(optimizer: torch.optim.Optimizer, param: torch.nn.Parameter, finite: torch.Tensor) -> None:
@@ -324,16 +363,22 @@ def _report_values(sums: dict[str, torch.Tensor], count: int, last: dict[str, to
 
 
 def run_optimization(config: RunConfig, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                     guidance: Any = None, callback_on_step_end: Callable[[StepInfo], None] | None = None) -> Pattern:
+                     guidance: Any = None, callback_on_step_end: Callable[[StepInfo], None] | None = None,
+                     guidance_cache: Any = None) -> Pattern:
     """Run SD-piXL and return the final (or, when cancelled, the current) Pattern.
 
     ``guidance``: a ready guidance object (``SDXLGuidance`` or anything with the same ``__call__``); built
-    from ``config.guidance`` when None (a guidance can be reused across runs with the same prompt and model).
-    ``progress`` gets a Progress every ``preview_every`` steps (preview = hard image, H x W x 3 uint8) and a final
-    one with ``pattern`` set; ``losses`` holds the means since the previous report of ``sds``, ``fft`` (and
-    ``fidelity``) and their weighted ``total``, plus the last step's diffusion timestep ``t`` and SDS
-    ``grad_norm``. ``callback_on_step_end`` is called after every step (its ``losses`` are read lazily).
+    from ``config.guidance`` when None, through ``guidance_cache`` (an ``engine.sdpixl.guidance.cache.
+    GuidanceCache``) when given, so a second run with the same model, dtype and device loads nothing.
+    ``progress`` gets step-0 reports while models load and init candidates are sampled, a Progress every
+    ``preview_every`` steps (preview = hard image, H x W x 3 uint8) and a final one with ``pattern`` set; ``losses``
+    holds the means since the previous report of ``sds``, ``fft`` (and ``fidelity``) and their weighted ``total``,
+    the last step's diffusion timestep ``t`` and SDS ``grad_norm``, and ``entropy`` (``logit_entropy``).
+    ``callback_on_step_end`` is called after every step (its ``losses`` are read lazily).
     Cancelling returns the current Pattern with ``metadata["cancelled"] = True`` (no exception).
+
+    With ``config.colour_budget`` the run optimises over the K colours the converter picks from the picture (or
+    the selected init sample) and the final pattern, on ``config.palette``, obeys the minimum count and stash.
 
     The step itself does no host work: random numbers come from device generators, losses are accumulated on
     the device and copied to the host only when a report, checkpoint or callback read is due, and a non-finite
@@ -345,7 +390,15 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     config = replace(config, seed=seed)
     init_rng = torch.Generator().manual_seed(seed)
+    config, _plan = resolve_guidance_mode(config)
+    budget = config.colour_budget
 
+    def say(message: str) -> None:
+        log.info("%s", message)
+        if progress is not None:
+            progress(Progress(0, config.steps, message))
+
+    state = load_checkpoint(config.resume, config) if config.resume else None
     image = None
     if config.image:
         image = crop_to_aspect(load_rgb(config.image), config.width, config.height)
@@ -358,7 +411,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     if init == "auto":
         if image is not None:
             init = "bilinear"
-        elif config.init_samples > 0 and not config.resume and _latent_family_run(config):
+        elif config.init_samples > 0 and not config.resume and config.guidance_mode != "pixel":
             init = "sample"
         else:
             init = "random"
@@ -369,7 +422,18 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     if init == "sample":
         # "auto" is best effort (no CLIP on this computer: random logits, said in the log and the metadata);
         # an explicit init "sample" must work.
-        picked = sample_and_select(config, progress=progress, optional=config.init == "auto")
+        say(f"init: loading the model to sample {max(1, config.init_samples)} candidate images")
+        if guidance is None and guidance_cache is None:
+            from engine.sdpixl.guidance.cache import GuidanceCache
+
+            guidance_cache = GuidanceCache()  # this run's only: the model is loaded once for sampling and guidance
+        shared = guidance_cache if guidance is None and config.guidance_mode != "pixel" else None
+        try:
+            picked = sample_and_select(config, progress=progress, optional=config.init == "auto",
+                                       pipeline=(lambda: shared.sampling_pipeline(config)) if shared else None)
+        finally:
+            if shared is not None:
+                shared.after_sampling()
         if picked is None:
             init, init_note = "random", f"no CLIP model {config.sample_init.clip_model!r}: random start"
             missing_clip = True
@@ -379,24 +443,58 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
                      max(scores))
             init_note = f"best of {len(scores)} candidates by CLIP (similarity {max(scores):.3f})"
             init_image = crop_to_aspect(init_image, config.width, config.height)
+    # What the ControlNets follow: the picture, or for a text-only run the selected sample (as the reference does).
+    condition = image if image is not None else (init_image if init == "sample" else None)
+    if condition is None and config.guidance.controlnets and guidance is None:
+        if not config.auto_controlnets:
+            raise OptimizeError(CONTROLNET_NEEDS_PICTURE)
+        log.info("no picture to condition on: running without ControlNets")
+        config = replace(config, guidance=replace(config.guidance, controlnets=[]))
+
+    run_palette = palette
     pattern0 = None
     if init == "converter":
-        pattern0 = config.init_pattern or _converter_pattern(config.image, palette, config.width, config.height)
-    gen = PaletteGenerator.create(palette, config.height, config.width, "bilinear" if init == "sample" else init,
-                                  image=init_image, pattern=pattern0, generator=init_rng)
+        pattern0 = config.init_pattern or _converter_pattern(config.image, palette, config.width, config.height,
+                                                             budget)
+    if state is not None and state.get("run_codes"):
+        run_palette = palette.subset(state["run_codes"], name=palette.name)
+    elif budget is not None and pattern0 is not None:
+        run_palette = palette.subset(sorted(set(pattern0.index[~pattern0.empty].ravel().tolist())),
+                                     name=palette.name)
+    elif budget is not None:
+        from engine.convert.colour_choice import allowed_palette, pick_colours
+
+        picture = image if image is not None else (init_image if init == "sample" else None)
+        if picture is not None:
+            say("choosing the colours from the " + ("picture" if image is not None else "selected sample"))
+            run_palette = pick_colours(picture, palette, budget, config.width, config.height)
+        else:
+            run_palette = allowed_palette(palette, budget)
+        log.info("the run uses %d of the palette's %d colours", len(run_palette), len(palette))
+    if pattern0 is not None and run_palette is not palette:
+        pattern0 = Pattern(_remap(pattern0.index, palette, run_palette), run_palette)
+    gen = PaletteGenerator.create(run_palette, config.height, config.width,
+                                  "bilinear" if init == "sample" else init, image=init_image, pattern=pattern0,
+                                  generator=init_rng)
     target = downsample_image(image, config.height, config.width) if config.fidelity_weight > 0 else None
 
     if guidance is None:
-        guidance = build_guidance(config)
+        say("loading the diffusion model")
+        guidance = build_guidance(config, guidance_cache)
     if missing_clip:  # said once the model has loaded, so a model error is never preceded by this warning
         log.warning("no sample-and-select init (%s); starting from random logits", init_note)
     if hasattr(guidance, "set_target_size"):
         guidance.set_target_size(config.height, config.width)
     if hasattr(guidance, "prepare_conditions"):
+        if getattr(guidance, "controlnets", None):
+            say("preparing the ControlNet conditions (edges, depth)")
         try:
-            guidance.prepare_conditions(image, depth)
+            guidance.prepare_conditions(condition, depth)
         except ValueError as exc:
-            raise OptimizeError(str(exc)) from None
+            message = str(exc)
+            if condition is None and "ControlNet" in message:
+                message = CONTROLNET_NEEDS_PICTURE
+            raise OptimizeError(message) from None
     if hasattr(guidance, "generator"):
         guidance.generator.manual_seed(seed + 1)
     device = torch.device(getattr(guidance, "device", "cpu"))
@@ -409,11 +507,13 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_factor(effective_warmup(config)))
     start = 0
-    if config.resume:
-        state = load_checkpoint(config.resume, config)
+    if state is not None:
         if state.get("device", device.type) != device.type:
             raise OptimizeError(f"checkpoint {Path(config.resume).name} was written on {state['device']}, this run "
                                 f"is on {device.type}: resume on the same kind of device (--device)")
+        if tuple(state["logits"].shape) != tuple(gen.logits.shape):
+            raise OptimizeError(f"checkpoint {Path(config.resume).name} holds {state['logits'].shape[-1]} colours, "
+                                f"this run {gen.n_colors}: resume with the same colour choices")
         with torch.no_grad():
             gen.logits.copy_(state["logits"].to(device))
         optimizer.load_state_dict(state["optimizer"])
@@ -439,60 +539,70 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     losses: dict[str, float] = {}
     step = start
     cancelled = False
-    while step < total:
-        if cancel is not None and cancel.cancelled:
-            cancelled = True
-            break
-        frac = step / total
-        tau = config.tau.value_t(frac, rng, device)
-        img = gen(tau=tau, hard=config.hard, generator=rng)
-        out = guidance(img.permute(2, 0, 1)[None], frac)
-        loss = torch.zeros((), device=device)
-        terms: dict[str, torch.Tensor] = {}
-        for name, value in out.items():
-            if name.startswith("loss_"):
-                weight = getattr(config, name[5:] + "_weight", 1.0)
-                loss = loss + weight * value.to(device)
-                terms[name[5:]] = value.detach()
-        if config.fft_weight:
-            fft = fft_smoothness_loss(img)
-            loss = loss + config.fft_weight * fft
-            terms["fft"] = fft.detach()
-        if target is not None:
-            fid = fidelity_loss(img, target, config.fidelity_sigma)
-            loss = loss + config.fidelity_weight * fid
-            terms["fidelity"] = fid.detach()
-        terms["total"] = loss.detach()
-        for key in ("t", "grad_norm"):
-            if key in out:
-                last[key] = torch.as_tensor(out[key]).detach()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        finite = torch.isfinite(loss)
-        skipped += (~finite).long()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_([gen.logits], config.grad_clip)
-        _guarded_step(optimizer, gen.logits, finite)
-        scheduler.step()
-        gen.center_()
-        for key, value in terms.items():
-            sums[key] = value.float() if key not in sums else sums[key] + value.float()
-        count += 1
-        step += 1
-        if callback_on_step_end is not None:
-            callback_on_step_end(StepInfo(step, total, DeviceLosses({**terms, **last}), gen))
-        if config.checkpoint_every > 0 and step % config.checkpoint_every == 0 and step < total:
+    last_checkpoint = time.perf_counter()
+    try:
+        while step < total:
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                break
+            frac = step / total
+            tau = config.tau.value_t(frac, rng, device)
+            img = gen(tau=tau, hard=config.hard, generator=rng)
+            out = guidance(img.permute(2, 0, 1)[None], frac)
+            loss = torch.zeros((), device=device)
+            terms: dict[str, torch.Tensor] = {}
+            for name, value in out.items():
+                if name.startswith("loss_"):
+                    weight = getattr(config, name[5:] + "_weight", 1.0)
+                    loss = loss + weight * value.to(device)
+                    terms[name[5:]] = value.detach()
+            if config.fft_weight:
+                fft = fft_smoothness_loss(img)
+                loss = loss + config.fft_weight * fft
+                terms["fft"] = fft.detach()
+            if target is not None:
+                fid = fidelity_loss(img, target, config.fidelity_sigma)
+                loss = loss + config.fidelity_weight * fid
+                terms["fidelity"] = fid.detach()
+            terms["total"] = loss.detach()
+            for key in ("t", "grad_norm"):
+                if key in out:
+                    last[key] = torch.as_tensor(out[key]).detach()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            finite = torch.isfinite(loss)
+            skipped += (~finite).long()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_([gen.logits], config.grad_clip)
+            _guarded_step(optimizer, gen.logits, finite)
+            scheduler.step()
+            gen.center_()
+            for key, value in terms.items():
+                sums[key] = value.float() if key not in sums else sums[key] + value.float()
+            count += 1
+            step += 1
+            if callback_on_step_end is not None:
+                callback_on_step_end(StepInfo(step, total, DeviceLosses({**terms, **last}), gen))
+            due = config.checkpoint_every > 0 and step % config.checkpoint_every == 0
+            if config.checkpoint_seconds > 0 and time.perf_counter() - last_checkpoint >= config.checkpoint_seconds:
+                due = True
+            if due and step < total:
+                checkpoint(step)
+                last_checkpoint = time.perf_counter()
+            if progress is not None and step % every == 0 and step < total:
+                losses = _report_values(sums, count, {**last, "entropy": logit_entropy(gen.logits)})
+                _log_skipped(skipped, step, logged)
+                sums, count = {}, 0
+                elapsed = time.perf_counter() - t0
+                eta = elapsed / (step - start) * (total - step)
+                progress(Progress(step, total, f"step {step}/{total}", dict(losses), elapsed, eta, gen.hard_image()))
+    except BaseException:  # a crash or a second Ctrl-C: keep the steps done so far (resumable)
+        if step > start:
             checkpoint(step)
-        if progress is not None and step % every == 0 and step < total:
-            losses = _report_values(sums, count, last)
-            _log_skipped(skipped, step, logged)
-            sums, count = {}, 0
-            elapsed = time.perf_counter() - t0
-            eta = elapsed / (step - start) * (total - step)
-            progress(Progress(step, total, f"step {step}/{total}", dict(losses), elapsed, eta, gen.hard_image()))
+        raise
     checkpoint(step)
-    if count:
-        losses = _report_values(sums, count, last)
+    if count or progress is not None:
+        losses = _report_values(sums, count, {**last, "entropy": logit_entropy(gen.logits)})
     _log_skipped(skipped, step, logged)
 
     metadata = {
@@ -503,12 +613,14 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         "steps": step,
         "steps_planned": total,
         "model": getattr(getattr(guidance, "config", None), "model", None),
+        "guidance": config.guidance_mode,
+        "controlnets": [c.kind for c in getattr(getattr(guidance, "config", None), "controlnets", None) or []],
         "init": init,
         "init_note": init_note,
         "source_image": Path(config.image).name if config.image else None,
         "cancelled": cancelled,
     }
-    pattern = gen.to_pattern(palette, metadata)
+    pattern = _final_pattern(gen, palette, run_palette, budget, metadata)
     if progress is not None:
         elapsed = time.perf_counter() - t0
         message = "stopped" if cancelled else "done"
@@ -516,6 +628,29 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
     log.info("SD-piXL %s after %d/%d steps (%.1fs)", "stopped" if cancelled else "finished", step, total,
              time.perf_counter() - t0)
     return pattern
+
+
+def _final_pattern(gen: PaletteGenerator, palette: Palette, run_palette: Palette, budget: Any,
+                   metadata: dict) -> Pattern:
+    """The argmax design on ``palette``; with a colour budget, rare colours folded and the stash obeyed (cells
+    move to the colour nearest their soft render, the design's second choice)."""
+    index = gen.index_map().astype(np.int64)
+    if run_palette is not palette:
+        index = _remap(index, run_palette, palette)
+    if budget is not None:
+        from engine.convert.colour_choice import obey_budget
+        from engine.core.color import srgb_to_lab
+
+        with torch.no_grad():
+            soft = gen.soft_image().float().cpu().numpy()
+        first = index.copy()
+        index, merged = obey_budget(index, srgb_to_lab(soft), palette, budget)
+        metadata["min_count"] = budget.min_count_for(index.size)
+        metadata["merged"] = [{"code": palette[int(k)].code, "cells": int(sum(v.values())),
+                               "into": {palette[int(j)].code: int(n) for j, n in v.items()}}
+                              for k, v in merged.items() if v]
+        metadata["changed_cells"] = int((first != index).sum())
+    return Pattern(index, palette, metadata=metadata)
 
 
 def _log_skipped(skipped: torch.Tensor, step: int, logged: list[int]) -> None:

@@ -139,10 +139,12 @@ def _embeds(out: Any) -> torch.Tensor:
 
 
 def sample_and_select(config: "RunConfig", progress: ProgressCallback | None = None,
-                      optional: bool = False) -> tuple[np.ndarray, list[float]] | None:
+                      optional: bool = False, pipeline: Any = None) -> tuple[np.ndarray, list[float]] | None:
     """Sample ``config.init_samples`` candidates and return the one CLIP ranks closest to the prompt, with all
     candidates' scores (in sampling order). CLIP is loaded first, so a missing CLIP fails before any sampling;
-    with ``optional=True`` a missing CLIP returns None (the caller starts from random logits) after a warning."""
+    with ``optional=True`` a missing CLIP returns None (the caller starts from random logits) after a warning.
+    ``pipeline``: a callable returning a ``load_sampling_pipeline`` result (e.g. from a guidance cache), called
+    only once CLIP is there."""
     from engine.sdpixl.guidance.loading import ModelLoadError, resolve_device
 
     try:
@@ -153,7 +155,7 @@ def sample_and_select(config: "RunConfig", progress: ProgressCallback | None = N
         log.debug("no sample-and-select init (%s); starting from random logits", exc)  # the run warns later
         return None
     count = max(1, int(config.init_samples))
-    images = sample_candidates(config, count, progress)
+    images = sample_candidates(config, count, progress, loaded=pipeline() if pipeline is not None else None)
     scores = clip_scores(images, config.prompt, clip)
     del clip
     return images[int(np.argmax(scores))], scores

@@ -16,4 +16,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "PixelGuidanceConfig": "pixel",
     "PatchGuidance": "patch",
     "PatchGuidanceConfig": "patch",
+    "GuidanceCache": "cache",
+    "shared_cache": "cache",
 })
