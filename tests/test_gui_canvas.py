@@ -39,7 +39,7 @@ def test_pencil_repaints_only_its_cells_and_matches_the_pattern(window, perler, 
     window.doc.reset(Pattern(rng.integers(0, len(perler), size=(120, 150)), perler))
     c = window.canvas
     c.set_scale(10.0, QPointF(c.width() / 2, c.height() / 2))
-    qtbot.wait(20)
+    c.repaint()  # paint now (synchronously), before the spy counts renders
     rendered = []
     monkey = c._render
 

@@ -68,7 +68,6 @@ def test_convert_edit_undo_save_reopen(window, qtbot, tmp_path, sample_image_pat
     window.act_show_input.setChecked(False)
     window.canvas.fit()
     window.palette_panel.used_only.setChecked(True)
-    qtbot.wait(50)
     shot = window.grab().toImage()
     ptr = shot.convertToFormat(shot.Format.Format_RGB888)
     pixels = np.frombuffer(ptr.constBits(), np.uint8, ptr.sizeInBytes()).reshape(ptr.height(), ptr.bytesPerLine())
