@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     panel.unit.setCurrentText("cells")
     panel.width_spin.setValue(72)
     panel.height_spin.setValue(48)
-    panel.dither.setCurrentText("none")
-    panel.cleanup.setValue(0.3)
+    panel.dither.set_value("none")
+    panel.cleanup.setValue(30)  # percent
     panel.set_mode("fast")
     loop = QEventLoop()
     w.runEnded.connect(lambda _how: loop.quit())

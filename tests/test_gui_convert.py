@@ -17,7 +17,7 @@ def _convert(window, qtbot, width=40, height=30, **fast):
     panel.set_mode("fast")
     for name, value in fast.items():
         widget = getattr(panel, name)
-        widget.setCurrentText(value) if hasattr(widget, "setCurrentText") else widget.setValue(value)
+        widget.set_value(value) if hasattr(widget, "set_value") else widget.setValue(value)
     progress = []
     window.runner.progress.connect(progress.append)
     with qtbot.waitSignal(window.runEnded, timeout=30000) as blocker:
@@ -31,7 +31,7 @@ def _convert(window, qtbot, width=40, height=30, **fast):
 def test_convert_edit_undo_save_reopen(window, qtbot, tmp_path, sample_image_path):
     assert window.load_image_file(sample_image_path)
     assert window.palette_panel.select_palette("perler")
-    progress = _convert(window, qtbot, 72, 48, dither="none", cleanup=0.3)
+    progress = _convert(window, qtbot, 72, 48, dither="none", cleanup=30)
     p = window.doc.pattern
     assert p.shape == (48, 72)
     assert progress and progress[-1].total >= 1
@@ -113,7 +113,7 @@ def test_stop_cancels_a_conversion_and_keeps_pattern(window, qtbot, small_patter
     window.input_panel.keep_aspect.setChecked(False)
     window.input_panel.width_spin.setValue(400)
     window.input_panel.height_spin.setValue(300)
-    window.input_panel.dither.setCurrentText("floyd-steinberg")
+    window.input_panel.dither.set_value("floyd-steinberg")
     with qtbot.waitSignal(window.runEnded, timeout=30000) as blocker:
         assert window.start_run()
         window.stop_run()

@@ -78,7 +78,7 @@ def test_the_crop_to_the_patterns_shape_is_shown(window, sample_image_path):
     assert iw > ih  # a landscape photo
     plain = ip._thumb_pm.toImage()
     type_size(ip, 48, 48)
-    assert ip.fit.currentText() == "crop"
+    assert ip.fit.value() == "crop"
     assert ip.crop_box == fit_layout(iw, ih, 48, 48, "crop").crop_box
     assert ip.crop_info.isVisibleTo(ip) and "left and right sides" in ip.crop_info.text()
     framed = ip.thumb.pixmap().toImage()
@@ -87,7 +87,7 @@ def test_the_crop_to_the_patterns_shape_is_shown(window, sample_image_path):
     assert framed.pixelColor(*edge).lightness() < plain.pixelColor(*edge).lightness() - 20
     assert framed.pixelColor(*mid) == plain.pixelColor(*mid)
     # pad keeps the whole picture: no frame, no words
-    ip.fit.setCurrentText("pad")
+    ip.fit.set_value("pad")
     assert ip.crop_box is None and not ip.crop_info.isVisibleTo(ip)
     assert np.array_equal(np.asarray(ip.thumb.pixmap().toImage().pixelColor(*edge).getRgb()),
                           np.asarray(plain.pixelColor(*edge).getRgb()))

@@ -124,3 +124,22 @@ def test_engine_messages_lose_their_flags_on_the_way_to_the_screen():
                 literals.append(node.value)
     assert len(literals) > 20
     assert [s for s in literals if FLAG.search(plain_words(s))] == []
+
+
+def test_converter_choices_are_named_and_numbers_have_units(window):
+    ip = window.input_panel
+    for box, values in ((ip.fit, ["crop", "pad", "stretch"]), (ip.resample, ["area", "dominant"]),
+                        (ip.dither, ["none", "floyd-steinberg", "atkinson", "bayer"])):
+        assert [box.itemData(i) for i in range(box.count())] == values
+        names = [box.itemText(i) for i in range(box.count())]
+        assert all(n[0].isupper() for n in names) and "floyd-steinberg" not in names
+        assert all(box.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(box.count()))
+    ip.fit.set_value("pad")
+    ip.dither.set_value("atkinson")
+    assert ip.dither_strength.suffix() == " %" and ip.cleanup.suffix() == " %"
+    ip.dither_strength.setValue(50)
+    ip.cleanup.setValue(30)
+    fast = ip.job_settings().fast
+    assert (fast["fit"], fast["dither"], fast["dither_strength"], fast["cleanup"]) == ("pad", "atkinson", 0.5, 0.3)
+    ip.cleanup.setValue(ip.cleanup.minimum())
+    assert ip.cleanup.text() == "by intent" and ip.job_settings().fast["cleanup"] is None

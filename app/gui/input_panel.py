@@ -52,6 +52,41 @@ class JobSettings:
     sdpixl: dict = field(default_factory=dict)
 
 
+class ChoiceBox(QComboBox):
+    """A dropdown of named choices: each item shows a plain name (and a tooltip) and carries the engine's value."""
+
+    def add_choices(self, choices: list[tuple[str, str, str]]) -> None:
+        """``(value, name, tooltip)`` per item."""
+        for value, name, tip in choices:
+            self.addItem(name, value)
+            self.setItemData(self.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+
+    def value(self) -> str:
+        """The engine value of the current choice."""
+        return self.currentData()
+
+    def set_value(self, value: str) -> None:
+        """Choose the item whose engine value is ``value`` (ValueError if there is none)."""
+        i = self.findData(value)
+        if i < 0:
+            raise ValueError(f"no choice {value!r}")
+        self.setCurrentIndex(i)
+
+
+# Fast converter choices: (ConvertConfig value, what the app calls it, what it does)
+FIT_CHOICES = [("crop", "Crop to fill", "Fill every cell; the picture's sides (or top and bottom) are cut off"),
+               ("pad", "Pad (whole picture)", "Keep the whole picture; cells it does not cover stay empty"),
+               ("stretch", "Stretch", "Fill every cell by stretching the picture (shapes get wider or taller)")]
+RESAMPLE_CHOICES = [("area", "Average colour", "Each cell takes the average colour of its part of the picture"),
+                    ("dominant", "Most common colour", "Each cell takes the most common colour of its part "
+                                                       "(crisp for pixel art and logos)")]
+DITHER_CHOICES = [("none", "None", "Flat areas of colour"),
+                  ("floyd-steinberg", "Smooth (Floyd–Steinberg)", "Mixes neighbouring colours for smooth shading"),
+                  ("atkinson", "Crisp (Atkinson)", "Lighter mixing that keeps more contrast"),
+                  ("bayer", "Regular pattern (Bayer)", "An even, regular mix of colours")]
+PERCENT = 100.0  # dither strength and cleanup are shown in percent; the engine takes 0..1
+
+
 class ImageDropLabel(QLabel):
     """Thumbnail that accepts a dropped image file; emits ``fileDropped(str)``."""
 
@@ -234,22 +269,27 @@ class InputPanel(QWidget):
         page = QWidget()
         f = QFormLayout(page)
         f.setContentsMargins(0, 0, 0, 0)
-        self.fit = QComboBox()
-        self.fit.addItems(["crop", "pad", "stretch"])
-        self.resample = QComboBox()
-        self.resample.addItems(["area", "dominant"])
-        self.dither = QComboBox()
-        self.dither.addItems(["none", "floyd-steinberg", "atkinson", "bayer"])
+        self.fit = ChoiceBox()
+        self.fit.add_choices(FIT_CHOICES)
+        self.resample = ChoiceBox()
+        self.resample.add_choices(RESAMPLE_CHOICES)
+        self.dither = ChoiceBox()
+        self.dither.add_choices(DITHER_CHOICES)
         self.dither_strength = QDoubleSpinBox()
-        self.dither_strength.setRange(0.0, 1.0)
-        self.dither_strength.setSingleStep(0.1)
-        self.dither_strength.setValue(1.0)
+        self.dither_strength.setDecimals(0)
+        self.dither_strength.setRange(0.0, PERCENT)
+        self.dither_strength.setSingleStep(10.0)
+        self.dither_strength.setSuffix(" %")
+        self.dither_strength.setValue(PERCENT)
+        self.dither_strength.setToolTip("How strongly colours are mixed when dithering (100 % = full)")
         self.cleanup = QDoubleSpinBox()
-        self.cleanup.setRange(CLEANUP_BY_INTENT, 1.0)
-        self.cleanup.setSingleStep(0.1)
+        self.cleanup.setDecimals(0)
+        self.cleanup.setRange(CLEANUP_BY_INTENT * PERCENT, PERCENT)
+        self.cleanup.setSingleStep(10.0)
+        self.cleanup.setSuffix(" %")
         self.cleanup.setSpecialValueText("by intent")
-        self.cleanup.setValue(CLEANUP_BY_INTENT)
-        self.cleanup.setToolTip("Remove isolated single cells (confetti): 0 = off, 1 = strongest; "
+        self.cleanup.setValue(CLEANUP_BY_INTENT * PERCENT)
+        self.cleanup.setToolTip("Remove isolated single cells (confetti): 0 % = off, 100 % = strongest; "
                                 "\"by intent\" = what the picture's intent uses (photos get some cleanup)")
         self.remove_background = QCheckBox("Remove background")
         # intent: the choices come from the engine once it has loaded (fill_engine_choices); "auto" until then
@@ -446,7 +486,7 @@ class InputPanel(QWidget):
 
             iw, ih = self.image_size
             w, h = self._cells
-            box = fit_layout(iw, ih, w, h, self.fit.currentText() or "crop").crop_box
+            box = fit_layout(iw, ih, w, h, self.fit.value() or "crop").crop_box
             if (box[2] - box[0]) * (box[3] - box[1]) >= (1 - CROP_NOTICE) * iw * ih:
                 box = None  # a rounding pixel or two is not worth a word
             else:
@@ -604,11 +644,11 @@ class InputPanel(QWidget):
             seed=self.seed.value(),
             auto_size=self.auto_size.isChecked(),
             fast={  # ConvertConfig fields; None = the engine's (and the CLI's) default
-                "fit": self.fit.currentText(),
-                "resample": self.resample.currentText(),
-                "dither": self.dither.currentText(),
-                "dither_strength": self.dither_strength.value(),
-                "cleanup": None if self.cleanup.value() < 0 else self.cleanup.value(),
+                "fit": self.fit.value(),
+                "resample": self.resample.value(),
+                "dither": self.dither.value(),
+                "dither_strength": self.dither_strength.value() / PERCENT,
+                "cleanup": None if self.cleanup.value() < 0 else self.cleanup.value() / PERCENT,
                 "remove_background": self.remove_background.isChecked(),
                 "intent": self.intent.currentText() or "auto",
                 "max_colors": self.max_colors(),
@@ -633,7 +673,7 @@ def describe_crop(box: tuple[int, int, int, int], width: int, height: int) -> st
     else:
         sides, cut = "top and bottom", height - (bottom - top)
     return (f"Cropped to the pattern's shape: the frame shows the part used; the {sides} ({cut} px in all) are "
-            "left out. Choose Fit: pad to keep the whole picture, or tick Keep picture aspect.")
+            "left out. Choose Fit: Pad (whole picture) to keep all of it, or tick Keep picture aspect.")
 
 
 def available_units(medium: Medium) -> list[str]:

@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
         if self.source_image is None or palette is None or self.runner.is_running():
             return
         w, h = self.input_panel.cells()
-        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.currentText(),
+        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.value(),
                               max_colors=self.input_panel.max_colors())
 
     def _show_preview(self, rgba) -> None:
