@@ -256,16 +256,16 @@ def main() -> int:
     panel = w.input_panel
     panel.keep_aspect.setChecked(True)
     panel.width_spin.setValue(args.size)
-    panel.cleanup.setValue(0.5)
+    panel.cleanup.setValue(50)  # percent
     panel.set_mode("fast")
     results = {}
-    import app.gui.main_window as main_window
+    import app.gui.run_controller as run_controller
 
     for in_process in (False, True):
-        main_window.CONVERT_IN_PROCESS = in_process
+        run_controller.CONVERT_IN_PROCESS = in_process
         where = "process" if in_process else "thread"
         for dither in ("none", "floyd-steinberg"):
-            panel.dither.setCurrentText(dither)
+            panel.dither.set_value(dither)
             delays, _steady, extra = run_phase(w, probe, w.start_run, args.seconds)
             name = f"converter in {where}, dither={dither}"
             results[name] = report(f"{name} ({panel.cells()[0]}x{panel.cells()[1]})", delays, extra)

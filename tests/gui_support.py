@@ -18,6 +18,8 @@ class DialogLog:
     restore_answer: bool = True
     model_answer: str | None = None  # what the missing-model dialog returns (a local model, or None = closed)
     model_questions: list = field(default_factory=list)  # (message, exception) per missing-model dialog
+    long_run_answer: str = "start"  # what the very-long-run confirmation returns (app.gui.long_run CHOICE_*)
+    long_runs: list = field(default_factory=list)  # the LongRunAdvice of each confirmation asked
 
 
 def redirect_qsettings(folder) -> None:
@@ -49,6 +51,12 @@ def make_window(qtbot, monkeypatch, dialogs: DialogLog | None = None):
         return dialogs.model_answer
 
     monkeypatch.setattr(w, "ask_model_source", ask_model)
+
+    def ask_long_run(advice):  # the planner's CPU estimate for any SD-πXL run is hours, tiny test models too
+        dialogs.long_runs.append(advice)
+        return dialogs.long_run_answer
+
+    monkeypatch.setattr(w, "ask_long_run", ask_long_run)
     w.resize(1400, 860)
     w.show()
     qtbot.waitExposed(w)

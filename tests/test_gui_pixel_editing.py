@@ -132,13 +132,13 @@ def test_dock_toggles_in_view_menu_work(window, qtbot):
 def test_progress_speaks_maker_words(window):
     from engine.core.progress import Progress
 
-    window._set_running(True)
-    window._on_progress(Progress(12, 500, "step 12/500", {"sds": 0.41, "fft": 0.0213, "total": 0.84}, 3.0, 90.0))
+    window.runs.set_running(True)
+    window.runs.on_progress(Progress(12, 500, "step 12/500", {"sds": 0.41, "fft": 0.0213, "total": 0.84}, 3.0, 90.0))
     text = window.run_label.text()
-    assert "shape 0.41" in text and "smoothness 0.0213" in text and "ETA 1 min 30 s" in text
+    assert "shape 0.41" in text and "smoothness 0.0213" in text and "1 min 30 s left" in text
     assert "sds" not in text and "fft" not in text
     assert "prompt" in window.run_label.toolTip()
-    window._set_running(False)
+    window.runs.set_running(False)
 
 
 def test_full_colour_names_are_in_tooltips(window):

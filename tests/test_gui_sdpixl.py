@@ -106,3 +106,23 @@ def test_at_most_k_colours_limits_the_sdpixl_palette(window, qtbot, tiny_sd15, s
     assert 1 <= len(used) <= 3
     owned = set(window.palette_panel.palette().codes[:12])
     assert {window.doc.pattern.palette[i].code for i in used} <= owned
+
+
+def test_a_second_start_reuses_the_loaded_model(window, qtbot, tiny_sd15, monkeypatch):
+    import engine.sdpixl.guidance.cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "_SHARED", None)  # this test's own process-wide cache
+    loads = []
+    real = cache_mod.load_pipeline
+    monkeypatch.setattr(cache_mod, "load_pipeline", lambda *a, **k: loads.append(a) or real(*a, **k))
+    _setup(window, str(tiny_sd15), steps=3)
+    patterns = []
+    for prompt in ("a red apple", "a blue boat"):
+        window.input_panel.prompt.setPlainText(prompt)
+        with qtbot.waitSignal(window.runEnded, timeout=60000) as blocker:
+            assert window.start_run(), window.dialogs.errors
+        assert blocker.args == ["finished"], window.dialogs.errors
+        qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=5000)
+        patterns.append(window.doc.pattern)
+    assert len(loads) == 1 and cache_mod.shared_cache().loads == 1  # the second Start loaded nothing
+    assert all(p.shape == (16, 16) for p in patterns) and patterns[0] is not patterns[1]

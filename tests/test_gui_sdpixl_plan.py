@@ -89,13 +89,12 @@ def test_no_estimate_in_fast_mode(window, qtbot):
     panel = window.input_panel
     panel.set_mode("fast")
     panel.width_spin.setValue(100)
-    qtbot.wait(300)
+    assert not window.input_wiring._plan_timer.isActive()  # no estimate is even scheduled
     assert window.input_wiring.last_plan is None and window.input_wiring.update_plan() is None
 
 
 def test_offline_model_dialog_browse_sets_the_next_runs_model(window, qtbot, monkeypatch, tiny_sd15):
-    from app.gui import main_window as mw
-    from app.gui import model_dialog
+    from app.gui import model_dialog, run_controller
     from app.gui.main_window import MainWindow
     from app.gui.model_dialog import ModelSourceDialog
     from app.gui.preferences import Preferences
@@ -129,8 +128,9 @@ def test_offline_model_dialog_browse_sets_the_next_runs_model(window, qtbot, mon
     assert panel.model.text() == str(tiny_sd15)
     assert Preferences.load().model_source == str(tiny_sd15)
     configs = []
-    real = mw.build_run_config
-    monkeypatch.setattr(mw, "build_run_config", lambda *a, **k: configs.append(real(*a, **k)) or configs[-1])
+    real = run_controller.build_run_config
+    monkeypatch.setattr(run_controller, "build_run_config",
+                        lambda *a, **k: configs.append(real(*a, **k)) or configs[-1])
     qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=5000)
     with qtbot.waitSignal(window.runEnded, timeout=60000) as blocker:
         assert window.start_run()
@@ -157,3 +157,41 @@ def test_model_dialog_checks_files(qtbot, tmp_path):
     other = ModelSourceDialog(None, "The ControlNet is missing.", "hf download c/d", browsable=False)
     qtbot.addWidget(other)
     assert not other.browse_button.isVisibleTo(other)
+
+
+def test_a_hopeless_run_shows_the_estimate_and_never_starts_without_a_clear_yes(window, qtbot, monkeypatch,
+                                                                                 sample_image_path):
+    from app.gui import long_run
+    from app.gui.run_controller import LONG_RUN_SECONDS, format_seconds
+
+    panel = _sdpixl(window, qtbot, 300, 300, picture=sample_image_path)
+    panel.prompt.setPlainText("a cat")
+    panel.steps.setValue(1500)
+    qtbot.waitUntil(lambda: window.input_wiring.last_plan.steps == 1500, timeout=10000)
+    plan = window.input_wiring.last_plan
+    assert plan.total_seconds > LONG_RUN_SECONDS  # hours on a CPU
+    asked, answer = [], [long_run.CHOICE_CANCEL]
+    monkeypatch.setattr(window, "ask_long_run", lambda advice: asked.append(advice) or answer[0])
+
+    # Cancel: nothing starts
+    assert not window.start_run()
+    assert len(asked) == 1 and not window.runner.is_running()
+    advice = asked[0]
+    text = advice.text(format_seconds)
+    assert format_seconds(plan.total_seconds) in text and "300 × 300 cells" in text
+    assert "fast converter" in text and "graphics card" in text and "Fewer steps" in text
+    # on a CPU the model's cost is per step, whatever the size: no smaller size is offered as a cure
+    assert advice.smaller is None and "smaller pattern" not in text
+    # the real box offers the same choices, Cancel by default
+    box, choices = window.long_run_box(advice)
+    assert box.defaultButton() is box.escapeButton()
+    assert choices[box.defaultButton()] == long_run.CHOICE_CANCEL
+    assert sorted(choices.values()) == sorted([long_run.CHOICE_FAST, long_run.CHOICE_START, long_run.CHOICE_CANCEL])
+    assert any(b.text().startswith("Start anyway") for b in choices)
+    # the fast converter instead: it runs, in seconds
+    panel.set_cells(300, 300)
+    answer[0] = long_run.CHOICE_FAST
+    with qtbot.waitSignal(window.runEnded, timeout=60000) as blocker:
+        assert window.start_run()
+    assert blocker.args == ["finished"] and panel.current_mode() == "fast"
+    assert window.doc.pattern is not None and len(asked) == 2

@@ -40,6 +40,9 @@ def test_numbers_equal_shopping_list_and_counts_csv(window, small_pattern, tmp_p
     pal = window.palette_panel.palette()
     counts = [(c.code, c.name, n) for _i, c, n in small_pattern.color_counts()]
     top = counts[0][0]
+    # own exactly the counted colours: the pattern's other colours are to buy (an owned colour without a count
+    # would be "owned, amount unknown", which the counts CSV, given only the counts, cannot know)
+    window.palette_panel.set_owned([top, pal.codes[60]])
     window.palette_panel.set_stock({top: 10, pal.codes[60]: 500})  # a colour the pattern does not use too
     stash = {top: 10, pal.codes[60]: 500}
     expected = shopping_list(counts, SpareRule(5.0, 2), 100, stash)
@@ -116,3 +119,31 @@ def test_csv_export_is_read_back(window, small_pattern, tmp_path):
 
     again = ShoppingPanel()
     assert (again.spares_percent.value(), again.spares_min.value(), again.bag_size.value()) == (5.0, 1, 25)
+
+
+def test_ticked_colours_without_counts_are_owned_amount_unknown(window, small_pattern, tmp_path):
+    sp = _setup(window, small_pattern, tmp_path, percent=0.0, minimum=0, bag=0)
+    counts = small_pattern.color_counts()
+    need = {c.code: n for _i, c, n in counts}
+    owned, counted, bought = (c.code for _i, c, _n in counts[:3])
+    pp = window.palette_panel
+    pp.set_owned([owned, counted])
+    pp.set_stock({counted: 5})
+    rows = {r[0]: r for r in _panel_rows(sp)}
+    # Own / Buy / Bags / Short: owned without a count claims nothing to buy; a count is subtracted; not owned = buy
+    assert rows[owned][5:] == ["owned", "", "", ""]
+    assert rows[counted][5:] == ["5", str(need[counted] - 5), "", str(need[counted] - 5)]
+    assert rows[bought][5:] == ["0", str(need[bought]), "", str(need[bought])]
+    assert "1 colour owned, amount unknown" in sp.summary.text()
+    assert "your stash covers 0 of 3 colours" in sp.summary.text()  # the owned colour of unknown amount is apart
+    # the CSV says it in words
+    out = sp.export_csv(tmp_path / "list.csv")
+    with out.open(encoding="utf-8") as fh:
+        written = {r["code"]: r for r in csv.DictReader(fh)}
+    assert written[owned]["owned"] == "owned, amount unknown" and written[owned]["to buy"] == ""
+    assert written[bought]["to buy"] == str(need[bought])
+    # untick it: now it is to buy
+    pp.set_owned([counted])
+    rows = {r[0]: r for r in _panel_rows(sp)}
+    assert rows[owned][5:7] == ["0", str(need[owned])]
+    assert "amount unknown" not in sp.summary.text()

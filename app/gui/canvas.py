@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from engine.core.pattern import Pattern
 
 MIN_SCALE, MAX_SCALE = 0.25, 96.0
 GRID_MIN_SCALE = 8.0  # grid lines only from this many screen pixels per cell (below, they would hide the cells)
 _EMPTY_BACKGROUND = QColor(236, 236, 236)  # shows through empty cells
+EMPTY_TEXT = ("Open or drop a picture (File > Open picture starts in the bundled samples),\n"
+              "pick a palette, then press Start (F5).\n\nHelp > Quick start explains each step.")
 
 
 def array_to_qimage(rgb: np.ndarray) -> QImage:
@@ -64,6 +66,14 @@ class PatternCanvas(QWidget):
         self._fitted = True
         self.showing_preview = False  # a preview (not the pattern) is on screen
         self._preview_medium = None  # board lines of a preview
+        # a line over the top of the canvas saying what is on screen when it is not simply the pattern
+        self.notice = QLabel(self)
+        self.notice.setObjectName("canvasNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.notice.setStyleSheet("QLabel { background: rgba(255, 248, 214, 235); color: #3a3000; "
+                                  "border: 1px solid #c9b458; border-radius: 4px; padding: 4px 8px; }")
+        self.notice.hide()
 
     # ------------------------------------------------------------ content
     @property
@@ -139,6 +149,23 @@ class PatternCanvas(QWidget):
             self.fit()
         self.update()
 
+    def set_notice(self, text: str) -> None:
+        """Show ``text`` over the top of the canvas ("" hides it): what is on screen and what Start will do."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+        self._place_notice()
+
+    def _place_notice(self) -> None:
+        if not self.notice.isHidden():
+            width = max(100, self.width() - 16)
+            self.notice.setFixedSize(width, self.notice.heightForWidth(width))
+            self.notice.move(8, 8)
+        if self._fitted:
+            self.fit()
+
+    def _notice_height(self) -> int:
+        return 0 if self.notice.isHidden() else self.notice.height() + 8
+
     def set_input_image(self, image: QImage | None) -> None:
         """The source picture drawn beside the pattern when ``show_input`` is on."""
         self._input = image
@@ -185,9 +212,10 @@ class PatternCanvas(QWidget):
         if not w or not h:
             return
         margin = 12
-        s = min((self.width() - 2 * margin) / w, (self.height() - 2 * margin) / h)
+        top = self._notice_height()  # the notice line stays clear of the cells
+        s = min((self.width() - 2 * margin) / w, (self.height() - top - 2 * margin) / h)
         self.scale = float(min(MAX_SCALE, max(MIN_SCALE, s)))
-        self.offset = QPointF((self.width() - w * self.scale) / 2, (self.height() - h * self.scale) / 2)
+        self.offset = QPointF((self.width() - w * self.scale) / 2, top + (self.height() - top - h * self.scale) / 2)
         self._fitted = True
         self.zoomChanged.emit(self.scale)
         self.update()
@@ -238,7 +266,7 @@ class PatternCanvas(QWidget):
         if self._image is None or not w:
             p.setPen(self.palette().text().color())
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                       "Open or drop a picture, pick a palette, then press Start")
+                       EMPTY_TEXT)
             p.end()
             return
         target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
@@ -315,8 +343,7 @@ class PatternCanvas(QWidget):
     # ------------------------------------------------------------ input events
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
-        if self._fitted:
-            self.fit()
+        self._place_notice()  # refits too
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
         steps = event.angleDelta().y() / 120.0

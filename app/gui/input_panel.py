@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +33,7 @@ MODE_FAST, MODE_SDPIXL = "fast", "sdpixl"
 UNITS = ("cells", "boards", "cm")
 BUDGET_AUTO, BUDGET_MAX, BUDGET_ALL = "auto", "max", "all"  # colour budget choices (ConvertConfig fields)
 CLEANUP_BY_INTENT = -0.1  # cleanup spin value meaning "as the intent says" (ConvertConfig.cleanup None)
+CROP_NOTICE = 0.01  # a crop leaving out at least this share of the picture is framed and described
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
@@ -49,6 +50,41 @@ class JobSettings:
     auto_size: bool = False  # fast converter: one cell per detected pixel-art cell (ConvertConfig AUTO_SIZE)
     fast: dict = field(default_factory=dict)
     sdpixl: dict = field(default_factory=dict)
+
+
+class ChoiceBox(QComboBox):
+    """A dropdown of named choices: each item shows a plain name (and a tooltip) and carries the engine's value."""
+
+    def add_choices(self, choices: list[tuple[str, str, str]]) -> None:
+        """``(value, name, tooltip)`` per item."""
+        for value, name, tip in choices:
+            self.addItem(name, value)
+            self.setItemData(self.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+
+    def value(self) -> str:
+        """The engine value of the current choice."""
+        return self.currentData()
+
+    def set_value(self, value: str) -> None:
+        """Choose the item whose engine value is ``value`` (ValueError if there is none)."""
+        i = self.findData(value)
+        if i < 0:
+            raise ValueError(f"no choice {value!r}")
+        self.setCurrentIndex(i)
+
+
+# Fast converter choices: (ConvertConfig value, what the app calls it, what it does)
+FIT_CHOICES = [("crop", "Crop to fill", "Fill every cell; the picture's sides (or top and bottom) are cut off"),
+               ("pad", "Pad (whole picture)", "Keep the whole picture; cells it does not cover stay empty"),
+               ("stretch", "Stretch", "Fill every cell by stretching the picture (shapes get wider or taller)")]
+RESAMPLE_CHOICES = [("area", "Average colour", "Each cell takes the average colour of its part of the picture"),
+                    ("dominant", "Most common colour", "Each cell takes the most common colour of its part "
+                                                       "(crisp for pixel art and logos)")]
+DITHER_CHOICES = [("none", "None", "Flat areas of colour"),
+                  ("floyd-steinberg", "Smooth (Floyd–Steinberg)", "Mixes neighbouring colours for smooth shading"),
+                  ("atkinson", "Crisp (Atkinson)", "Lighter mixing that keeps more contrast"),
+                  ("bayer", "Regular pattern (Bayer)", "An even, regular mix of colours")]
+PERCENT = 100.0  # dither strength and cleanup are shown in percent; the engine takes 0..1
 
 
 class ImageDropLabel(QLabel):
@@ -108,6 +144,12 @@ class InputPanel(QWidget):
         self.clear_button = QPushButton("Clear")
         self.image_info = QLabel("No picture (SD-πXL can start from the prompt alone)")
         self.image_info.setWordWrap(True)
+        self.crop_info = QLabel()  # what the crop to the pattern's shape leaves out
+        self.crop_info.setObjectName("cropInfo")
+        self.crop_info.setWordWrap(True)
+        self.crop_info.hide()
+        self._thumb_pm: QPixmap | None = None
+        self.crop_box: tuple[int, int, int, int] | None = None  # the part of the picture the pattern uses
         row = QHBoxLayout()
         row.addWidget(self.open_button, 1)
         row.addWidget(self.clear_button)
@@ -116,6 +158,7 @@ class InputPanel(QWidget):
         pic.addWidget(self.thumb)
         pic.addLayout(row)
         pic.addWidget(self.image_info)
+        pic.addWidget(self.crop_info)
 
         # --- prompt
         self.prompt = QPlainTextEdit()
@@ -134,7 +177,7 @@ class InputPanel(QWidget):
         for s in (self.width_spin, self.height_spin):
             s.setKeyboardTracking(False)
         self.unit = QComboBox()
-        self.unit.addItems(UNITS)
+        self.unit.addItems(available_units(self.medium))
         self.keep_aspect = QCheckBox("Keep picture aspect")
         self.keep_aspect.setChecked(True)
         self.auto_size = QCheckBox("Auto (pixel grid)")
@@ -214,6 +257,7 @@ class InputPanel(QWidget):
         self.seed_button.clicked.connect(lambda: self.seed.setValue(random.randrange(2**31 - 1)))
         self.mode.currentIndexChanged.connect(self.stack.setCurrentIndex)
         self.fit.currentIndexChanged.connect(lambda _i: self.previewSettingsChanged.emit())
+        self.fit.currentIndexChanged.connect(lambda _i: self._show_crop())
         self.unit.currentIndexChanged.connect(self._show_size)
         self.width_spin.valueChanged.connect(lambda _v: self._size_edited("w"))
         self.height_spin.valueChanged.connect(lambda _v: self._size_edited("h"))
@@ -225,22 +269,27 @@ class InputPanel(QWidget):
         page = QWidget()
         f = QFormLayout(page)
         f.setContentsMargins(0, 0, 0, 0)
-        self.fit = QComboBox()
-        self.fit.addItems(["crop", "pad", "stretch"])
-        self.resample = QComboBox()
-        self.resample.addItems(["area", "dominant"])
-        self.dither = QComboBox()
-        self.dither.addItems(["none", "floyd-steinberg", "atkinson", "bayer"])
+        self.fit = ChoiceBox()
+        self.fit.add_choices(FIT_CHOICES)
+        self.resample = ChoiceBox()
+        self.resample.add_choices(RESAMPLE_CHOICES)
+        self.dither = ChoiceBox()
+        self.dither.add_choices(DITHER_CHOICES)
         self.dither_strength = QDoubleSpinBox()
-        self.dither_strength.setRange(0.0, 1.0)
-        self.dither_strength.setSingleStep(0.1)
-        self.dither_strength.setValue(1.0)
+        self.dither_strength.setDecimals(0)
+        self.dither_strength.setRange(0.0, PERCENT)
+        self.dither_strength.setSingleStep(10.0)
+        self.dither_strength.setSuffix(" %")
+        self.dither_strength.setValue(PERCENT)
+        self.dither_strength.setToolTip("How strongly colours are mixed when dithering (100 % = full)")
         self.cleanup = QDoubleSpinBox()
-        self.cleanup.setRange(CLEANUP_BY_INTENT, 1.0)
-        self.cleanup.setSingleStep(0.1)
+        self.cleanup.setDecimals(0)
+        self.cleanup.setRange(CLEANUP_BY_INTENT * PERCENT, PERCENT)
+        self.cleanup.setSingleStep(10.0)
+        self.cleanup.setSuffix(" %")
         self.cleanup.setSpecialValueText("by intent")
-        self.cleanup.setValue(CLEANUP_BY_INTENT)
-        self.cleanup.setToolTip("Remove isolated single cells (confetti): 0 = off, 1 = strongest; "
+        self.cleanup.setValue(CLEANUP_BY_INTENT * PERCENT)
+        self.cleanup.setToolTip("Remove isolated single cells (confetti): 0 % = off, 100 % = strongest; "
                                 "\"by intent\" = what the picture's intent uses (photos get some cleanup)")
         self.remove_background = QCheckBox("Remove background")
         # intent: the choices come from the engine once it has loaded (fill_engine_choices); "auto" until then
@@ -410,6 +459,7 @@ class InputPanel(QWidget):
         """Show a thumbnail (None clears) and remember its size for the aspect ratio."""
         if image is None or image.isNull():
             self.image_size = None
+            self._thumb_pm = None
             self.thumb.setPixmap(QPixmap())
             self.thumb.setText("Drop a picture here\nor click Open…")
             self.image_info.setText("No picture (SD-πXL can start from the prompt alone)")
@@ -417,15 +467,64 @@ class InputPanel(QWidget):
             self.image_size = (image.width(), image.height())
             pm = QPixmap.fromImage(image).scaled(260, 140, Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.SmoothTransformation)
+            self._thumb_pm = pm
             self.thumb.setPixmap(pm)
             self.image_info.setText(description or f"{image.width()} × {image.height()} px")
             if self.keep_aspect.isChecked():
                 self._size_edited("w")
+        self._show_crop()
         self.imageChanged.emit()
+
+    # ------------------------------------------------------------ crop frame
+    def _show_crop(self) -> None:
+        """With Fit "crop" and a pattern of another shape than the picture: a frame on the thumbnail around the
+        part used and a line saying what is left out. The box comes from the converter's own
+        ``engine.core.image_io.fit_layout``."""
+        box, text = None, ""
+        if self.image_size is not None and self._thumb_pm is not None:
+            from engine.core.image_io import fit_layout
+
+            iw, ih = self.image_size
+            w, h = self._cells
+            box = fit_layout(iw, ih, w, h, self.fit.value() or "crop").crop_box
+            if (box[2] - box[0]) * (box[3] - box[1]) >= (1 - CROP_NOTICE) * iw * ih:
+                box = None  # a rounding pixel or two is not worth a word
+            else:
+                text = describe_crop(box, iw, ih)
+        self.crop_box = box
+        self.crop_info.setText(text)
+        self.crop_info.setVisible(bool(text))
+        if self._thumb_pm is not None:
+            self.thumb.setPixmap(self._thumb_pm if box is None else self._framed(box))
+
+    def _framed(self, box: tuple[int, int, int, int]) -> QPixmap:
+        pm = QPixmap(self._thumb_pm)
+        iw, ih = self.image_size
+        sx, sy = pm.width() / iw, pm.height() / ih
+        inner = QRectF(box[0] * sx, box[1] * sy, (box[2] - box[0]) * sx, (box[3] - box[1]) * sy)
+        p = QPainter(pm)
+        outside = QPainterPath()
+        outside.addRect(QRectF(pm.rect()))
+        cut = QPainterPath()
+        cut.addRect(inner)
+        p.fillPath(outside.subtracted(cut), QColor(0, 0, 0, 140))
+        p.setPen(QPen(QColor(255, 210, 0), 2))
+        p.drawRect(inner.adjusted(1, 1, -1, -1))
+        p.end()
+        return pm
 
     # ------------------------------------------------------------ size
     def set_medium(self, medium: Medium) -> None:
+        """The medium of the next run: its units (no "boards" for threads or pixel art) and its sizes."""
         self.medium = medium
+        units = available_units(medium)
+        if [self.unit.itemText(i) for i in range(self.unit.count())] != units:
+            current = self.unit.currentText()
+            self.unit.blockSignals(True)
+            self.unit.clear()
+            self.unit.addItems(units)
+            self.unit.setCurrentText(current if current in units else "cells")
+            self.unit.blockSignals(False)
         self._show_size()
 
     def cells(self) -> tuple[int, int]:
@@ -463,6 +562,7 @@ class InputPanel(QWidget):
         if self._grid_text and self.auto_size.isChecked():
             text = self._grid_text + "\n" + text
         self.size_info.setText(text)
+        self._show_crop()
 
     # ------------------------------------------------------------ size "Auto (pixel grid)"
     def is_auto_size(self) -> bool:
@@ -544,11 +644,11 @@ class InputPanel(QWidget):
             seed=self.seed.value(),
             auto_size=self.auto_size.isChecked(),
             fast={  # ConvertConfig fields; None = the engine's (and the CLI's) default
-                "fit": self.fit.currentText(),
-                "resample": self.resample.currentText(),
-                "dither": self.dither.currentText(),
-                "dither_strength": self.dither_strength.value(),
-                "cleanup": None if self.cleanup.value() < 0 else self.cleanup.value(),
+                "fit": self.fit.value(),
+                "resample": self.resample.value(),
+                "dither": self.dither.value(),
+                "dither_strength": self.dither_strength.value() / PERCENT,
+                "cleanup": None if self.cleanup.value() < 0 else self.cleanup.value() / PERCENT,
                 "remove_background": self.remove_background.isChecked(),
                 "intent": self.intent.currentText() or "auto",
                 "max_colors": self.max_colors(),
@@ -563,6 +663,22 @@ class InputPanel(QWidget):
                 "controlnets": self.controlnet_kinds(),
             },
         )
+
+
+def describe_crop(box: tuple[int, int, int, int], width: int, height: int) -> str:
+    """Plain words for a crop box of a ``width`` x ``height`` picture: which sides are left out."""
+    left, top, right, bottom = box
+    if left or right < width:
+        sides, cut = "left and right sides", width - (right - left)
+    else:
+        sides, cut = "top and bottom", height - (bottom - top)
+    return (f"Cropped to the pattern's shape: the frame shows the part used; the {sides} ({cut} px in all) are "
+            "left out. Choose Fit: Pad (whole picture) to keep all of it, or tick Keep picture aspect.")
+
+
+def available_units(medium: Medium) -> list[str]:
+    """The size units that mean something for ``medium``: boards only where it has a default board."""
+    return [u for u in UNITS if u != "boards" or medium.default_board is not None]
 
 
 def describe_image_file(path: str | Path, width: int, height: int) -> str:

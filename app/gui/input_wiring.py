@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.gui.input_panel import MODE_FAST, MODE_SDPIXL
+from app.gui.wording import plain_words
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ def plan_text(plan, format_seconds: Callable[[float], str]) -> tuple[str, str]:
              f"≈ {format_seconds(plan.total_seconds)}",
              f"Peak memory ≈ {plan.peak_gib:.1f} GiB (loading ≈ {plan.load_peak_gib:.1f} GiB), "
              f"{plan.px_per_cell:.1f} px per cell"]
-    lines += [f"⚠ {w}" for w in plan.warnings]
-    return "\n".join(lines), plan.summary()
+    lines += [f"⚠ {plain_words(w)}" for w in plan.warnings]
+    return "\n".join(lines), plain_words(plan.summary())
 
 
 class InputWiring(QObject):
@@ -51,6 +52,7 @@ class InputWiring(QObject):
         self.w = window
         self.build_run_config, self.format_seconds = build_run_config, format_seconds
         self.last_plan = None
+        self.last_config = None  # the RunConfig of last_plan
         self._plan_timer = QTimer(self)
         self._plan_timer.setSingleShot(True)
         self._plan_timer.setInterval(PLAN_DELAY_MS)
@@ -89,11 +91,11 @@ class InputWiring(QObject):
 
     # ------------------------------------------------------------ after a conversion
     def _on_run_finished(self, result) -> None:
-        if self.w._run_mode != MODE_FAST or not hasattr(result, "metadata"):
+        if self.w.runs.mode != MODE_FAST or not hasattr(result, "metadata"):
             return
         from engine.convert.pipeline import summary_lines
 
-        lines = summary_lines(result)
+        lines = [plain_words(line) for line in summary_lines(result)]
         grid = result.metadata.get("grid")
         if grid:
             lines.insert(0, f"pixel grid {grid['cols']} × {grid['rows']} cells, pitch {grid['pitch_x']:.2f} × "
@@ -163,10 +165,10 @@ class InputWiring(QObject):
             plan = plan_for_run(config)
         except Exception as exc:  # an estimate that cannot be made must not break the panel
             log.info("no estimate: %s", exc)
-            ip.show_plan(f"No estimate: {exc}")
+            ip.show_plan(plain_words(f"No estimate: {exc}"))
             self.last_plan = None
             return None
         text, tip = plan_text(plan, self.format_seconds)
         ip.show_plan(text, tip)
-        self.last_plan = plan
+        self.last_plan, self.last_config = plan, config
         return plan

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,34 +21,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui import settings
-from app.gui.autosave import Autosaver, keep_copy, load_recovery, pending_recoveries, recovered_files
+from app.gui import settings, wheel_guard
+from app.gui.autosave import Autosaver
 from app.gui.canvas import PatternCanvas, array_to_qimage
-from app.gui.commands import SetPatternCommand
 from app.gui.crash import install_excepthook
-from app.gui.document import EMPTY, PatternDocument
-from app.gui.input_panel import IMAGE_FILTER, MODE_FAST, MODE_SDPIXL, InputPanel, JobSettings, describe_image_file
+from app.gui.document import PatternDocument
+from app.gui.input_panel import IMAGE_FILTER, MODE_SDPIXL, InputPanel, describe_image_file
 from app.gui.palette_panel import PalettePanel
 from app.gui.preferences import Preferences, PreferencesDialog, resolve_device
 from app.gui.preview import PreviewRunner
-from app.gui.process_jobs import convert_in_process, warm_up
+from app.gui.process_jobs import warm_up
+from app.gui.project_actions import ProjectActions, last_dir
+from app.gui.run_controller import RunController, best_colours_for, build_run_config, format_seconds
 from app.gui.swatch import ColorSwatch
 from app.gui.tools import SWAP_KEY, TOOL_KEYS, EditController
+from app.gui.wording import plain_words
 from app.gui.workers import JobRunner, freeze_startup_objects, prefer_gui_thread
-from engine.core.palette import FINISHES, Palette, PaletteError
-from engine.core.pattern import FILE_SUFFIX, Pattern, PatternError
-from engine.core.progress import Progress
-from engine.sdpixl.settings import format_duration
+from engine.core.palette import PaletteError
+from engine.core.pattern import FILE_SUFFIX
+
+__all__ = ["MainWindow", "best_colours_for", "build_run_config", "format_seconds", "run_gui"]
 
 log = logging.getLogger(__name__)
 
 APP_TITLE = "piXL Studio"
 ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
-PROJECT_FILTER = f"piXL project (*{FILE_SUFFIX});;All files (*)"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
 PALETTE_FILTER = "Palettes (*.hex *.gpl *.csv *.json);;All files (*)"
-# The fast converter runs in a child process (see app.gui.process_jobs); False runs it in the worker thread
-# (the benchmark compares both).
-CONVERT_IN_PROCESS = True
 PREVIEW_DELAY_MS = 150  # the preview waits for the size/palette to settle (typing, spinning)
 PARTIAL_REPAINT_CELLS = 4096  # edits touching at most this many cells repaint only those
 COUNTS_DURING_STROKE_MS = 120  # how often colour counts follow a pencil stroke
@@ -61,7 +60,9 @@ def icon(name: str) -> QIcon:
 
 
 class MainWindow(QMainWindow):
-    """The desktop app. ``runEnded(str)`` fires after a run was handled: finished, cancelled or failed."""
+    """The desktop app: builds the widgets, menus and docks and wires them to the run controller
+    (``self.runs``), the project actions (``self.project``) and the edit controller (``self.edit``).
+    ``runEnded(str)`` fires after a run was handled: finished, cancelled or failed."""
 
     runEnded = Signal(str)
 
@@ -84,12 +85,10 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.doc, self.prefs.autosave_seconds, self)
         self.source_image = None  # PIL RGBA of the input picture
         self.source_path: Path | None = None
-        self._run_mode = ""
-        self._stopping = False  # Stop was pressed; the run has not ended yet
-        self._run_palette: Palette | None = None  # full panel palette of the current run
-        self._run_device = "cpu"  # SD-πXL device of the current run
-        self._close_after_run = False
         self._hover_cell = (-1, -1)
+        self.runs = RunController(self)
+        self.runs.runEnded.connect(self.runEnded)
+        self.project = ProjectActions(self)
 
         self.canvas = PatternCanvas()
         self.setCentralWidget(self.canvas)
@@ -112,7 +111,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
         self._restore_window_state()
         self._update_title()
-        self._update_device_label()
+        self.update_device_label()
         install_excepthook(lambda title, message: self.show_error(title, message))
 
     # ================================================================== construction
@@ -180,6 +179,10 @@ class MainWindow(QMainWindow):
         self.act_redo.setIcon(icon("redo"))
         self.act_prefs = self._action("&Preferences…", self.preferences_dialog, K.Preferences, "preferences")
         self.act_about = self._action("&About piXL Studio", self.about)
+        self.act_quick_start = self._action("&Quick start", self.show_quick_start, K.HelpContents,
+                                            tip="Six steps from a picture to a pattern")
+        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts,
+                                          tip="Every shortcut of the menus, and the mouse")
         self.act_zoom_in = self._action("Zoom &in", lambda: self.canvas.zoom_by(1.25), K.ZoomIn, "zoom-in")
         self.act_zoom_out = self._action("Zoom &out", lambda: self.canvas.zoom_by(0.8), K.ZoomOut, "zoom-out")
         self.act_fit = self._action("&Fit to window", self.canvas.fit, "Ctrl+0", "zoom-fit")
@@ -220,12 +223,10 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&File")
         for a in (self.act_new, self.act_open):
             m.addAction(a)
-        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu = self.project.recent_menu
         m.addMenu(self.recent_menu)
-        self._fill_recent_menu()
-        self.recover_menu = QMenu("Re&cover", self)  # autosaves kept when a restore was declined
+        self.recover_menu = self.project.recover_menu
         m.addMenu(self.recover_menu)
-        self._fill_recover_menu()
         for a in (self.act_save, self.act_save_as, None, self.act_open_image, self.act_import_palette,
                   self.act_export, None, self.act_quit):
             m.addSeparator() if a is None else m.addAction(a)
@@ -241,7 +242,9 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Run")
         m.addAction(self.act_start)
         m.addAction(self.act_stop)
-        mb.addMenu("&Help").addAction(self.act_about)
+        m = mb.addMenu("&Help")
+        for a in (self.act_quick_start, self.act_shortcuts, None, self.act_about):
+            m.addSeparator() if a is None else m.addAction(a)
 
         tb = self.addToolBar("Main")
         tb.setObjectName("mainToolbar")
@@ -296,11 +299,7 @@ class MainWindow(QMainWindow):
         self.doc.cellsChanged.connect(self._on_cells_changed)
         self.doc.modifiedChanged.connect(lambda _m: self._update_title())
         self.doc.pathChanged.connect(lambda _p: self._update_title())
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_run_finished)
-        self.runner.cancelled.connect(self._on_run_cancelled)
-        self.runner.failed.connect(self._on_run_failed)
-        self.runner.stopped.connect(self._on_run_stopped)
+        self.edit.panel_palette = self.palette_panel.palette
         self._connect_input_options()
 
     def _connect_input_options(self) -> None:
@@ -316,6 +315,10 @@ class MainWindow(QMainWindow):
         self.input_panel.mode.currentIndexChanged.connect(self._on_mode_changed)
         self._engine_warm = False
         self.canvas.installEventFilter(self)  # the warm-up waits for the canvas's first paint
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        wheel_guard.install()  # dropdowns and number boxes take the wheel only when focused (every window)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         if obj is self.canvas and event.type() == QEvent.Type.Paint and not self._engine_warm:
@@ -359,7 +362,7 @@ class MainWindow(QMainWindow):
             self.input_panel.preset.setCurrentText("fast")
         if names:
             self.input_wiring.fill_sdpixl_choices()
-        self._update_device_label()
+        self.update_device_label()
         return bool(names)
 
     # ================================================================== dialogs (tests monkeypatch these)
@@ -376,6 +379,39 @@ class MainWindow(QMainWindow):
         dlg = ModelSourceDialog(self, message, getattr(exc, "command", ""),
                                 browsable=getattr(exc, "what", "model") == "model")
         return dlg.chosen if dlg.exec() else None
+
+    def ask_long_run(self, advice) -> str:
+        """An SD-πXL run estimated to take very long: the estimate, what helps, and a clear choice. Returns a
+        ``app.gui.long_run`` CHOICE_*; Cancel is the default. Tests replace this method."""
+        from app.gui.long_run import CHOICE_CANCEL
+
+        box, choices = self.long_run_box(advice)
+        box.exec()
+        return choices.get(box.clickedButton(), CHOICE_CANCEL)
+
+    def long_run_box(self, advice) -> tuple[QMessageBox, dict]:
+        """The confirmation box for ``ask_long_run`` and its buttons' choices (built, not shown)."""
+        from app.gui.long_run import CHOICE_CANCEL, CHOICE_FAST, CHOICE_SMALLER, CHOICE_START
+
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("A very long run")
+        box.setText(f"<b>This run would take about {format_seconds(advice.seconds)}.</b>")
+        box.setInformativeText(advice.text(format_seconds))
+        role = QMessageBox.ButtonRole
+        choices = {}
+        if self.source_image is not None:
+            choices[box.addButton("Use the fast converter", role.ActionRole)] = CHOICE_FAST
+        if advice.smaller is not None:
+            w, h = advice.smaller
+            choices[box.addButton(f"Make it {w} × {h} cells", role.ActionRole)] = CHOICE_SMALLER
+        choices[box.addButton(f"Start anyway ({format_seconds(advice.seconds)})", role.DestructiveRole)] = \
+            CHOICE_START
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        choices[cancel] = CHOICE_CANCEL
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        return box, choices
 
     def show_info(self, title: str, message: str) -> None:
         QMessageBox.information(self, title, message)
@@ -395,157 +431,56 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def ask_save_path(self) -> str:
-        start = str(self.doc.path or (self._last_dir() / f"pattern{FILE_SUFFIX}"))
-        name, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
-        if name and not name.lower().endswith(FILE_SUFFIX):
-            name += FILE_SUFFIX
-        return name
+        """Where to save the project (a file dialog; tests replace this method)."""
+        return self.project.ask_save_path()
 
-    def _last_dir(self) -> Path:
-        d = settings.value("lastDir", "")
-        return Path(d) if d and Path(d).is_dir() else Path.home()
-
-    # ================================================================== project files
+    # ================================================================== project files (ProjectActions)
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current project (saved, discarded, or nothing to lose)."""
-        if not self.doc.modified or self.doc.pattern is None:
-            return True
-        answer = self.ask_save_changes()
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        return self.project.maybe_save()
 
     def new_project(self) -> None:
-        if self.runner.is_running() or not self.maybe_save():
-            return
-        self.doc.reset(None)
-        self.autosaver.discard()
+        self.project.new_project()
 
     def open_project_dialog(self) -> None:
-        if not self.maybe_save():
-            return
-        name, _ = QFileDialog.getOpenFileName(self, "Open project", str(self._last_dir()), PROJECT_FILTER)
-        if name:
-            self.open_project(name, ask=False)
+        self.project.open_dialog()
 
     def open_project(self, path: str | Path, ask: bool = True) -> bool:
         """Load a .pixl project; errors go to ``show_error`` and the current project stays."""
-        if self.runner.is_running() or (ask and not self.maybe_save()):
-            return False
-        try:
-            pattern = Pattern.load(path)
-        except (PatternError, OSError) as exc:
-            self.show_error("Cannot open project", str(exc))
-            return False
-        pattern = self._match_panel_palette(pattern)
-        self.doc.reset(pattern, path)
-        self._remember(path)
-        return True
-
-    def _match_panel_palette(self, pattern: Pattern) -> Pattern:
-        """Show the project's palette in the panel: the shipped one when it matches, else the project's own."""
-        from engine.core.edit import adopt_palette
-
-        key = pattern.palette.key
-        if key and self.palette_panel.select_palette(key):
-            adopted = adopt_palette(pattern, self.palette_panel.palette())
-            if adopted is not pattern:
-                return adopted
-        self.palette_panel.show_project_palette(pattern.palette)
-        return pattern
+        return self.project.open(path, ask)
 
     def save(self) -> bool:
-        if self.doc.pattern is None:
-            return False
-        if self.doc.path is None:
-            return self.save_as()
-        return self.save_to(self.doc.path)
+        return self.project.save()
 
     def save_as(self) -> bool:
-        if self.doc.pattern is None:
-            return False
-        name = self.ask_save_path()
-        return bool(name) and self.save_to(name)
+        return self.project.save_as()
 
     def save_to(self, path: str | Path) -> bool:
         """Write the project atomically; marks it saved and removes the autosave."""
-        try:
-            self.doc.pattern.save(path)
-        except (PatternError, OSError) as exc:
-            self.show_error("Cannot save project", str(exc))
-            return False
-        self.doc.mark_saved(path)
-        self.autosaver.discard()
-        self._remember(path)
-        self.statusBar().showMessage(f"Saved {path}", 4000)
-        return True
-
-    def _remember(self, path: str | Path) -> None:
-        settings.add_recent_file(path)
-        settings.set_value("lastDir", str(Path(path).resolve().parent))
-        self._fill_recent_menu()
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = settings.recent_files()
-        for f in files:
-            act = self.recent_menu.addAction(Path(f).name)
-            act.setToolTip(f)
-            act.triggered.connect(lambda _c=False, p=f: self.open_project(p))
-        self.recent_menu.setEnabled(bool(files))
+        return self.project.save_to(path)
 
     def check_recovery(self) -> bool:
-        """At start-up: offer to restore an autosave left by a crashed session. Returns True if restored.
-
-        Only autosaves nobody holds (their window crashed or was killed) are offered. Restoring adopts the newest
-        as this window's autosave; declining, or any other orphan, is kept in File -> Recover, never deleted.
-        """
-        orphans = pending_recoveries()
-        if not orphans:
-            return False
-        newest, others = orphans[0], orphans[1:]
-        for extra in others:
-            keep_copy(extra)
-        restored = False
-        if not self.ask_restore(newest):
-            kept = keep_copy(newest)
-            if kept is not None:
-                self.statusBar().showMessage(f"The autosave was kept: File > Recover > {kept.name}", 8000)
-        else:
-            try:
-                pattern, original = load_recovery(newest)
-            except (PatternError, OSError) as exc:
-                keep_copy(newest)
-                self.show_error("Cannot restore autosave", f"{exc}\n\nA copy was kept in File > Recover.")
-            else:
-                pattern = self._match_panel_palette(pattern)
-                self.doc.reset(pattern, original, modified=True)
-                self.autosaver.adopt(newest)
-                restored = True
-        self._fill_recover_menu()
-        return restored
-
-    def _fill_recover_menu(self) -> None:
-        self.recover_menu.clear()
-        files = recovered_files()
-        for f in files:
-            act = self.recover_menu.addAction(f.name)
-            act.setToolTip(str(f))
-            act.triggered.connect(lambda _c=False, p=f: self.open_recovered(p))
-        self.recover_menu.setEnabled(bool(files))
+        """At start-up: offer to restore an autosave left by a crashed session (ProjectActions.check_recovery)."""
+        return self.project.check_recovery()
 
     def open_recovered(self, path: str | Path) -> bool:
-        """Open a kept autosave as an unsaved project (Save asks where; the kept copy stays until deleted)."""
-        if self.runner.is_running() or not self.maybe_save():
-            return False
-        try:
-            pattern, original = load_recovery(Path(path))
-        except (PatternError, OSError) as exc:
-            self.show_error("Cannot open recovered project", str(exc))
-            return False
-        pattern = self._match_panel_palette(pattern)
-        self.doc.reset(pattern, original, modified=True)
-        return True
+        return self.project.open_recovered(path)
+
+    # ================================================================== runs (RunController)
+    def start_run(self) -> bool:
+        """Start the chosen method in the worker thread; returns False (with a message) when it cannot."""
+        return self.runs.start()
+
+    def stop_run(self) -> None:
+        """Ask the running job to stop (it ends at its next step)."""
+        self.runs.stop()
+
+    def update_device_label(self) -> None:
+        device = self.runs.device_text()
+        if device is None:
+            # resolving "auto" needs torch: not worth loading it at start-up just for this label
+            device = resolve_device(self.prefs.device) if "torch" in sys.modules else self.prefs.device
+        self.device_label.setText(f"Device: {device}")
 
     # ================================================================== drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -570,9 +505,18 @@ class MainWindow(QMainWindow):
 
     # ================================================================== input picture and palettes
     def open_image_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open picture", str(self._last_dir()), IMAGE_FILTER)
-        if name:
-            self.load_image_file(name)
+        dlg = self.make_image_dialog()
+        if dlg.exec() and dlg.selectedFiles():
+            self.load_image_file(dlg.selectedFiles()[0])
+
+    def make_image_dialog(self) -> QFileDialog:
+        """The Open picture dialog: the bundled samples in its side bar, and its start folder the first time."""
+        dlg = QFileDialog(self, "Open picture", str(image_start_dir()), IMAGE_FILTER)
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
+        if SAMPLES_DIR.is_dir():
+            urls = [QUrl.fromLocalFile(str(SAMPLES_DIR))]
+            dlg.setSidebarUrls(urls + [u for u in dlg.sidebarUrls() if u not in urls])
+        return dlg
 
     def load_image_file(self, path: str | Path) -> bool:
         """Use a picture as input; a bad file shows an error and leaves everything as it was."""
@@ -581,7 +525,7 @@ class MainWindow(QMainWindow):
         try:
             image = load_image(path)
         except (ImageLoadError, OSError, ValueError) as exc:
-            self.show_error("Cannot open picture", str(exc))
+            self.show_error("Cannot open picture", plain_words(str(exc)))
             return False
         self.source_image, self.source_path = image, Path(path)
         qimg = array_to_qimage(np.asarray(image.convert("RGBA")))
@@ -598,9 +542,10 @@ class MainWindow(QMainWindow):
         self.previews.invalidate()
         if self.canvas.showing_preview and not self.runner.is_running():
             self.canvas.set_pattern(self.doc.pattern)
+        self.update_notice()
 
     def import_palette_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Import palette", str(self._last_dir()), PALETTE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self, "Import palette", str(last_dir()), PALETTE_FILTER)
         if name:
             self.import_palette(name)
 
@@ -608,7 +553,7 @@ class MainWindow(QMainWindow):
         try:
             self.palette_panel.import_file(path)
         except (PaletteError, OSError, ValueError) as exc:
-            self.show_error("Cannot import palette", str(exc))
+            self.show_error("Cannot import palette", plain_words(str(exc)))
             return False
         return True
 
@@ -619,6 +564,8 @@ class MainWindow(QMainWindow):
         self.palette_panel.set_counts(self.doc.pattern)
         if self.doc.pattern is None:  # with a pattern on screen, a palette switch (e.g. opening) keeps it shown
             self.request_preview()
+        self._on_colors_changed()  # the pen's label says whose colour it is
+        self.update_notice()
 
     def _on_owned_changed(self) -> None:
         if self.doc.pattern is None or self.canvas.showing_preview:
@@ -630,12 +577,17 @@ class MainWindow(QMainWindow):
         if self.source_image is not None and not self.runner.is_running():
             self._preview_timer.start()
 
+    def cancel_preview(self) -> None:
+        """Drop pending previews (a run starts)."""
+        self._preview_timer.stop()
+        self.previews.invalidate()
+
     def _start_preview(self) -> None:
         palette = self.palette_panel.owned_palette()
         if self.source_image is None or palette is None or self.runner.is_running():
             return
         w, h = self.input_panel.cells()
-        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.currentText(),
+        self.previews.request(self.source_image, palette, w, h, self.input_panel.fit.value(),
                               max_colors=self.input_panel.max_colors())
 
     def _show_preview(self, rgba) -> None:
@@ -643,14 +595,32 @@ class MainWindow(QMainWindow):
             return
         palette = self.palette_panel.palette()
         self.canvas.set_preview(rgba, palette.medium if palette is not None else None)
-        h, w = rgba.shape[:2]
-        self.statusBar().showMessage(
-            f"Preview {w} × {h} (nearest colours) — press Start for the full conversion"
-            + ("; click the canvas to see the pattern again" if self.doc.pattern is not None else ""), 8000)
+        self.update_notice()
 
     def _on_preview_clicked(self) -> None:
         if self.doc.pattern is not None and not self.runner.is_running():
             self.canvas.set_pattern(self.doc.pattern)
+            self.update_notice()
+
+    def update_notice(self) -> None:
+        """The line over the canvas: a preview says it is a quick approximation; a pattern in another palette
+        than the list's says that Start converts to the list's palette; otherwise nothing."""
+        self.canvas.set_notice(self.notice_text())
+
+    def notice_text(self) -> str:
+        p, pal = self.doc.pattern, self.palette_panel.palette()
+        if self.runner.is_running():
+            return ""
+        if self.canvas.showing_preview:
+            w, h = self.canvas.cells_size
+            text = (f"Quick preview, {w} × {h} cells: each cell is simply its nearest colour. Start makes the real "
+                    "pattern (dithering, clean-up, colour limits), which can differ in detail.")
+            return text + (" Click the canvas to see the current pattern." if p is not None else "")
+        if p is not None and pal is not None and not self.edit.panel_matches_pattern():
+            then = (f"Start converts the picture to {pal.name}." if self.source_image is not None
+                    else f"Open a picture and press Start to make a {pal.name} pattern.")
+            return f"This pattern uses {p.palette.name}; the palette list shows {pal.name}. {then}"
+        return ""
 
     # ================================================================== editing
     def set_tool(self, name: str) -> None:
@@ -667,27 +637,13 @@ class MainWindow(QMainWindow):
         if not self.runner.is_running():
             self.edit.press(y, x, alt=True)
 
-    def _panel_to_pattern_index(self, i: int) -> int | None:
-        pal, p = self.palette_panel.palette(), self.doc.pattern
-        if pal is None or p is None or not 0 <= i < len(pal):
-            return None
-        try:
-            return p.palette.index_of(pal[i].code)
-        except PaletteError:
-            return None
-
     def _on_color_activated(self, i: int) -> None:
         """A palette row was chosen: it becomes the pen colour (the canvas is not dimmed)."""
-        j = self._panel_to_pattern_index(i)
-        if j is not None:
-            self.edit.set_color(j)
-            if self.edit.tool in ("pan", "eyedropper", "eraser"):
-                self.set_tool("pencil")
+        if self.edit.choose_panel_colour(i) and self.edit.tool in ("pan", "eyedropper", "eraser"):
+            self.set_tool("pencil")
 
     def _on_secondary_requested(self, i: int) -> None:
-        j = self._panel_to_pattern_index(i)
-        if j is not None:
-            self.edit.set_secondary(j)
+        self.edit.choose_panel_colour(i, secondary=True)
 
     def _on_color_picked(self, j: int) -> None:
         p, pal = self.doc.pattern, self.palette_panel.palette()
@@ -695,62 +651,59 @@ class MainWindow(QMainWindow):
             return
         code = p.palette[j].code
         self.statusBar().showMessage(f"Pen colour: {code} {p.palette[j].name}", 3000)
-        if code in pal.codes:
+        if code in pal.codes and self.edit.panel_matches_pattern():
             self.palette_panel.tree.blockSignals(True)
             self.palette_panel.select_color(pal.index_of(code))
             self.palette_panel.tree.blockSignals(False)
 
-    def _describe_color(self, j: int) -> tuple[tuple[int, int, int] | None, str]:
-        p = self.doc.pattern
-        if j == EMPTY:
-            return None, "empty (erase)"
-        if p is None or not 0 <= j < len(p.palette):
-            return None, "—"
-        c = p.palette[j]
-        return c.rgb, f"{c.code} {c.name}"
-
     def _on_colors_changed(self) -> None:
         """Show the pen/secondary colours in the swatch; a highlight follows the pen colour."""
-        prim, prim_text = self._describe_color(self.edit.primary)
-        sec, sec_text = self._describe_color(self.edit.secondary)
+        prim, prim_text = self.edit.describe(self.edit.primary)
+        sec, sec_text = self.edit.describe(self.edit.secondary)
+        p = self.doc.pattern
+        label = prim_text if p is not None else ""
         tip = (f"Pen (left button): {prim_text}\nSecondary (right button): {sec_text}\n"
                f"Click or press {SWAP_KEY} to swap")
-        self.swatch.set_colors(prim if self.doc.pattern is not None else None, sec, tip)
-        self.swatch_label.setText(prim_text if self.doc.pattern is not None else "")
+        if p is not None and self.palette_panel.palette() is not None and not self.edit.panel_matches_pattern():
+            label = f"{prim_text} ({p.palette.name})"
+            tip += (f"\nThe pen draws with the pattern's colours ({p.palette.name}), not with the palette list's "
+                    f"({self.palette_panel.palette().name})")
+        self.swatch.set_colors(prim if p is not None else None, sec, tip)
+        self.swatch_label.setText(label)
         self.swatch_label.setToolTip(tip)
         if self.act_highlight.isChecked():
-            self.canvas.set_highlight(self.edit.primary if self.doc.pattern is not None else None)
+            self.canvas.set_highlight(self.edit.primary if p is not None else None)
 
     def _on_highlight_toggled(self, on: bool) -> None:
         self.canvas.set_highlight(self.edit.primary if on and self.doc.pattern is not None else None)
 
     def _on_highlight(self, i: int) -> None:
         """Context menu "Highlight in the pattern": that colour becomes the pen colour and the highlight is on."""
-        j = self._panel_to_pattern_index(i) if i >= 0 else None
-        if j is None:
+        if i < 0 or not self.edit.choose_panel_colour(i):
             self.act_highlight.setChecked(False)
             return
-        self.edit.set_color(j)
         self.act_highlight.setChecked(True)
 
     def replace_color(self, old_panel: int, new_panel: int) -> int:
         """Replace panel colour ``old_panel`` with ``new_panel`` everywhere (one undo step)."""
-        old, new = self._panel_to_pattern_index(old_panel), self._panel_to_pattern_index(new_panel)
-        if old is None or new is None:
+        n = self.edit.replace_panel_colour(old_panel, new_panel)
+        if n is None:
             self.show_error("Cannot replace colour", "Both colours must belong to the pattern's palette.")
             return 0
-        return self.edit.replace_color(old, new)
+        return n
 
     def replace_with_pen(self, old_panel: int) -> int:
         """Replace panel colour ``old_panel`` with the pen colour everywhere (one undo step)."""
-        old = self._panel_to_pattern_index(old_panel)
-        if old is None:
+        n = self.edit.replace_panel_colour(old_panel)
+        if n is None:
             self.show_error("Cannot replace colour", "The colour must belong to the pattern's palette.")
             return 0
-        return self.edit.replace_color(old, self.edit.primary)
+        return n
 
     def _on_pattern_replaced(self) -> None:
         p = self.doc.pattern
+        if p is not None:
+            self.cancel_preview()  # a preview still in flight must not cover the pattern just opened or made
         self.canvas.set_pattern(p)
         self.palette_panel.set_counts(p)
         if p is not None:
@@ -760,6 +713,7 @@ class MainWindow(QMainWindow):
         self._update_counts()
         self._refresh_hover()
         self._update_title()
+        self.update_notice()
 
     def _on_cells_changed(self) -> None:
         cells = self.doc.last_cells
@@ -822,195 +776,19 @@ class MainWindow(QMainWindow):
             view.addAction(self.shopping_dock.toggleViewAction())
         self.palette_panel.countsChanged.connect(self._refresh_shopping)
         self.palette_panel.stockChanged.connect(self._refresh_shopping)
-        self.palette_panel.stockError.connect(lambda title, msg: self.show_error(title, msg))
+        self.palette_panel.ownedChanged.connect(self._refresh_shopping)
+        self.palette_panel.stockError.connect(lambda title, msg: self.show_error(title, plain_words(msg)))
         self.shopping_panel.exportFailed.connect(lambda msg: self.show_error("Cannot export the shopping list", msg))
 
     def _refresh_shopping(self) -> None:
-        self.shopping_panel.set_data(self.doc.pattern, self.palette_panel.stock() or None)
-
-    # ================================================================== runs
-    def start_run(self) -> bool:
-        """Start the chosen method in the worker thread; returns False (with a message) when it cannot."""
-        if self.runner.is_running():
-            return False
-        js = self.input_panel.job_settings()
-        palette = self.palette_panel.owned_palette()
-        if palette is None:
-            self.show_error("No colours", "Tick at least one colour you own in the palette list.")
-            return False
-        try:
-            job = self._fast_job(js, palette) if js.mode == MODE_FAST else self._sdpixl_job(js, palette)
-        except (ImportError, ValueError, TypeError, KeyError) as exc:
-            self.show_error("Cannot start", str(exc))
-            return False
-        if job is None:
-            return False
-        self._run_mode = js.mode
-        self._stopping = False
-        self._run_palette = self.palette_panel.palette()
-        self._preview_timer.stop()
-        self.previews.invalidate()
-        self.runner.start(job)
-        self._set_running(True)
-        return True
-
-    def _fast_job(self, js: JobSettings, palette: Palette):
-        if self.source_image is None:
-            self.show_error("No picture", "Open or drop a picture first: the fast converter needs one.")
-            return None
-        image = self.source_image  # never modified in place; the worker only reads it
-        source = str(self.source_path) if self.source_path else ""
-        fast = dict(js.fast)
-        if fast.get("max_colors") is None and not fast.get("all_colors"):
-            fast["max_colors"] = self.palette_panel.max_colors_value()
-        colour_options = self.palette_panel.convert_options(js.width * js.height)  # finishes, stash
-
-        def job(progress, cancel):
-            from engine.convert.pipeline import AUTO_SIZE, ConvertConfig
-
-            width, height = AUTO_SIZE if js.auto_size else (js.width, js.height)
-            config = ConvertConfig(width, height, **fast, **colour_options)
-            if CONVERT_IN_PROCESS:
-                pattern = convert_in_process(image, palette, config, progress=progress, cancel=cancel)
-            else:
-                from engine.convert.pipeline import convert_image
-
-                pattern = convert_image(image, palette, config, progress=progress, cancel=cancel)
-            pattern.metadata.setdefault("source", source)
-            return pattern
-
-        return job
-
-    def _sdpixl_job(self, js: JobSettings, palette: Palette):
-        if not js.prompt and self.source_image is None:
-            self.show_error("Nothing to start from", "Type a prompt or open a picture for SD-πXL.")
-            return None
-        if not self.ensure_sdpixl_loaded():
-            self.show_error("SD-πXL unavailable", "Install the diffusion extras: pip install -e \".[diffusion]\""
-                            f"\n\nDetails: {getattr(self, '_sdpixl_error', 'no presets')}")
-            return None
-        js = self.input_panel.job_settings()  # the preset list exists now
-        device = resolve_device(self.prefs.device)
-        image = str(self.source_path) if self.source_image is not None and self.source_path else None
-        model = js.sdpixl.get("model") or self.prefs.model_source
-        self._run_device = device
-        max_colors = self.palette_panel.max_colors_value()
-        picture = self.source_image
-
-        def job(progress, cancel):
-            from engine.sdpixl.optimize import run_optimization  # torch and diffusers load off the GUI thread
-
-            run_palette = palette
-            if max_colors and picture is not None and max_colors < len(palette):
-                run_palette = best_colours_for(picture, palette, max_colors, js.width, js.height)
-            config = build_run_config(js, run_palette, image, model, device)
-            return run_optimization(config, progress=progress, cancel=cancel)
-
-        return job
-
-    def stop_run(self) -> None:
-        """Ask the running job to stop (it ends at its next step)."""
-        if self.runner.is_running():
-            self.runner.cancel()
-            self._stopping = True
-            self.run_label.setText("Stopping…")
-
-    def _set_running(self, running: bool) -> None:
-        self.input_panel.set_running(running)
-        self.act_start.setEnabled(not running)
-        self.act_stop.setEnabled(running)
-        for a in (self.act_new, self.act_open, self.act_undo, self.act_redo):
-            a.setEnabled(not running)
-        self.progress_bar.setVisible(running)
-        if running:
-            self.progress_bar.setRange(0, 0)
-            self.run_label.setText("Starting…")
+        """The shopping list of the pattern with the list's stock counts and owned ticks (only when the list shows
+        the pattern's palette: another palette's ticks say nothing about this pattern's colours)."""
+        pp = self.palette_panel
+        if self.doc.pattern is not None and self.edit.panel_matches_pattern():
+            owned = {pp.palette()[i].code for i in pp.owned_indices()}
+            self.shopping_panel.set_data(self.doc.pattern, pp.stock() or None, owned)
         else:
-            self.act_undo.setEnabled(self.doc.undo_stack.canUndo())
-            self.act_redo.setEnabled(self.doc.undo_stack.canRedo())
-        self._update_device_label()
-
-    def _on_progress(self, report: Progress) -> None:
-        if report.total > 0:
-            self.progress_bar.setRange(0, report.total)
-            self.progress_bar.setValue(min(report.step, report.total))
-            self.progress_bar.setFormat(f"{report.step}/{report.total}")
-        if self._stopping:
-            return  # keep "Stopping…" and the current picture until the run ends
-        parts = [report.message] if report.message else []
-        if report.eta is not None:
-            parts.append(f"ETA {format_seconds(report.eta)}")
-        tip = ""
-        if report.losses:
-            from app.gui.wording import describe_losses
-
-            line, tip = describe_losses(report.losses)
-            parts.append(line)
-        self.run_label.setText(" · ".join(parts))
-        self.run_label.setToolTip(tip)
-        if report.preview is not None:
-            medium = self._run_palette.medium if self._run_palette is not None else None
-            self.canvas.set_preview(np.asarray(report.preview), medium)
-
-    def _accept_result(self, pattern: Pattern, text: str) -> None:
-        from engine.core.edit import adopt_palette
-
-        pattern = adopt_palette(pattern, self._run_palette)
-        if self.source_path is not None:
-            pattern.metadata.setdefault("source_image", self.source_path.name)
-        self.doc.undo_stack.push(SetPatternCommand(self.doc, pattern, text))
-
-    def _on_run_finished(self, result: object) -> None:
-        if isinstance(result, Pattern):
-            self._accept_result(result, "Convert" if self._run_mode == MODE_FAST else "SD-πXL")
-            self.statusBar().showMessage(f"Done: {result.width} × {result.height} cells", 5000)
-        self.runEnded.emit("finished")
-
-    def _on_run_cancelled(self, result: object) -> None:
-        if isinstance(result, Pattern):
-            self._accept_result(result, "SD-πXL (stopped)")
-        else:
-            self.canvas.set_pattern(self.doc.pattern)
-        self.statusBar().showMessage("Stopped", 4000)
-        self.runEnded.emit("cancelled")
-
-    def _on_run_failed(self, message: str) -> None:
-        self.canvas.set_pattern(self.doc.pattern)  # drop any preview: the current pattern is kept
-        if not self._close_after_run and not self._offer_model_source(message):
-            self.show_error("The run failed", message)
-        self.runEnded.emit("failed")
-
-    def _offer_model_source(self, message: str) -> bool:
-        """After a missing-model failure: the model dialog; a local model chosen there becomes the model of the
-        next run (input panel and Preferences). False when the failure was something else."""
-        from app.gui.workers import is_model_error
-
-        exc = self.runner.last_error
-        if self._run_mode != MODE_SDPIXL or not is_model_error(exc):
-            return False
-        chosen = self.ask_model_source(message, exc)
-        if chosen:
-            self.input_panel.model.setText(chosen)
-            self.prefs.model_source = chosen
-            self.prefs.save()
-            self.statusBar().showMessage(f"Model: {chosen} — press Start to run with it", 8000)
-        return True
-
-    def _on_run_stopped(self) -> None:
-        self._stopping = False
-        self._set_running(False)
-        self.run_label.setText("")
-
-    def _update_device_label(self) -> None:
-        if self.runner.is_running() and self._run_mode == MODE_SDPIXL:
-            device = self._run_device
-        elif self.runner.is_running():
-            device = "cpu (fast converter)"
-        elif "torch" in sys.modules:
-            device = resolve_device(self.prefs.device)
-        else:  # resolving "auto" needs torch: not worth loading it at start-up just for this label
-            device = self.prefs.device
-        self.device_label.setText(f"Device: {device}")
+            self.shopping_panel.set_data(self.doc.pattern, None)
 
     # ================================================================== export, preferences, about
     def export_dialog(self) -> None:
@@ -1033,7 +811,7 @@ class MainWindow(QMainWindow):
         try:
             return ExportDialog(self, None, base, medium, pattern=p, inputs=[self.doc.path])
         except ImportError as exc:
-            self.show_error("Export unavailable", str(exc))
+            self.show_error("Export unavailable", plain_words(str(exc)))
             return None
 
     def export_from_dialog(self, dlg) -> list[Path]:
@@ -1086,7 +864,43 @@ class MainWindow(QMainWindow):
         self.autosaver.set_interval(prefs.autosave_seconds)
         if not self.input_panel.model.text():
             self.input_panel.model.setText(prefs.model_source)
-        self._update_device_label()
+        self.update_device_label()
+
+    def show_quick_start(self) -> None:
+        from app.gui.help_dialogs import HelpDialog, quick_start_html
+
+        HelpDialog(self, "Quick start", quick_start_html(self.help_keys())).exec()
+
+    def show_shortcuts(self) -> None:
+        from app.gui.help_dialogs import HelpDialog, shortcut_rows, shortcuts_html
+
+        HelpDialog(self, "Keyboard shortcuts", shortcuts_html(shortcut_rows(self.menu_actions()))).exec()
+
+    def menu_actions(self) -> list[QAction]:
+        """Every action of the menu bar, in menu order (submenus included)."""
+        out: list[QAction] = []
+
+        def walk(menu: QMenu) -> None:
+            for a in menu.actions():
+                if a.menu() is not None:
+                    walk(a.menu())
+                elif not a.isSeparator():
+                    out.append(a)
+
+        for top in self.menuBar().actions():
+            if top.menu() is not None:
+                walk(top.menu())
+        return out
+
+    def help_keys(self) -> dict[str, str]:
+        """The shortcuts the quick start names, read from the actions."""
+        def key(act: QAction) -> str:
+            return act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+        return {"open": key(self.act_open_image), "start": key(self.act_start), "export": key(self.act_export),
+                "undo": key(self.act_undo), "save": key(self.act_save),
+                "pencil": key(self.tool_actions["pencil"]), "fill": key(self.tool_actions["fill"]),
+                "eyedropper": key(self.tool_actions["eyedropper"])}
 
     def about(self) -> None:
         QMessageBox.about(self, "About piXL Studio",
@@ -1119,41 +933,18 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         if self.runner.is_running():
-            self._close_after_run = True
+            self.runs.close_after_run = True
             self.runner.cancel_and_wait(15000)
         self._save_window_state()
         self.autosaver.close()  # removes only this window's autosave, then releases its lock
         event.accept()
 
 
-def build_run_config(js: JobSettings, palette: Palette, image: str | None, model: str, device: str):
-    """The SD-πXL RunConfig for the panel's settings, built by engine.sdpixl.settings (as the CLI's)."""
-    from engine.sdpixl.optimize import PRESETS
-    from engine.sdpixl.settings import RunSettings
-    from engine.sdpixl.settings import build_run_config as build
-
-    preset = js.sdpixl.get("preset") or "fast"
-    if preset not in PRESETS:
-        preset = next(iter(PRESETS))
-    steps = int(js.sdpixl.get("steps") or 1)
-    kinds = js.sdpixl.get("controlnets") or []
-    return build(RunSettings(
-        prompt=js.prompt, negative_prompt=js.negative_prompt, image=image, width=js.width, height=js.height,
-        palette=palette, preset=preset, steps=steps, seed=js.seed, model=model or None, device=device,
-        controlnets=list(kinds) if kinds and image else "none",  # ControlNets follow the picture
-        guidance_mode=js.sdpixl.get("guidance_mode") or "auto", preview_every=1 if steps <= 500 else 2))
-
-
-def best_colours_for(picture, palette: Palette, k: int, width: int, height: int) -> Palette:
-    """The ``k`` palette colours the fast converter picks for ``picture`` (SD-πXL's "at most k colours")."""
-    from engine.convert.colour_choice import ColourBudget, pick_colours
-
-    return pick_colours(picture, palette, ColourBudget(finishes=FINISHES, max_colors=k), width, height)
-
-
-def format_seconds(seconds: float) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min' (engine.sdpixl.settings.format_duration, shared with the CLI)."""
-    return format_duration(seconds)
+def image_start_dir() -> Path:
+    """Where Open picture starts: the last folder used, or the bundled samples on a first run."""
+    if settings.value("lastDir", "") and last_dir().is_dir():
+        return last_dir()
+    return SAMPLES_DIR if SAMPLES_DIR.is_dir() else Path.home()
 
 
 def run_gui(argv: list[str]) -> int:

@@ -108,6 +108,7 @@ class PalettePanel(QWidget):
         self._loading = False
         self._stock: dict[str, int] = {}  # "In stock" counts by colour code (tracked colours only)
         self._finishes: list[str] = []  # included speciality finishes
+        self._other_pattern: Pattern | None = None  # the pattern shown is in another palette (set_counts)
 
         self.combo = QComboBox()
         self.combo.setObjectName("paletteCombo")
@@ -337,6 +338,7 @@ class PalettePanel(QWidget):
         self.tree.addTopLevelItems(self._items)
         self._loading = False
         self._counts = {}
+        self._other_pattern = None
         self._apply_filter()
         self._update_summary()
         self.paletteChanged.emit()
@@ -570,9 +572,14 @@ class PalettePanel(QWidget):
 
     # ------------------------------------------------------------ counts, filter, highlight
     def set_counts(self, pattern: Pattern | None) -> None:
-        """Show per-colour counts of ``pattern`` (matched by colour code)."""
+        """Show per-colour counts of ``pattern`` (matched by colour code). A pattern in another palette than the
+        one shown (the user switched palettes) counts nothing here: the Used column stays blank and the summary
+        says why."""
         self._counts = {}
-        if pattern is not None and self._palette is not None:
+        self._other_pattern = None
+        if pattern is not None and self._palette is not None and not same_palette(pattern.palette, self._palette):
+            self._other_pattern = pattern
+        elif pattern is not None and self._palette is not None:
             codes = {c: i for i, c in enumerate(self._palette.codes)}
             for _i, color, n in pattern.color_counts():
                 j = codes.get(color.code)
@@ -608,12 +615,34 @@ class PalettePanel(QWidget):
         owned = len(self.owned_indices())
         used = len(self._counts)
         total = sum(self._counts.values())
-        parts = [f"{owned} of {len(self._palette)} colours owned"]
+        parts = [f"{owned} of {len(self._palette)} colours owned" + self._left_out_text()]
         if self._stock:
             parts.append(f"{sum(self._stock.values()):,} pieces in stock in {len(self._stock)} colours")
-        if used:
+        other = self._other_pattern
+        if other is not None:
+            parts.append(f"Used is blank: the pattern on screen uses {other.palette.name} "
+                         f"({len(other.used_indices())} colours, {other.filled_cells} cells); "
+                         f"Start makes a new pattern in {self._palette.name}")
+        elif used:
             parts.append(f"pattern uses {used} colours, {total} cells")
         self.summary.setText("; ".join(parts))
+
+    def _left_out_text(self) -> str:
+        """Why colours are not owned by default: " (neon left out by default: Finishes)", or ""."""
+        if self._palette is None or self._source == PROJECT_KEY:
+            return ""
+        owned = {self._palette[i].code for i in self.owned_indices()}
+        left = [f for f in self._palette.finishes if f not in DEFAULT_FINISHES and f not in self._finishes
+                and any(c.finish == f and c.code not in owned for c in self._palette.colors)]
+        if not left:
+            return ""
+        n = sum(c.finish in left and c.code not in owned for c in self._palette.colors)
+        return (f" ({n} {' and '.join(left)} colour{'s' if n != 1 else ''} left out by default: "
+                "include them with Finishes)")
+
+    def other_pattern(self) -> Pattern | None:
+        """The pattern whose palette is not the one shown (set by ``set_counts``), else None."""
+        return self._other_pattern
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
         if current is not None:
@@ -691,3 +720,12 @@ class ReplaceColorDialog(QDialog):
         if dlg.exec() == QDialog.DialogCode.Accepted:
             return dlg.combo.currentData()
         return None
+
+
+def same_palette(a: Palette, b: Palette) -> bool:
+    """True when ``a`` and ``b`` are the same palette: same key (shipped) or same name, and every colour code of
+    the smaller one is in the other (an owned subset of a palette is that palette)."""
+    if (a.key != b.key) if (a.key or b.key) else (a.name != b.name):
+        return False
+    small, big = (a, b) if len(a) <= len(b) else (b, a)
+    return set(small.codes) <= set(big.codes)

@@ -61,7 +61,10 @@ class _Job(QRunnable):
         except Exception as exc:  # a preview that fails only means no preview
             log.warning("preview failed: %s", exc)
             result = None
-        self.signals.done.emit(self.generation, result)
+        try:
+            self.signals.done.emit(self.generation, result)
+        except RuntimeError:  # the window closed while this preview was computed: nobody is waiting for it
+            log.debug("preview %d dropped: its window is gone", self.generation)
 
 
 class PreviewRunner(QObject):

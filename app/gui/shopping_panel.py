@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 COLUMNS = ("code", "name", "needed", "spares", "total", "owned", "to buy", "bags", "shortfall")
 HEADERS = ("Code", "Name", "Need", "Spare", "Total", "Own", "Buy", "Bags", "Short")  # short: the dock is narrow
 HEADER_TIPS = ("Colour code", "Colour name", "Pieces the pattern needs", "Spares (percent, at least the minimum)",
-               "Needed + spares", "Pieces in stock (the palette's Stock column)", "Total less the stock",
-               "Bags/packs to buy (bag size)", "Pieces the stock lacks")
+               "Needed + spares", "Pieces you own: the palette's In stock count; \"owned\" = ticked as owned, "
+               "amount unknown", "Total less what you own (blank: owned, amount unknown)",
+               "Bags/packs to buy (bag size)", "Pieces your stock lacks (blank: owned, amount unknown)")
+OWNED_UNKNOWN = "owned, amount unknown"  # an owned colour without an In stock count (the CSV's words)
+OWNED_SHORT = "owned"  # the same in the narrow Own column (the tooltip says the rest)
 NAME_WIDTH = 84
 MIN_WIDTH = 450
 
@@ -53,6 +56,8 @@ class ShoppingPanel(QWidget):
         super().__init__(parent)
         self._pattern: Pattern | None = None
         self._stash: dict[str, int] | None = None
+        self._unknown: set[str] = set()  # owned colours without a stock count
+        self._owned_known = False  # ticks or counts given for this pattern's palette
         self.lines: list[Purchase] = []
 
         self.spares_percent = QDoubleSpinBox()
@@ -129,10 +134,19 @@ class ShoppingPanel(QWidget):
         self.refresh()
 
     # ------------------------------------------------------------ data
-    def set_data(self, pattern: Pattern | None, stash: dict[str, int] | None) -> None:
-        """Show the list for ``pattern`` with ``stash`` {code: pieces owned} (None: no stock tracked)."""
+    def set_data(self, pattern: Pattern | None, stash: dict[str, int] | None,
+                 owned: set[str] | list[str] | None = None) -> None:
+        """Show the list for ``pattern`` with ``stash`` {code: pieces owned} (None: no stock tracked) and the
+        ``owned`` colour codes (ticked as owned). An owned colour without a stash count is "owned, amount
+        unknown": nothing to buy is claimed for it."""
         self._pattern, self._stash = pattern, (dict(stash) if stash else None)
+        self._unknown = set(owned or ()) - set(self._stash or {})
+        self._owned_known = owned is not None or self._stash is not None
         self.refresh()
+
+    def owned_unknown(self, line: Purchase) -> bool:
+        """True for a colour ticked as owned without a stock count."""
+        return line.code in self._unknown
 
     def counts(self) -> list[tuple[str, str, int]]:
         """(code, name, needed) per used colour, most used first (the exporters' order)."""
@@ -151,7 +165,10 @@ class ShoppingPanel(QWidget):
         self.tree.clear()
         items = []
         for line in self.lines:
-            item = QTreeWidgetItem([str(v) for v in self.row(line)])
+            row = self.row(line)
+            if self.owned_unknown(line):
+                row[COLUMNS.index("owned")] = OWNED_SHORT
+            item = QTreeWidgetItem([str(v) for v in row])
             tip = f"{line.code} {line.name}: " + ", ".join(f"{h} {v}" for h, v in zip(COLUMNS[2:], self.row(line)[2:])
                                                                if v != "")
             for col in range(len(COLUMNS)):
@@ -167,21 +184,34 @@ class ShoppingPanel(QWidget):
         self.summary.setText(self.describe())
 
     def row(self, line: Purchase) -> list:
-        """One list/CSV row: code, name, needed, spares, total, owned, to buy, bags, shortfall."""
-        owned = line.owned if self._stash is not None else ""
+        """One list/CSV row: code, name, needed, spares, total, owned, to buy, bags, shortfall. Owned: the stock
+        count, "owned, amount unknown" (then to buy, bags and shortfall are blank), 0 (not owned), or blank when
+        neither ticks nor counts were given for the pattern's palette."""
+        if self.owned_unknown(line):
+            return [line.code, line.name, line.needed, line.spares, line.total, OWNED_UNKNOWN, "", "", ""]
         bags = line.packs if line.packs is not None else ""
-        return [line.code, line.name, line.needed, line.spares, line.total, owned, line.to_buy, bags, line.shortfall]
+        owned = line.owned if self._owned_known else ""  # blank: what you own is not known for this pattern
+        return [line.code, line.name, line.needed, line.spares, line.total, owned, line.to_buy, bags,
+                line.shortfall]
 
     def describe(self) -> str:
-        """One summary line: pieces, spares rule, bags, stash coverage."""
+        """One summary line: pieces, spares rule, bags, what the stock covers, owned colours of unknown amount."""
         if not self.lines:
             return "No pattern yet: convert a picture to see what to buy."
         total = sum(ln.total for ln in self.lines)
         parts = [f"{len(self.lines)} colours, {total:,} pieces ({self.rule().describe()})"]
+        known = [ln for ln in self.lines if not self.owned_unknown(ln)]
+        unknown = len(self.lines) - len(known)
         if self.pack_size():
-            parts.append(f"{sum(ln.packs or 0 for ln in self.lines)} bags of {self.pack_size()}")
-        if self._stash is not None:
-            parts.append(coverage(self.lines).describe())
+            parts.append(f"{sum(ln.packs or 0 for ln in known)} bags of {self.pack_size()}")
+        if self._stash is not None and known:
+            parts.append(coverage(known).describe())
+        elif known:
+            buy = sum(ln.to_buy for ln in known)
+            parts.append(f"buy {len(known)} colour{'s' if len(known) != 1 else ''}: {buy:,} pieces")
+        if unknown:
+            parts.append(f"{unknown} colour{'s' if unknown != 1 else ''} owned, amount unknown (give counts in the "
+                         "palette's In stock column to see what to buy)")
         return "; ".join(parts)
 
     # ------------------------------------------------------------ CSV

@@ -6,11 +6,15 @@ secondary starts as "empty", so a right click erases; the eyedropper sets the pr
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.gui.commands import CellsCommand, new_stroke_id
 from app.gui.document import EMPTY, PatternDocument
+from app.gui.palette_panel import same_palette
+from engine.core.palette import Palette, PaletteError
 
 TOOLS = ("pan", "pencil", "eraser", "fill", "eyedropper", "replace")
 # Tool -> (menu text, shortcut), the one place the GUI reads them from (menus, toolbar tooltips, README).
@@ -24,6 +28,10 @@ class EditController(QObject):
 
     Colours are palette indices of the current pattern, or EMPTY (-1) for "no bead" (erase).
     ``colorPicked(int)`` fires when the primary colour changes, ``colorsChanged()`` when either does.
+
+    Colour editing from the palette list: ``panel_palette`` returns the palette the list shows; its rows map to
+    the pattern's colours by code (``panel_to_pattern_index``), and a list showing another palette than the
+    pattern's (the user switched palettes) maps nothing (``panel_matches_pattern``).
     """
 
     colorPicked = Signal(int)
@@ -39,6 +47,7 @@ class EditController(QObject):
         self._stroke: int | None = None
         self._stroke_value = 0
         self._stroke_text = "Pencil"
+        self.panel_palette: Callable[[], Palette | None] = lambda: None
 
     # ------------------------------------------------------------ state
     @property
@@ -90,6 +99,61 @@ class EditController(QObject):
         if self.secondary != EMPTY and not 0 <= self.secondary < len(p.palette):
             self.secondary = EMPTY
         self.colorsChanged.emit()
+
+    def pen_to_used_colour(self) -> None:
+        """After a run: the pen draws with the pattern's most used colour (a colour the run could use, so one
+        the user owns), unless the pen already is one of the pattern's used colours."""
+        p = self.doc.pattern
+        if p is None:
+            return
+        counts = p.color_counts()
+        if counts and self.primary not in {i for i, _c, _n in counts}:
+            self.set_color(counts[0][0])
+
+    # ------------------------------------------------------------ colour editing from the palette list
+    def panel_matches_pattern(self) -> bool:
+        """True when the palette list shows the pattern's palette (same palette, so its rows are its colours)."""
+        pal, p = self.panel_palette(), self.doc.pattern
+        if pal is None or p is None:
+            return False
+        return same_palette(pal, p.palette)
+
+    def panel_to_pattern_index(self, i: int) -> int | None:
+        """The pattern's index of palette-list row ``i`` (None: not a colour of the pattern's palette)."""
+        pal, p = self.panel_palette(), self.doc.pattern
+        if pal is None or p is None or not 0 <= i < len(pal) or not self.panel_matches_pattern():
+            return None
+        try:
+            return p.palette.index_of(pal[i].code)
+        except PaletteError:
+            return None
+
+    def choose_panel_colour(self, i: int, secondary: bool = False) -> bool:
+        """Palette-list row ``i`` becomes the pen (or secondary) colour; False when it is not the pattern's."""
+        j = self.panel_to_pattern_index(i)
+        if j is None:
+            return False
+        self.set_secondary(j) if secondary else self.set_color(j)
+        return True
+
+    def describe(self, j: int) -> tuple[tuple[int, int, int] | None, str]:
+        """(rgb or None, "code name") of pattern colour ``j`` for the swatch and its label."""
+        p = self.doc.pattern
+        if j == EMPTY:
+            return None, "empty (erase)"
+        if p is None or not 0 <= j < len(p.palette):
+            return None, "—"
+        c = p.palette[j]
+        return c.rgb, f"{c.code} {c.name}"
+
+    def replace_panel_colour(self, old_panel: int, new_panel: int | None = None) -> int | None:
+        """Replace list row ``old_panel`` with row ``new_panel`` (None: the pen colour) everywhere, one undo step.
+        Returns the cells changed, None when a colour is not in the pattern's palette."""
+        old = self.panel_to_pattern_index(old_panel)
+        new = self.primary if new_panel is None else self.panel_to_pattern_index(new_panel)
+        if old is None or new is None:
+            return None
+        return self.replace_color(old, new)
 
     def _valid(self, value: int) -> bool:
         p = self.doc.pattern
@@ -151,3 +215,4 @@ class EditController(QObject):
         mask = (p.index == old) & ~p.empty_mask
         self._push_mask(mask, "Replace colour", new)
         return int(mask.sum())
+

@@ -26,3 +26,42 @@ def describe_losses(losses: dict[str, float]) -> tuple[str, str]:
     tip = "\n".join(f"{loss_label(k)}: {LOSS_WORDS[k][1]}" for k in [*order, "total"]
                     if k in LOSS_WORDS and k in losses)
     return line, tip
+
+
+# Command-line flags the engine and exporters name in their messages (shared with the CLI) -> what the app calls
+# that setting. ``plain_words`` rewrites every message the app shows through this table.
+FLAG_WORDS: dict[str, str] = {
+    "prompt": "Prompt", "negative-prompt": "Negative prompt", "image": "Picture", "size": "Size",
+    "palette": "Palette", "finishes": "Finishes", "owned": "owned colours", "max-colors": "At most … colours",
+    "controlnet": "ControlNets", "guidance": "Guidance", "device": "Device (Preferences)", "steps": "Steps",
+    "model": "Model", "model-config": "Model", "merge-tiny": "Merge tiny areas", "cell-mm": "Cell size",
+    "design-mm": "Design size", "thread-chart": "Thread chart", "spares": "Spares", "spares-min": "Spares",
+    "bag-size": "Bag size", "board": "Board", "paper": "Paper", "true-scale": "True scale", "base": "Base",
+    "piece": "Piece", "section": "Section", "scale": "Scale", "cell-px": "Cell size", "stash": "In stock",
+}
+# Whole phrases first: a flag with its command-line value reads better as an action.
+FLAG_PHRASES: tuple[tuple[str, str], ...] = (
+    (r"pass --prompt", "type a prompt in the Prompt box"),
+    (r"\(--image\)", "(open a picture)"),
+    (r"e\.g\. --size (\d+)x(\d+)", r"e.g. \1 × \2 cells in the Size box"),
+    (r"--size WxH", "a size in the Size box"),
+    (r"\(e\.g\. --palette lego\)", "(e.g. LEGO solid colours)"),
+    (r"use --device cpu or auto", "choose the CPU or automatic in Preferences > Device"),
+    (r"leave out --controlnet", "untick the ControlNets"),
+    (r"--guidance latent", "Guidance: latent"),
+)
+
+
+def plain_words(text: str) -> str:
+    """``text`` without command-line flags: known phrases become actions in the app, any other ``--flag`` the
+    setting's name in quotes ("use --merge-tiny" -> "use “Merge tiny areas”")."""
+    import re
+
+    for pattern, words in FLAG_PHRASES:
+        text = re.sub(pattern, words, text)
+
+    def name(match: re.Match) -> str:
+        flag = match.group(1)
+        return f"“{FLAG_WORDS.get(flag, flag.replace('-', ' ').capitalize())}”"
+
+    return re.sub(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)", name, text)

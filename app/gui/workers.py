@@ -20,7 +20,14 @@ _orphans: list = []  # threads given up on by cancel_and_wait, kept referenced u
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-paragraph message for the user: what went wrong and what to try."""
+    """A one-paragraph message for the user: what went wrong and what to try, in the app's words (no
+    command-line flags: ``app.gui.wording.plain_words``)."""
+    from app.gui.wording import plain_words
+
+    return plain_words(_describe_error(exc))
+
+
+def _describe_error(exc: BaseException) -> str:
     name = type(exc).__name__
     text = str(exc).strip()
     if isinstance(exc, MemoryError) or "out of memory" in text.lower() or name == "OutOfMemoryError":
