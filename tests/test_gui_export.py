@@ -280,3 +280,37 @@ def test_first_export_goes_to_documents_or_says_why_not(qtbot, tmp_path, monkeyp
     again = export_dialog.ExportDialog(None, None, "fox", "bead")
     qtbot.addWidget(again)
     assert Path(again.folder.text()) == home / "Documents" and not again.folder_note.isVisibleTo(again)
+
+
+def test_named_choices_with_swatches_and_typed_values(qtbot):
+    from dataclasses import dataclass
+
+    from app.gui.export_dialog import OptionWidget
+    from exporters.common import optspec
+
+    @dataclass
+    class Demo:
+        base_color: str = optspec.option("11", flag="--base-color", label="Base colour", formats=("x",),
+                                         choices=("11", "86"), choice_labels={"11": "Black", "86": "Light Bluish Gray"},
+                                         swatches={"11": "#05131d", "86": "#a0a5a9"}, help="colour of the bases")
+        board: str | None = optspec.option(None, flag="--board", label="Pegboard", formats=("x",),
+                                           choices=(None, "midi 29x29"), parse=lambda t: t.strip() or None,
+                                           choice_labels={None: "the palette's own board",
+                                                          "midi 29x29": "midi 29×29 (5 mm)"}, help="board")
+        cell: float = optspec.option(2.0, flag="--cell-mm", label="Cell size", unit="mm", formats=("x",),
+                                     minimum=0.5, maximum=10, help="cell")
+
+    ows = {s.name: OptionWidget(s) for s in optspec.option_specs(Demo)}
+    for ow in ows.values():
+        qtbot.addWidget(ow.field)
+    color = ows["base_color"].widget
+    assert [color.itemText(i) for i in range(color.count())] == ["Black", "Light Bluish Gray"]  # names, not ids
+    assert not color.itemIcon(0).isNull() and ows["base_color"].value() == "11"
+    ows["base_color"].set_value("86")
+    assert color.currentText() == "Light Bluish Gray" and ows["base_color"].value() == "86"
+    board = ows["board"].widget
+    assert board.isEditable() and board.currentText() == "the palette's own board" and ows["board"].value() is None
+    board.setEditText("31x31")  # a custom board typed by the user reaches the exporter as typed
+    assert ows["board"].value() == "31x31" and optspec.from_values(Demo, {"board": "31x31"}).board == "31x31"
+    cell = ows["cell"].widget
+    assert cell.suffix() == " mm" and (cell.minimum(), cell.maximum()) == (0.5, 10.0)
