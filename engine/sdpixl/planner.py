@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 MODES = ("auto", "latent", "pixel", "patch")
 PIXEL_MAX_SIDE = 64  # IF stage I's native 64 x 64: at most this many cells a side for >= 1 px per cell
 MIN_CELL_PX = 8  # below this many render pixels per cell the latent model cannot shape single cells
-LATENT_NATIVE = SDXL_DEFAULT.resolution  # SDXL base; a run's plan uses the loaded model's (latent_profile)
 PIXEL_NATIVE = 64
 STEP_OVERHEAD_S = {"cuda": 0.012, "mps": 0.03, "cpu": 0.05}  # per-step host work, launches, optimiser
 ENCODER_FWD_BWD = 2.0  # encoder forward + backward to its input ~ 2 forwards (frozen weights)
