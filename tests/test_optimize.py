@@ -414,7 +414,7 @@ def test_checkpoints_also_come_by_time(config, guidance, tmp_path, monkeypatch):
     assert saved == list(range(1, config.steps + 1))  # the time is always up: after every step
 
 
-def test_a_random_start_picks_its_colours_from_the_design(config, guidance, perler):
+def test_a_random_start_picks_its_colours_from_the_design(config, guidance, perler, tmp_path):
     """No picture and no sample: the budget's K colours come from the finished design, each cell keeping its most
     likely colour among them (not 60 colours sprinkled over 120 cells)."""
     from engine.convert.colour_choice import ColourBudget
@@ -426,3 +426,7 @@ def test_a_random_start_picks_its_colours_from_the_design(config, guidance, perl
     assert pattern.metadata["init"] == "random" and "the design" in pattern.metadata["colours_from"]
     assert len(counts) <= 6 and min(counts) >= 4
     assert all(c.finish == "solid" for _, c, _ in pattern.color_counts())
+    ckpt = tmp_path / "random.ckpt"
+    run_optimization(replace(cfg, checkpoint_path=str(ckpt)), guidance=guidance)
+    resumed = run_optimization(replace(cfg, steps=3, resume=str(ckpt)), guidance=guidance)
+    assert "the design" in resumed.metadata["colours_from"] and len(resumed.color_counts()) <= 6

@@ -274,8 +274,10 @@ def guidance_path_settings(config: RunConfig) -> dict[str, Any]:
 
 
 def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.optim.Optimizer, scheduler: Any,
-                    step: int, rng: torch.Generator, guidance: Any, config: RunConfig) -> Path:
-    """Write logits, optimiser/scheduler state, the step, RNG states and the run's settings atomically."""
+                    step: int, rng: torch.Generator, guidance: Any, config: RunConfig,
+                    colours_picked: bool = True) -> Path:
+    """Write logits, optimiser/scheduler state, the step, RNG states and the run's settings atomically
+    (``colours_picked``: the run's colours came from a picture, else the end picks them from the design)."""
     state = {
         "version": CHECKPOINT_VERSION,
         "step": int(step),
@@ -287,6 +289,7 @@ def save_checkpoint(path: str | Path, gen: PaletteGenerator, optimizer: torch.op
         "guidance_rng": guidance.generator.get_state() if hasattr(guidance, "generator") else None,
         "palette_codes": list(config.palette.codes) if config.palette else [],
         "run_codes": list(gen.palette.codes) if gen.palette is not None else None,  # the run's K colours
+        "colours_picked": bool(colours_picked),
         "size": [config.height, config.width],
         "seed": config.seed,
         "settings": run_settings(config),
@@ -451,16 +454,16 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
             guidance_cache = GuidanceCache()  # this run's only: the model is loaded once for sampling and guidance
         shared = guidance_cache if guidance is None and config.guidance_mode != "pixel" else None
         try:
-            picked = sample_and_select(config, progress=progress, optional=config.init == "auto",
-                                       pipeline=(lambda: shared.sampling_pipeline(config)) if shared else None)
+            best = sample_and_select(config, progress=progress, optional=config.init == "auto",
+                                     pipeline=(lambda: shared.sampling_pipeline(config)) if shared else None)
         finally:
             if shared is not None:
                 shared.after_sampling()
-        if picked is None:
+        if best is None:
             init, init_note = "random", f"no CLIP model {config.sample_init.clip_model!r}: random start"
             missing_clip = True
         else:
-            init_image, scores = picked
+            init_image, scores = best
             log.info("init: kept candidate %d of %d (CLIP similarity %.3f)", int(np.argmax(scores)), len(scores),
                      max(scores))
             init_note = f"best of {len(scores)} candidates by CLIP (similarity {max(scores):.3f})"
@@ -481,7 +484,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
                                                              budget)
     if state is not None and state.get("run_codes"):
         run_palette = palette.subset(state["run_codes"], name=palette.name)
-        picked = len(run_palette) < len(palette)
+        picked = bool(state.get("colours_picked", True))
     elif budget is not None and pattern0 is not None:
         run_palette = palette.subset(sorted(set(pattern0.index[~pattern0.empty_mask].ravel().tolist())),
                                      name=palette.name)
@@ -556,7 +559,7 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
 
     def checkpoint(step: int) -> None:
         if config.checkpoint_path:
-            save_checkpoint(config.checkpoint_path, gen, optimizer, scheduler, step, rng, guidance, config)
+            save_checkpoint(config.checkpoint_path, gen, optimizer, scheduler, step, rng, guidance, config, picked)
 
     total = config.steps
     every = max(1, config.preview_every)
