@@ -8,6 +8,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
@@ -161,3 +162,155 @@ def test_export_report_comes_from_the_exporter(window, tmp_path):
     from PIL import Image
 
     assert Image.open(result.files[0]).size == (40, 32)
+
+
+# ----------------------------------------------------------------------------- issue 19 §1 / issue 20 items 2, 5, 6
+
+
+def test_every_format_offers_exactly_its_options(qtbot, tmp_path):
+    from app.gui.export_dialog import ExportDialog
+    from exporters.common.service import formats, option_specs
+
+    dlg = ExportDialog(None, tmp_path, "x", "brick")
+    qtbot.addWidget(dlg)
+    for fmt in formats():
+        dlg.select_format(fmt)
+        visible = {n for n, ow in dlg.option_widgets.items() if dlg.options_form.isRowVisible(ow.field)}
+        assert visible == {s.name for s in option_specs() if fmt in s.formats}, fmt
+        assert set(dlg.option_values()) == visible, fmt
+    dlg.select_format("parts-csv")  # spares reach parts lists in the app as on the command line
+    assert {"spares", "spares_min"} <= set(dlg.option_values())
+
+
+def test_format_list_and_options_speak_plain_words(qtbot, tmp_path):
+    from app.gui.export_dialog import ExportDialog
+
+    dlg = ExportDialog(None, tmp_path, "x", "bead")
+    qtbot.addWidget(dlg)
+    texts = [dlg.format_list.item(i).text() + dlg.format_list.item(i).toolTip() for i in range(dlg.format_list.count())]
+    assert texts and not [t for t in texts if "--" in t]  # no "(--paper, --board, --true-scale)"
+    assert not [ow.widget.toolTip() for ow in dlg.option_widgets.values() if "command line" in ow.widget.toolTip()]
+
+
+def test_default_names_differ_per_format_and_replacing_asks_first(qtbot, tmp_path, monkeypatch):
+    from app.gui import export_dialog
+
+    dlg = export_dialog.ExportDialog(None, tmp_path, "astronaut", "bead")
+    qtbot.addWidget(dlg)
+    dlg.set_formats(["bead-pdf", "build-pdf", "parts-csv", "counts-csv", "png", "chart-png"])
+    names = {fmt: p.name for fmt, p in dlg.paths().items()}
+    assert names["bead-pdf"] == "astronaut-beads.pdf" and names["build-pdf"] == "astronaut-build.pdf"
+    assert names["parts-csv"] == "astronaut-parts.csv" and len(set(names.values())) == len(names)
+    dlg.set_formats(["bead-pdf", "build-pdf"])
+    old = tmp_path / "astronaut-beads.pdf"
+    old.write_bytes(b"the bead chart printed last week")
+    asked = []
+    monkeypatch.setattr(export_dialog, "ask", lambda parent, title, text, yes: asked.append((text, yes)) or False)
+    dlg.accept()
+    assert dlg.result() != dlg.DialogCode.Accepted  # "Cancel": nothing replaced, the dialog stays open
+    assert len(asked) == 1 and "astronaut-beads.pdf" in asked[0][0] and "build" not in asked[0][0]
+    assert asked[0][1] == "Replace" and old.read_bytes() == b"the bead chart printed last week"
+    monkeypatch.setattr(export_dialog, "ask", lambda parent, title, text, yes: asked.append((text, yes)) or True)
+    dlg.accept()
+    assert dlg.result() == dlg.DialogCode.Accepted and len(asked) == 2
+    old.unlink()
+    fresh = export_dialog.ExportDialog(None, tmp_path, "astronaut", "bead")  # no file in the way: no question
+    qtbot.addWidget(fresh)
+    fresh.accept()
+    assert fresh.result() == fresh.DialogCode.Accepted and len(asked) == 2
+
+
+def test_export_warnings_are_listed_once(window, tmp_path, monkeypatch, qtbot):
+    from app.gui.export_dialog import ExportSummaryDialog
+    from engine.core.palette_io import load_palette
+    from engine.core.pattern import Pattern
+
+    rng = np.random.default_rng(1)
+    window.doc.reset(Pattern(rng.choice([0, 3, 7, 12, 20, 31], size=(24, 30)), load_palette("dmc")))  # confetti
+    dlg = window.make_export_dialog()
+    dlg.set_formats(["dst", "stitch-png"])  # the machine file and its preview share their warnings
+    dlg.folder.setText(str(tmp_path))
+    summaries = []
+    monkeypatch.setattr(window, "show_export_summary", summaries.append)
+    files = window.export_from_dialog(dlg)
+    assert sorted(f.name for f in files) == ["pattern-stitches.png", "pattern.dst"]
+    (total,) = summaries
+    assert total.warnings and len(total.warnings) == len(set(total.warnings))
+    from exporters.common.service import export
+
+    each = export(window.doc.pattern, "stitch-png", tmp_path / "again.png").warnings
+    assert set(each) == set(total.warnings)  # both formats warn about the same things: listed once, not twice
+    box = ExportSummaryDialog(None, total)
+    qtbot.addWidget(box)
+    shown = box.warnings_label.text().splitlines()
+    assert shown == [f"⚠ {w}" for w in total.warnings] and len(shown) == len(set(shown))
+    assert not any("warning" in line.lower() for line in box.text.toPlainText().splitlines())
+
+
+def test_open_file_without_a_program_says_so_and_offers_the_folder(qtbot, tmp_path, monkeypatch):
+    from app.gui import export_dialog
+    from exporters.common.result import ExportResult
+
+    f = tmp_path / "fox-beads.pdf"
+    f.write_bytes(b"%PDF-1.4")
+    opened, asked = [], []
+    monkeypatch.setattr(export_dialog, "open_url",
+                        lambda url: opened.append(url.toLocalFile()) or url.toLocalFile() == str(tmp_path))
+    monkeypatch.setattr(export_dialog, "ask", lambda parent, title, text, yes: asked.append(yes) or True)
+    box = export_dialog.ExportSummaryDialog(None, ExportResult([f], ["1 page"]))
+    qtbot.addWidget(box)
+    assert box.open_file() is False
+    assert asked == ["Show in folder"] and opened == [str(f), str(tmp_path)]  # the folder was shown instead
+    assert box.message.isVisibleTo(box) and "No program" in box.message.text() and ".pdf" in box.message.text()
+
+
+def test_first_export_goes_to_documents_or_says_why_not(qtbot, tmp_path, monkeypatch):
+    from app.gui import export_dialog
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(export_dialog, "documents_location", lambda: home / "Documents")
+    dlg = export_dialog.ExportDialog(None, None, "fox", "bead")
+    qtbot.addWidget(dlg)
+    assert Path(dlg.folder.text()) == home and dlg.folder_note.isVisibleTo(dlg)
+    assert "does not exist" in dlg.folder_note.text() and "home folder" in dlg.folder_note.text()
+    assert not (home / "Documents").exists()  # nothing created behind the user's back
+    (home / "Documents").mkdir()
+    again = export_dialog.ExportDialog(None, None, "fox", "bead")
+    qtbot.addWidget(again)
+    assert Path(again.folder.text()) == home / "Documents" and not again.folder_note.isVisibleTo(again)
+
+
+def test_named_choices_with_swatches_and_typed_values(qtbot):
+    from dataclasses import dataclass
+
+    from app.gui.export_dialog import OptionWidget
+    from exporters.common import optspec
+
+    @dataclass
+    class Demo:
+        base_color: str = optspec.option("11", flag="--base-color", label="Base colour", formats=("x",),
+                                         choices=("11", "86"), choice_labels={"11": "Black", "86": "Light Bluish Gray"},
+                                         swatches={"11": "#05131d", "86": "#a0a5a9"}, help="colour of the bases")
+        board: str | None = optspec.option(None, flag="--board", label="Pegboard", formats=("x",),
+                                           choices=(None, "midi 29x29"), parse=lambda t: t.strip() or None,
+                                           choice_labels={None: "the palette's own board",
+                                                          "midi 29x29": "midi 29×29 (5 mm)"}, help="board")
+        cell: float = optspec.option(2.0, flag="--cell-mm", label="Cell size", unit="mm", formats=("x",),
+                                     minimum=0.5, maximum=10, help="cell")
+
+    ows = {s.name: OptionWidget(s) for s in optspec.option_specs(Demo)}
+    for ow in ows.values():
+        qtbot.addWidget(ow.field)
+    color = ows["base_color"].widget
+    assert [color.itemText(i) for i in range(color.count())] == ["Black", "Light Bluish Gray"]  # names, not ids
+    assert not color.itemIcon(0).isNull() and ows["base_color"].value() == "11"
+    ows["base_color"].set_value("86")
+    assert color.currentText() == "Light Bluish Gray" and ows["base_color"].value() == "86"
+    board = ows["board"].widget
+    assert board.isEditable() and board.currentText() == "the palette's own board" and ows["board"].value() is None
+    board.setEditText("31x31")  # a custom board typed by the user reaches the exporter as typed
+    assert ows["board"].value() == "31x31" and optspec.from_values(Demo, {"board": "31x31"}).board == "31x31"
+    cell = ows["cell"].widget
+    assert cell.suffix() == " mm" and (cell.minimum(), cell.maximum()) == (0.5, 10.0)

@@ -132,7 +132,7 @@ def default_export_folder() -> tuple[Path, str]:
     if docs.is_dir() and not _inside_install(docs):
         return docs, ""
     return Path.home(), (f"Your documents folder ({docs}) does not exist, so files go to your home folder; "
-                         "choose another folder with Browse….")
+                         "use Browse… to choose another folder.")
 
 
 def _inside_install(folder: Path) -> bool:

@@ -88,7 +88,7 @@ def choose_colors(lab: np.ndarray, palette_lab: np.ndarray, cap: int = DEFAULT_M
 
 def fold_rare(labels: np.ndarray, target_lab: np.ndarray, palette_lab: np.ndarray, min_count: int,
               empty: np.ndarray | None = None, capacity: np.ndarray | None = None,
-              protect: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, dict[int, int]]]:
+              ) -> tuple[np.ndarray, dict[int, dict[int, int]]]:
     """Give the cells of every colour used fewer than ``min_count`` times another colour.
 
     The rarest colour is removed first; each of its cells takes the colour (among those still in use and,

@@ -72,6 +72,7 @@ MAX_DESIGN_MM = Limit("max_design_mm", 1_500, "mm", "embroidery design side; the
 MAX_PAGES = Limit("max_pages", 2_000, "pages", "pages in one PDF")
 MAX_PROJECT_BYTES = Limit("max_project_bytes", 1 << 30, "bytes", "size of a .pixl project file")
 MAX_MEMBER_BYTES = Limit("max_member_bytes", 256 << 20, "bytes", "uncompressed size of one member of a .pixl file")
+MAX_PROJECT_MEMBERS = Limit("max_project_members", 64, "members", "files inside one .pixl project (a zip)")
 MAX_MANIFEST_BYTES = Limit("max_manifest_bytes", 64 << 20, "bytes", "uncompressed size of a .pixl manifest")
 MAX_PALETTE_FILE_BYTES = Limit("max_palette_file_bytes", 32 << 20, "bytes", "size of a palette file")
 MAX_SOURCE_PIXELS = Limit("max_source_pixels", 1_000_000_000, "pixels",
@@ -82,8 +83,8 @@ MAX_TITLE_CHARS = Limit("max_title_chars", 200, "characters", "characters in a t
 
 ALL_LIMITS = (MAX_CELLS, MAX_PATTERN_SIDE, MAX_SDPIXL_SIDE, MAX_COLORS, MAX_SELECT_MATRIX, MAX_OUTPUT_PIXELS,
               MAX_IMAGE_SIDE, MAX_CHART_SIDE, MAX_STITCHES, MAX_DESIGN_MM, MAX_PAGES, MAX_PROJECT_BYTES,
-              MAX_MEMBER_BYTES, MAX_MANIFEST_BYTES, MAX_PALETTE_FILE_BYTES, MAX_SOURCE_PIXELS, MAX_WORK_PIXELS,
-              MAX_TITLE_CHARS)
+              MAX_PROJECT_MEMBERS, MAX_MEMBER_BYTES, MAX_MANIFEST_BYTES, MAX_PALETTE_FILE_BYTES, MAX_SOURCE_PIXELS,
+              MAX_WORK_PIXELS, MAX_TITLE_CHARS)
 
 
 # ----------------------------------------------------------------------------- checks

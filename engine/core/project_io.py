@@ -32,7 +32,7 @@ class PatternError(ValueError):
 
 _MANIFEST = "manifest.json"
 _CELLS = "cells.npz"
-_MAX_MEMBERS = 64
+_MAX_MEMBERS = limits.MAX_PROJECT_MEMBERS.value  # declared in engine.core.limits
 _TEXT_KEYS = ("title", "name")
 
 

@@ -17,9 +17,10 @@ LENGTH_UNITS = {"mm": 1.0, "cm": 10.0, "in": 25.4, '"': 25.4}
 MAX_TEXT = 60  # longer inputs are refused before any parsing (hundreds of digits are not a size)
 
 _NUM = r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:e[+-]?\d+)?"
-_UNIT = r"[a-z\"]*"
+_UNIT = r"[a-z\"%²]*"
 _PAIR_RE = re.compile(rf"^\s*({_NUM})\s*({_UNIT})\s*(?:x|×|\*|by)\s*({_NUM})\s*({_UNIT})\s*$", re.IGNORECASE)
 _ONE_RE = re.compile(rf"^\s*({_NUM})\s*({_UNIT})\s*$", re.IGNORECASE)
+_NOT_FINITE_RE = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
 
 
 class SizeError(ValueError):
@@ -62,6 +63,8 @@ def parse_pair(text: str, what: str = "size", unit: str = "mm", integer: bool = 
     hint = f"{what} must look like WIDTHxHEIGHT{' in ' + unit if unit else ''} (e.g. {example}), got {s[:40]!r}"
     m = _PAIR_RE.match(s) if len(s) <= MAX_TEXT else None
     if not m:
+        if any(_NOT_FINITE_RE.fullmatch(part.strip()) for part in re.split(r"x|×|\*", s, flags=re.IGNORECASE)):
+            raise SizeError(f"{what} must be finite numbers, got {s[:40]!r}")
         raise SizeError(hint)
     w_txt, w_unit, h_txt, h_unit = m.groups()
     if w_unit and not h_unit:
@@ -87,6 +90,8 @@ def parse_number(text: str, what: str = "number", unit: str = "", integer: bool 
     hint = f"{what} must be {kind}{' in ' + unit if unit else ''}, got {s[:40]!r}"
     m = _ONE_RE.match(s) if len(s) <= MAX_TEXT else None
     if not m:
+        if _NOT_FINITE_RE.fullmatch(s.strip()):
+            raise SizeError(f"{what} must be a finite number, got {s[:40]!r}")
         raise SizeError(hint)
     try:
         value = _number(m.group(1)) * _factor(m.group(2), unit, s, what)

@@ -47,8 +47,8 @@ def check_image(width_px: float, height_px: float, subject: str = "the image",
                 side: limits.Limit = limits.MAX_IMAGE_SIDE) -> None:
     """Refuse an exported image over the side limit ``side`` or the pixel limit (before the array is made)."""
     try:
-        side.check(max(width_px, height_px), f"{subject} ({width_px:g} x {height_px:g} pixels)")
         limits.check_output_pixels(width_px, height_px, subject)
+        side.check(max(width_px, height_px), f"{subject} ({width_px:g} x {height_px:g} pixels)")
     except limits.LimitError as exc:
         raise _refuse(exc) from None
 

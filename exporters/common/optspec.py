@@ -189,6 +189,8 @@ def coerce(spec: OptionSpec, value: Any) -> Any:
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
     if isinstance(value, str) and spec.parse is not None:
+        if not value.strip():  # an emptied text box: the declared default
+            return spec.default
         try:
             value = spec.parse(value.strip())
         except (ValueError, TypeError, ArithmeticError) as exc:

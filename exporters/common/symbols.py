@@ -63,13 +63,6 @@ def is_legible(symbol: str | None) -> bool:
     return bool(symbol) and symbol in POOL
 
 
-def fallback_symbols(n: int) -> list[str]:
-    """The first ``n`` symbols of the pool, clearest first."""
-    if n > len(POOL):
-        raise ValueError(f"cannot make {n} distinct chart symbols (at most {len(POOL)})")
-    return list(POOL[:n])
-
-
 def symbols_for(palette: Palette, indices: Sequence[int], counts: Mapping[int, int] | np.ndarray | None = None,
                 ) -> dict[int, str]:
     """Palette index -> symbol for the colours ``indices``, all distinct and all from the legible pool.

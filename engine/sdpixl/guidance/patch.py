@@ -257,9 +257,3 @@ class PatchGuidance:
                 self.inner.time_ids = prev_ids
         out["patch"] = torch.tensor(1)
         return out
-
-
-def canvas_side_for(height: int, width: int, cell_px: int = 8, patch: int = 1024) -> tuple[int, int]:
-    """The canvas (H, W) in px a design of height x width cells gets (same rule as ``PatchGuidance``)."""
-    scale = max(cell_px, int(math.ceil(patch / min(height, width))))
-    return height * scale, width * scale
