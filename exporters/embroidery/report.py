@@ -128,6 +128,12 @@ class EmbroideryReport:
                 f"{_plural(self.jumps, 'jump')} ({self.total_jump_mm:.0f} mm), {w:.1f} x {h:.1f} mm, "
                 f"~{self.estimated_minutes:.0f} min")
 
+    def headline(self) -> str:
+        """The preview's title: stitches, colour changes, trims, size, time."""
+        w, h = self.size_mm
+        return (f"{_plural(self.stitch_count, 'stitch', 'stitches')}, {_plural(self.color_changes, 'colour change')}, "
+                f"{_plural(self.trims, 'trim')}, {w:.0f} x {h:.0f} mm, ~{self.estimated_minutes:.0f} min")
+
     def lines(self) -> list[str]:
         """Human-readable report: counts, size, hoop, sewing time, threads (warnings are separate: ``warnings``)."""
         w, h = self.size_mm
