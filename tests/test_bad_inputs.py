@@ -369,13 +369,13 @@ def _cli_cases(d: Path, build: bool = True) -> list[Case]:
                                                   str(ro / "x.png")], [str(ro / "x.png")], "not writable"))
     # export budgets and numbers
     e = ["export", str(thread), "--format", "pes", "--out"]
-    for name, extra, phrase in (("cell-mm-inf", ["--cell-mm", "inf"], "must be a"),
-                                ("cell-mm-nan", ["--cell-mm", "nan"], "must be a"),
+    for name, extra, phrase in (("cell-mm-inf", ["--cell-mm", "inf"], "finite"),
+                                ("cell-mm-nan", ["--cell-mm", "nan"], "finite"),
                                 ("cell-mm-1e400", ["--cell-mm", "1e400"], "finite"),
                                 ("cell-mm-100", ["--cell-mm", "100"], "PIXL_LIMIT_MAX_DESIGN_MM"),
                                 ("cell-mm-1000", ["--cell-mm", "1000"], "PIXL_LIMIT_MAX_DESIGN_MM"),
-                                ("trim-distance-nan", ["--trim-distance", "nan"], "must be a"),
-                                ("row-spacing-inf", ["--row-spacing", "inf"], "must be a"),
+                                ("trim-distance-nan", ["--trim-distance", "nan"], "finite"),
+                                ("row-spacing-inf", ["--row-spacing", "inf"], "finite"),
                                 ("design-mm-inf", ["--design-mm", "infxinf"], "")):
         out = str(d / f"emb-{name}.pes")
         cases.append(Case(f"export:{name}", e + [out] + extra, [out], phrase, previous=[out]))

@@ -56,7 +56,7 @@ def test_the_cli_refuses_an_oversize_design_with_exit_2_and_writes_nothing(tmp_p
 @pytest.mark.parametrize("values, words", [({"max_stitch_mm": 20}, "Longest stitch"),
                                            ({"trim_distance_mm": 40}, "Trim jumps longer than"),
                                            ({"hoop": "huge"}, "hoop size"),
-                                           ({"design_mm": "12 x"}, "Design size: the size must look like")])
+                                           ({"design_mm": "12 x"}, "design size must look like")])
 def test_bad_values_are_refused_by_name_in_plain_words(logo, values, words):
     with pytest.raises(ExportError, match=words) as err:
         emb.check(logo, "pes", from_values(EmbroideryOptions, values))

@@ -89,10 +89,7 @@ def write_stitch_preview(pattern: Pattern, path: str | Path, options: Embroidery
     plan = plan_embroidery(pattern, options)
     img = draw_plan(plan.units, plan.cmds, [t.rgb for t in plan.threads], px_per_mm)
     if legend:
-        r = plan.report
-        img = add_legend(img, plan.threads, r.stitches_per_thread,
-                         f"{r.stitch_count:,} stitches, {r.color_changes} colour changes, {r.trims} trims, "
-                         f"{r.size_mm[0]:.0f} x {r.size_mm[1]:.0f} mm, ~{r.estimated_minutes:.0f} min")
+        img = add_legend(img, plan.threads, plan.report.stitches_per_thread, plan.report.headline())
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
     plan.report.path, plan.report.format = path, PREVIEW_FORMAT

@@ -23,8 +23,8 @@ _SIZE, _FILL, _CROSS, _THREADS, _CHECKS = "Size", "Fill", "Cross stitch", "Threa
 
 
 def _design_size(text: str) -> tuple[float, float]:
-    """WIDTHxHEIGHT in mm (the one size parser); optspec puts the option's label before the message."""
-    return parse_pair(text, "the size", "mm")
+    """WIDTHxHEIGHT in mm (the one size parser)."""
+    return parse_pair(text, "design size", "mm")
 
 
 @dataclass

@@ -308,7 +308,8 @@ def plan_embroidery(pattern: Pattern, options: EmbroideryOptions | None = None,
     options = options or EmbroideryOptions()
     t0 = time.perf_counter()
     cw, ch = check_plan(pattern, options)
-    report = EmbroideryReport(mode=options.mode, cell_mm=(cw, ch), stitches_per_minute=options.stitches_per_minute)
+    report = EmbroideryReport(mode=options.mode, cell_mm=(cw, ch), stitches_per_minute=options.stitches_per_minute,
+                              format=options.target_format)
     check_hoop(options, cw * pattern.width, ch * pattern.height, report)
     fmt = options.target_format
     try:

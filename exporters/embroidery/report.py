@@ -10,6 +10,7 @@ import numpy as np
 import pyembroidery as pe
 
 from exporters.common.errors import ExportError
+from exporters.embroidery.formats import has_jumps
 from exporters.embroidery.threads import Thread
 
 
@@ -127,13 +128,22 @@ class EmbroideryReport:
                 f"{_plural(self.jumps, 'jump')} ({self.total_jump_mm:.0f} mm), {w:.1f} x {h:.1f} mm, "
                 f"~{self.estimated_minutes:.0f} min")
 
+    def headline(self) -> str:
+        """The preview's title: stitches, colour changes, trims, size, time."""
+        w, h = self.size_mm
+        return (f"{_plural(self.stitch_count, 'stitch', 'stitches')}, {_plural(self.color_changes, 'colour change')}, "
+                f"{_plural(self.trims, 'trim')}, {w:.0f} x {h:.0f} mm, ~{self.estimated_minutes:.0f} min")
+
     def lines(self) -> list[str]:
         """Human-readable report: counts, size, hoop, sewing time, threads (warnings are separate: ``warnings``)."""
         w, h = self.size_mm
+        if has_jumps(self.format):
+            moves = (f"{_plural(self.jumps, 'jump')} ({_plural(self.jump_records, 'jump record')}, "
+                     f"{self.total_jump_mm:.0f} mm)")
+        else:  # VP3: no jump records, every move follows a trim
+            moves = f"{_plural(self.jumps, 'move')} after trims ({self.total_jump_mm:.0f} mm)"
         out = [f"{_plural(self.stitch_count, 'stitch', 'stitches')}, {_plural(len(self.threads), 'thread')}, "
-               f"{_plural(self.color_changes, 'colour change')}, {_plural(self.trims, 'trim')}, "
-               f"{_plural(self.jumps, 'jump')} ({_plural(self.jump_records, 'jump record')}, "
-               f"{self.total_jump_mm:.0f} mm)",
+               f"{_plural(self.color_changes, 'colour change')}, {_plural(self.trims, 'trim')}, {moves}",
                f"design size {w:.1f} x {h:.1f} mm ({self.mode}, "
                f"cells {self.cell_mm[0]:.2f} x {self.cell_mm[1]:.2f} mm)"]
         if self.hoop:
