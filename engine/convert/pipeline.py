@@ -5,6 +5,13 @@ Pipeline: load (engine.core.image_io) -> fit to the grid (crop / pad / stretch) 
 cell's pixels) -> empty cells from transparency and optional background removal -> optional best-k
 colour subset (engine.core.palette_select) -> nearest colour or dithering (engine.convert.dither) -> optional confetti
 cleanup (engine.convert.cleanup) -> Pattern.
+
+By intent: flat art uses only the picture's own flat colours (engine.convert.intent.flat_colors), each cell the one
+most of its pixels are nearest to; pixel art keeps every colour of its grid unless a budget is given; photos get the
+colour budget plus colours for details and small features, and cleanup keeps every colour within ``HOME_REACH``
+cells of where it is the nearest; with at most ``RESTRICTED_COLOURS`` allowed colours (an owned set) all are used
+and only lone beads are merged. Pictures over ``WORK_PIXELS`` are box-reduced first. The metadata's ``notes`` say
+in plain words how the picture was fitted (a crop to the pattern's shape).
 """
 
 from __future__ import annotations
@@ -756,7 +763,7 @@ def fit_notes(src_w: int, src_h: int, layout, width: int, height: int, fit: str)
     if fit == "crop" and share < CROP_NOTE_SHARE:
         sides = "left and right" if kept_w < src_w else "top and bottom"
         return [f"cropped to the pattern's shape ({width}x{height} cells): the {src_w}x{src_h} px picture lost "
-                f"its {sides} edges; {share:.0%} of it is used (pixels {x0}-{x1} x {y0}-{y1}); use fit pad or "
+                f"its {sides} edges; {share:.0%} of it is used (pixels {x0}-{x1} x {y0}-{y1}); set fit to pad or "
                 f"stretch to keep all of it"]
     cx, cy, cw, ch = layout.cells
     if fit == "pad" and (cw, ch) != (width, height):
