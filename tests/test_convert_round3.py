@@ -206,3 +206,12 @@ def test_size_auto_on_a_big_picture_finds_the_grid_on_a_reduction(perler, monkey
     assert small.metadata["source_size"] == [480, 384]
     assert abs(small.metadata["grid"]["pitch_x"] - 24) < 0.5
     assert small.metadata["crop_box"] == full.metadata["crop_box"]
+
+
+def test_the_cats_green_eyes_get_their_colour(perler):
+    """Small features far from every budget colour add their own colour (chelsea's green eyes, about 10 cells)."""
+    pat = convert_image(Image.open(SAMPLES / "chelsea.jpg"), perler, ConvertConfig(64, 48))
+    used = np.unique(pat.index)
+    green = [i for i in used if perler.lab[i, 1] < -5 and perler.lab[i, 2] > 10]
+    assert green, [perler[i].name for i in used]
+    assert 3 <= (np.isin(pat.index, green)).sum() <= 40  # on the eyes, not over the fur
