@@ -187,3 +187,31 @@ def test_big_pictures_are_reduced_before_conversion(perler, monkeypatch):
     assert small.metadata["source_size"] == [360, 480]
     assert small.metadata["crop_box"] == full.metadata["crop_box"]
     assert (small.index == full.index).mean() > 0.95
+
+
+def test_size_auto_on_a_big_picture_finds_the_grid_on_a_reduction(perler, monkeypatch):
+    """Grid detection of a picture over WORK_PIXELS runs on a whole-factor reduction; the cells are the same
+    and the grid's pitch and bounds are reported in the picture's own pixels."""
+    from benchmarks.pixelart_inputs import make_sprite
+
+    rng = np.random.default_rng(3)
+    colors = perler.with_finishes().rgb8[[0, 17, 30, 45, 60, 75]]
+    labels = make_sprite(20, 16, len(colors), rng)
+    big = np.repeat(np.repeat(colors[labels], 24, axis=0), 24, axis=1)  # 480 x 384 px, 24 px cells
+    full = convert_image(big, perler, ConvertConfig(0, 0))
+    monkeypatch.setattr(pipeline, "WORK_PIXELS", big.shape[0] * big.shape[1] // 4)
+    small = convert_image(big, perler, ConvertConfig(0, 0))
+    assert small.index.shape == (16, 20)
+    assert np.array_equal(small.index, full.index)
+    assert small.metadata["source_size"] == [480, 384]
+    assert abs(small.metadata["grid"]["pitch_x"] - 24) < 0.5
+    assert small.metadata["crop_box"] == full.metadata["crop_box"]
+
+
+def test_the_cats_green_eyes_get_their_colour(perler):
+    """Small features far from every budget colour add their own colour (chelsea's green eyes, about 10 cells)."""
+    pat = convert_image(Image.open(SAMPLES / "chelsea.jpg"), perler, ConvertConfig(64, 48))
+    used = np.unique(pat.index)
+    green = [i for i in used if perler.lab[i, 1] < -5 and perler.lab[i, 2] > 10]
+    assert green, [perler[i].name for i in used]
+    assert 3 <= (np.isin(pat.index, green)).sum() <= 40  # on the eyes, not over the fur

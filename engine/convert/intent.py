@@ -4,8 +4,9 @@
   at most ``SMALL_PATCH`` cells are absorbed into a neighbouring colour unless the cell is a high-contrast
   detail (its target differs strongly from every neighbour: a pupil, a star, a highlight); flat source regions
   (neighbours within ``PHOTO_FLAT_DE``) take one colour each.
-- ``flat``: cartoons, logos, text. Each flat source region (cells joined while neighbours differ by less than
-  ``FLAT_DE``) becomes the one palette colour that best fits the whole region; edges stay where the source's are.
+- ``flat``: cartoons, logos, text. Only the picture's own flat colours (``flat_colors``: the fills' colours,
+  mapped to the palette) are used; each cell takes the one most of its pixels are nearest to, so an anti-aliased
+  edge cell gets one side's colour, never a blend; a gradient's steps are flat colours too, so it keeps bands.
 - ``pixel-art``: sprites sampled on their own grid (engine.convert.grid, when present).
 - ``auto``: picks one from image statistics (``choose_intent``) and says why.
 """
@@ -26,7 +27,6 @@ from engine.core.palette_select import nearest_candidates
 log = logging.getLogger(__name__)
 
 INTENTS = ("auto", "photo", "flat", "pixel-art")
-FLAT_DE = 6.0  # flat intent: neighbouring cells closer than this (CIE76 in Lab) belong to one region
 PHOTO_FLAT_DE = 1.2  # photo intent: only truly flat areas (sky, backdrop) are forced to one colour
 PHOTO_FLAT_SPREAD = 4.0  # ... whose cells all lie within this (CIE76) of the area's mean: a gradient is not flat
 MIN_REGION = 4  # regions smaller than this are left to per-cell mapping

@@ -5,6 +5,13 @@ Pipeline: load (engine.core.image_io) -> fit to the grid (crop / pad / stretch) 
 cell's pixels) -> empty cells from transparency and optional background removal -> optional best-k
 colour subset (engine.core.palette_select) -> nearest colour or dithering (engine.convert.dither) -> optional confetti
 cleanup (engine.convert.cleanup) -> Pattern.
+
+By intent: flat art uses only the picture's own flat colours (engine.convert.intent.flat_colors), each cell the one
+most of its pixels are nearest to; pixel art keeps every colour of its grid unless a budget is given; photos get the
+colour budget plus colours for details and small features, and cleanup keeps every colour within ``HOME_REACH``
+cells of where it is the nearest; with at most ``RESTRICTED_COLOURS`` allowed colours (an owned set) all are used
+and only lone beads are merged. Pictures over ``WORK_PIXELS`` are box-reduced first. The metadata's ``notes`` say
+in plain words how the picture was fitted (a crop to the pattern's shape).
 """
 
 from __future__ import annotations
@@ -349,16 +356,17 @@ def _stay_home(labels: np.ndarray, nearest: np.ndarray, empty: np.ndarray, reach
     return out
 
 
-def _reduce_for_work(img: Image.Image) -> Image.Image:
+def _reduce_for_work(img: Image.Image) -> tuple[Image.Image, int]:
     """The picture box-reduced by a whole factor to at most ``WORK_PIXELS`` (a 90 MP photo would otherwise hold
-    several full-size copies at once); the area average to cells is the same up to the reduction's rounding."""
+    several full-size copies at once); the area average to cells is the same up to the reduction's rounding.
+    Returns ``(picture, factor)``."""
     if img.width * img.height <= WORK_PIXELS:
-        return img
+        return img, 1
     factor = int(np.ceil(np.sqrt(img.width * img.height / WORK_PIXELS)))
     log.info("picture of %.0f MP reduced by %d for conversion", img.width * img.height / 1e6, factor)
     small = img.reduce(factor)
     small.info.update(img.info)
-    return small
+    return small, factor
 
 
 def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
@@ -390,7 +398,7 @@ def convert_image(source: ImageSource, palette: Palette, config: ConvertConfig,
     W, H = config.width, config.height
     src_w, src_h = img.width, img.height
     src_layout = fit_layout(src_w, src_h, W, H, config.fit)  # in the picture's own pixels, for the metadata
-    img = _reduce_for_work(img)
+    img, _ = _reduce_for_work(img)
     layout = fit_layout(img.width, img.height, W, H, config.fit)
     region = np.asarray(img.crop(layout.crop_box))
     del img
@@ -594,7 +602,10 @@ def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfi
     apply. The pattern's metadata gets ``grid`` (cols, rows, pitch, phase, confidence, bounds).
     """
     img = load_image(source)
-    rgba = np.asarray(img)
+    src_size = [img.width, img.height]
+    work, factor = _reduce_for_work(img)  # a huge picture: its grid is found on a whole-factor reduction
+    del img
+    rgba = np.asarray(work)
     opaque = bool((rgba[..., 3] == 255).all())
     flat = composite_over_white(rgba)
     try:
@@ -623,8 +634,11 @@ def _convert_on_grid(source: ImageSource, palette: Palette, config: ConvertConfi
         cell_img.info["source_name"] = name
     inner = replace(config, width=grid.cols, height=grid.rows, fit="stretch", resample="area", intent="pixel-art")
     pattern = convert_image(cell_img, palette, inner, progress, cancel)
-    pattern.metadata.update(source_size=[img.width, img.height], grid=grid.summary(),
-                            crop_box=grid.summary()["bounds"],
+    summary = grid.summary()
+    if factor != 1:  # in the picture's own pixels
+        summary.update({k: round(summary[k] * factor, 3) for k in ("pitch_x", "pitch_y", "phase_x", "phase_y")})
+        summary["bounds"] = [int(round(v * factor)) for v in summary["bounds"]]
+    pattern.metadata.update(source_size=src_size, grid=summary, crop_box=summary["bounds"],
                             intent_reason=f"size auto: pixel grid {grid.cols}x{grid.rows} found "
                                           f"(confidence {grid.confidence:.2f})")
     log.info("pixel grid %dx%d cells (pitch %.2f x %.2f px)", grid.cols, grid.rows, grid.pitch_x, grid.pitch_y)
@@ -749,7 +763,7 @@ def fit_notes(src_w: int, src_h: int, layout, width: int, height: int, fit: str)
     if fit == "crop" and share < CROP_NOTE_SHARE:
         sides = "left and right" if kept_w < src_w else "top and bottom"
         return [f"cropped to the pattern's shape ({width}x{height} cells): the {src_w}x{src_h} px picture lost "
-                f"its {sides} edges; {share:.0%} of it is used (pixels {x0}-{x1} x {y0}-{y1}); use fit pad or "
+                f"its {sides} edges; {share:.0%} of it is used (pixels {x0}-{x1} x {y0}-{y1}); set fit to pad or "
                 f"stretch to keep all of it"]
     cx, cy, cw, ch = layout.cells
     if fit == "pad" and (cw, ch) != (width, height):
