@@ -16,7 +16,14 @@ def _wheel(widget, notches: int = -1) -> None:
     QApplication.sendEvent(widget, event)
 
 
+def _guarded(qtbot) -> None:
+    from app.gui import wheel_guard
+
+    qtbot.waitUntil(wheel_guard.installed, timeout=5000)  # installed just after the window's first paint
+
+
 def test_unfocused_controls_pass_the_wheel_to_the_panel(window, qtbot):
+    _guarded(qtbot)
     window.resize(1200, 420)  # short: the input panel scrolls
     ip = window.input_panel
     scroll = ip.findChild(QScrollArea)
@@ -43,6 +50,7 @@ def test_unfocused_controls_pass_the_wheel_to_the_panel(window, qtbot):
 
 
 def test_a_focused_control_takes_the_wheel(window, qtbot):
+    _guarded(qtbot)
     ip = window.input_panel
     window.activateWindow()
     ip.dither.setFocus()
@@ -55,6 +63,7 @@ def test_a_focused_control_takes_the_wheel(window, qtbot):
 def test_every_dropdown_and_number_box_needs_a_click_or_tab_for_focus(window, qtbot):
     from app.gui.preferences import PreferencesDialog
 
+    _guarded(qtbot)
     dialog = PreferencesDialog(window, window.prefs)
     qtbot.addWidget(dialog)
     dialog.show()

@@ -316,15 +316,14 @@ class MainWindow(QMainWindow):
         self._engine_warm = False
         self.canvas.installEventFilter(self)  # the warm-up waits for the canvas's first paint
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().showEvent(event)
-        wheel_guard.install()  # dropdowns and number boxes take the wheel only when focused (every window)
-
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         if obj is self.canvas and event.type() == QEvent.Type.Paint and not self._engine_warm:
             self._engine_warm = True
             self.canvas.removeEventFilter(self)
             QTimer.singleShot(0, self._warm_up_engine)
+            # dropdowns and number boxes take the wheel only when focused (every window and dialog); installed
+            # after the first paint: an application-wide filter makes PySide wrap every object that gets an event
+            QTimer.singleShot(0, wheel_guard.install)
         return super().eventFilter(obj, event)
 
     def _warm_up_engine(self) -> None:

@@ -28,22 +28,30 @@ class WheelGuard(QObject):
     """The event filter; see the module docstring."""
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if not isinstance(obj, GUARDED):  # first: most events are not theirs, and reading the type costs more
+            return False
         kind = event.type()
-        if kind == QEvent.Type.Wheel and isinstance(obj, GUARDED) and not obj.hasFocus():
+        if kind == QEvent.Type.Wheel and not obj.hasFocus():
             target = scroll_target(obj)
             if target is not None:
                 QCoreApplication.sendEvent(target, event)
             event.accept()
             return True
-        if kind == QEvent.Type.Polish and isinstance(obj, GUARDED):
+        if kind == QEvent.Type.Polish:
             obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         return False
 
 
+def installed(app: QApplication | None = None) -> bool:
+    """True once ``install`` ran for the application."""
+    app = app or QApplication.instance()
+    return app is not None and app.findChild(WheelGuard, "wheelGuard") is not None
+
+
 def install(app: QApplication | None = None) -> WheelGuard:
     """Install the guard on the application once (later calls return the same guard). Controls that exist
-    already (polished before the guard was there) get their focus policy now; the main window installs it when
-    it is first shown, so the thousands of events of building the window do not pass through it."""
+    already (polished before the guard was there) get their focus policy now; the main window installs it just
+    after its first paint, so building and showing the window do not pass through it."""
     app = app or QApplication.instance()
     guard = app.findChild(WheelGuard, "wheelGuard")
     if guard is None:
