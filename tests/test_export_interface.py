@@ -266,3 +266,22 @@ def test_default_file_names_say_what_they_are_and_never_collide():
 def test_format_descriptions_are_plain_words():
     for fmt, desc in service.formats().items():
         assert desc and "--" not in desc, fmt
+
+
+def test_every_exporter_module_is_typed_and_an_untyped_one_is_refused(monkeypatch):
+    import types
+
+    from exporters.common import registry
+
+    assert all(registry.is_typed(m) for m in registry.exporter_modules())  # no adapter left for old-style modules
+    old = types.ModuleType("exporters.old_style")
+    old.FORMATS, old.add_cli_arguments, old.export_cli = {"old": "an old format"}, print, print
+    monkeypatch.setattr(service, "exporter_modules", lambda: registry.exporter_modules() + [old])
+    service._exporters_cached.cache_clear()
+    try:
+        with pytest.raises(TypeError, match="exporters.old_style"):
+            service.formats()
+    finally:
+        monkeypatch.undo()
+        service._exporters_cached.cache_clear()
+    assert "old" not in service.formats() and "png" in service.formats()
