@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from engine.core.palette_io import load_palette  # noqa: E402
 from engine.core.pattern import Pattern  # noqa: E402
 from exporters.common import service  # noqa: E402
+from exporters.common.optspec import from_values  # noqa: E402
 
 # format, palette, side in cells, CLI options
 CASES = [
@@ -54,13 +55,8 @@ def best(fn, repeat: int) -> float:
 def direct(fmt: str, p: Pattern, out: Path, cli: list[str]):
     """The exporter's own entry point, no service (what a library caller would do)."""
     mod = service.exporter_for(fmt).module
-    values = vars(service_namespace(cli))
-    if hasattr(mod, "OPTIONS"):
-        from exporters.common.optspec import from_values
-
-        return lambda: mod.export(p, fmt, out, from_values(mod.OPTIONS, values))
-    ns = service.build_options(fmt, values)
-    return lambda: mod.export_cli(p, fmt, out, ns)
+    options = from_values(mod.OPTIONS, vars(service_namespace(cli)))
+    return lambda: mod.export(p, fmt, out, options)
 
 
 def service_namespace(cli: list[str]) -> argparse.Namespace:

@@ -134,6 +134,42 @@ def test_numbers_with_units():
     assert parse_pair("29x29", "board", "", integer=True) == (29, 29)
 
 
+@pytest.mark.parametrize("text, size", [("31x31", (31, 31)), ("31 × 31", (31, 31)), ("31 by 20", (31, 20)),
+                                        ("40 X 12", (40, 12))])
+def test_custom_boards_go_through_the_size_parser(text, size):
+    from engine.core.palette_io import load_palette
+    from engine.core.pattern import Pattern
+    from exporters.beads.chart import resolve_board
+
+    board = resolve_board(Pattern(np.zeros((4, 4), dtype=int), load_palette("perler")), text)
+    assert (board.width, board.height) == size and board.name == f"{size[0]}x{size[1]}"
+
+
+@pytest.mark.parametrize("text, words", [("29.5x29", "whole numbers"), ("0x5", "between 1 and 500"),
+                                         ("600x600", "between 1 and 500"), ("giant", "unknown board")])
+def test_bad_custom_boards_are_refused(text, words):
+    from engine.core.palette_io import load_palette
+    from engine.core.pattern import Pattern
+    from exporters.beads.chart import resolve_board
+
+    with pytest.raises(ExportError, match=words):
+        resolve_board(Pattern(np.zeros((4, 4), dtype=int), load_palette("perler")), text)
+
+
+@pytest.mark.parametrize("fmt, name, text", [("dst", "design_mm", "12 x"), ("dst", "design_mm", "12 x 5 furlongs"),
+                                             ("bead-pdf", "calibrate", "abc"), ("bead-pdf", "paper", "A7"),
+                                             ("parts-csv", "base_color", "zz")])
+def test_parse_errors_name_the_option_once(fmt, name, text):
+    label = next(s.label for s in service.option_specs([fmt]) if s.name == name)
+    with pytest.raises(ExportError) as exc:
+        service.build_options(fmt, {name: text})
+    message = str(exc.value)
+    assert label.lower() in message.lower() and "\n" not in message
+    assert not message.lower().startswith(f"{label.lower()}: {label.lower()}"), message  # "Design size: design.."
+    if name == "calibrate":
+        assert message.startswith(f"{label}: ") and "calibration" not in message  # the label says what it is
+
+
 # ----------------------------------------------------------------------------- limits before allocation
 
 
@@ -230,3 +266,22 @@ def test_default_file_names_say_what_they_are_and_never_collide():
 def test_format_descriptions_are_plain_words():
     for fmt, desc in service.formats().items():
         assert desc and "--" not in desc, fmt
+
+
+def test_every_exporter_module_is_typed_and_an_untyped_one_is_refused(monkeypatch):
+    import types
+
+    from exporters.common import registry
+
+    assert all(registry.is_typed(m) for m in registry.exporter_modules())  # no adapter left for old-style modules
+    old = types.ModuleType("exporters.old_style")
+    old.FORMATS, old.add_cli_arguments, old.export_cli = {"old": "an old format"}, print, print
+    monkeypatch.setattr(service, "exporter_modules", lambda: registry.exporter_modules() + [old])
+    service._exporters_cached.cache_clear()
+    try:
+        with pytest.raises(TypeError, match="exporters.old_style"):
+            service.formats()
+    finally:
+        monkeypatch.undo()
+        service._exporters_cached.cache_clear()
+    assert "old" not in service.formats() and "png" in service.formats()

@@ -57,7 +57,7 @@ def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
 def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     from app.gui.export_dialog import ExportDialog
     from exporters.common import optspec
-    from exporters.common.service import legacy_formats, option_specs
+    from exporters.common.service import option_specs
 
     dlg = ExportDialog(None, tmp_path, "x", "bead")
     qtbot.addWidget(dlg)
@@ -69,8 +69,7 @@ def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
         widget = dlg.option_widgets[name].widget
         assert isinstance(widget, widget_for[spec.kind]), name
         assert spec.help_text in widget.toolTip(), name
-        if not set(spec.formats) <= set(legacy_formats()):  # typed exporters: plain words, no flags
-            assert "--" not in widget.toolTip() + spec.label, name
+        assert "--" not in widget.toolTip() + spec.label, name  # plain words, no flags
         if spec.kind == optspec.KIND_CHOICE:
             assert [widget.itemData(i) for i in range(widget.count())] == list(spec.choices)
             assert [widget.itemText(i) for i in range(widget.count())] == [spec.choice_label(c) for c in spec.choices]
@@ -82,6 +81,57 @@ def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     # untouched widgets give the exporter's own defaults
     for name, ow in dlg.option_widgets.items():
         assert ow.value() == specs[name].default, name
+
+
+def test_board_paper_and_base_colour_are_dropdowns_of_named_choices(qtbot, tmp_path):
+    """A maker picks the pegboard, the paper and the base colour by name from a list: each board with its peg pitch
+    (from the board table), the paper with its size, the base colour by its LEGO name - never a bare id like "11"."""
+    import re
+
+    from app.gui.export_dialog import ExportDialog
+    from engine.core.medium import BOARDS
+    from engine.core.palette_io import load_palette
+
+    dlg = ExportDialog(None, tmp_path, "fox", "bead")
+    qtbot.addWidget(dlg)
+    combos = {name: dlg.option_widgets[name].widget for name in ("board", "paper", "base_color")}
+    for name, box in combos.items():
+        assert isinstance(box, QComboBox), name
+        texts = [box.itemText(i) for i in range(box.count())]
+        assert len(texts) >= 3 and len(set(texts)) == len(texts), name
+        assert not any(re.fullmatch(r"\s*\d+\s*", t) for t in texts), (name, texts)  # no bare ids
+
+    board = combos["board"]
+    keys = [board.itemData(i) for i in range(board.count())]
+    assert {k for k in BOARDS if not k.startswith("brick")} <= set(keys)  # every bead board is offered
+    for i, key in enumerate(keys):
+        if key is None:  # "the palette's own board"
+            assert "board" in board.itemText(i)
+            continue
+        text = board.itemText(i)
+        assert text.startswith(key), text
+        pitch = re.search(r"\((\d+(?:\.\d+)?) mm, (measured|nominal)\)$", text)
+        assert pitch, text  # every board says its pitch
+        assert (pitch.group(2) == "measured") == BOARDS[key].measured, text
+        if BOARDS[key].pitch_mm:
+            assert float(pitch.group(1)) == pytest.approx(BOARDS[key].pitch_mm), text
+
+    paper = combos["paper"]
+    assert [paper.itemData(i) for i in range(paper.count())] == ["A4", "Letter", "A3"]
+    for i in range(paper.count()):
+        assert re.search(r"\d x \d+(\.\d+)? (mm|in)\)", paper.itemText(i)), paper.itemText(i)  # with its size
+
+    color = combos["base_color"]
+    lego = {c.ids.get("bricklink"): c.name for c in load_palette("lego")}
+    for i in range(color.count()):
+        bl = color.itemData(i)
+        assert color.itemText(i).startswith(lego[bl]), (bl, color.itemText(i))  # the palette's name first
+        assert not color.itemIcon(i).isNull()  # with a swatch
+    ow = dlg.option_widgets["base_color"]
+    assert color.currentText().startswith("Black") and ow.value() == "11"  # the default, shown by name
+    color.setCurrentIndex(color.findText(next(t for t in (color.itemText(i) for i in range(color.count()))
+                                              if t.startswith("Light Bluish Gray"))))
+    assert ow.value() == "86"  # chosen by name, handed to the exporter as the BrickLink id
 
 
 def test_choices_are_remembered(qtbot, tmp_path):

@@ -67,6 +67,8 @@ MAX_SELECT_MATRIX = Limit("max_select_matrix", 8_000_000, "entries",
 MAX_OUTPUT_PIXELS = Limit("max_output_pixels", 268_435_456, "pixels", "pixels in one exported image (16384 x 16384)")
 MAX_IMAGE_SIDE = Limit("max_image_side", 20_000, "pixels", "pixels along one side of an exported PNG")
 MAX_CHART_SIDE = Limit("max_chart_side", 16_000, "pixels", "pixels along one side of a chart PNG with its legend")
+MAX_PREVIEW_SIDE = Limit("max_preview_side", 4_000, "pixels",
+                         "pixels along the longer side of a stitch preview; larger designs are drawn smaller")
 MAX_STITCHES = Limit("max_stitches", 2_000_000, "stitches", "stitches in one embroidery file")
 MAX_DESIGN_MM = Limit("max_design_mm", 1_500, "mm", "embroidery design side; the largest hoops are under 1.5 m")
 MAX_PAGES = Limit("max_pages", 2_000, "pages", "pages in one PDF")
@@ -82,9 +84,9 @@ MAX_WORK_PIXELS = Limit("max_work_pixels", 100_000_000, "pixels",
 MAX_TITLE_CHARS = Limit("max_title_chars", 200, "characters", "characters in a title")
 
 ALL_LIMITS = (MAX_CELLS, MAX_PATTERN_SIDE, MAX_SDPIXL_SIDE, MAX_COLORS, MAX_SELECT_MATRIX, MAX_OUTPUT_PIXELS,
-              MAX_IMAGE_SIDE, MAX_CHART_SIDE, MAX_STITCHES, MAX_DESIGN_MM, MAX_PAGES, MAX_PROJECT_BYTES,
-              MAX_PROJECT_MEMBERS, MAX_MEMBER_BYTES, MAX_MANIFEST_BYTES, MAX_PALETTE_FILE_BYTES, MAX_SOURCE_PIXELS,
-              MAX_WORK_PIXELS, MAX_TITLE_CHARS)
+              MAX_IMAGE_SIDE, MAX_CHART_SIDE, MAX_PREVIEW_SIDE, MAX_STITCHES, MAX_DESIGN_MM, MAX_PAGES,
+              MAX_PROJECT_BYTES, MAX_PROJECT_MEMBERS, MAX_MEMBER_BYTES, MAX_MANIFEST_BYTES, MAX_PALETTE_FILE_BYTES,
+              MAX_SOURCE_PIXELS, MAX_WORK_PIXELS, MAX_TITLE_CHARS)
 
 
 # ----------------------------------------------------------------------------- checks

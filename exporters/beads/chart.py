@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from engine.core.atomic import atomic_path
 from engine.core.medium import BOARDS, Board, find_board
 from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
+from engine.core.sizes import SizeError, parse_pair
 from exporters.beads.options import BeadOptions, parse_calibration
 from exporters.common import limits_check
 from exporters.common.errors import ExportError
@@ -92,15 +92,15 @@ def resolve_board(pattern: Pattern, board: str | None) -> Board:
     found = find_board(text)
     if found is not None:
         return found
-    m = re.fullmatch(r"(\d+)\s*[xX\u00d7]\s*(\d+)", text)
-    if m:
-        w, h = int(m.group(1)), int(m.group(2))
-        if not (1 <= w <= 500 and 1 <= h <= 500):
-            raise ExportError(f"custom board {text!r}: both sides must be between 1 and 500 beads")
-        return Board(f"{w}x{h}", w, h)
-    raise ExportError(
-        f"unknown board {text!r}; use a size like 29x29 or one of: " + ", ".join(repr(k) for k in BOARDS)
-    )
+    try:
+        w, h = parse_pair(text, "custom board", unit="", positive=False)  # the one size parser: 29x29, 29 × 29
+    except SizeError:
+        raise ExportError(
+            f"unknown board {text!r}; use a size like 29x29 or one of: " + ", ".join(repr(k) for k in BOARDS)
+        ) from None
+    if not (float(w).is_integer() and float(h).is_integer() and 1 <= w <= 500 and 1 <= h <= 500):
+        raise ExportError(f"custom board {text!r}: both sides must be whole numbers of beads between 1 and 500")
+    return Board(f"{int(w)}x{int(h)}", int(w), int(h))
 
 
 def board_label(row: int, col: int) -> str:

@@ -6,20 +6,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.core.medium import BOARDS
+from engine.core.medium import BEAD_MAXI, BEAD_MIDI, BEAD_MINI, BEAD_MINI_ARTKAL, BEAD_MINI_PERLER, BOARDS
+from engine.core.sizes import SizeError, parse_number
 from exporters.common.errors import ExportError
 from exporters.common.optspec import option
 from exporters.common.shared_options import bag_size_option, spares_min_option, spares_option, title_option
 
 PAPERS = {"A4": "A4 (210 x 297 mm)", "Letter": "US Letter (8.5 x 11 in)", "A3": "A3 (297 x 420 mm)"}
+BEAD_MEDIA = (BEAD_MIDI, BEAD_MINI, BEAD_MINI_PERLER, BEAD_MINI_ARTKAL, BEAD_MAXI)
 BEAD_BOARDS = tuple(name for name, b in BOARDS.items() if not name.startswith("brick"))
 
 
 def _board_label(name: str) -> str:
+    """'mini 50x50 (Artkal) (2.812 mm, measured)'; a board without its own pitch shows its medium's nominal one."""
     b = BOARDS[name]
-    pitch = f"{b.pitch_mm:.3f} mm, measured" if b.measured else (f"{b.pitch_mm:g} mm, nominal" if b.pitch_mm
-                                                                   else "nominal pitch")
-    return f"{name} ({pitch})"
+    if b.measured:
+        return f"{name} ({b.pitch_mm:.3f} mm, measured)"
+    nominal = b.pitch_mm or next((m.pitch_mm for m in BEAD_MEDIA if name in m.boards), 0.0)
+    return f"{name} ({nominal:g} mm, nominal)" if nominal else f"{name} (nominal pitch)"
 
 
 BOARD_LABELS = {None: "the palette's own board"} | {n: _board_label(n) for n in BEAD_BOARDS}
@@ -38,23 +42,29 @@ def _board(text: str) -> str | None:
     return text.strip() or None
 
 
-def parse_calibration(text: str | None) -> tuple[int, float] | None:
-    """'50:140.6' -> (50, 140.6): N pegs measure X mm (None for no calibration)."""
+def parse_calibration(text: str | None, what: str = "calibration") -> tuple[int, float] | None:
+    """'50:140.6' -> (50, 140.6): N pegs measure X mm (None for no calibration). Errors start with ``what``
+    (empty: with the value, for a caller that names the option itself)."""
     if text is None or str(text).strip() == "":
         return None
-    m = re.fullmatch(r"\s*(\d+)\s*[:=/]\s*(\d+(?:\.\d*)?)\s*(?:mm)?\s*", str(text))
-    if not m or int(m.group(1)) < 1 or float(m.group(2)) <= 0:
-        raise ExportError(f"calibration {text!r} must read N:X - N pegs measure X mm, e.g. 50:140.6")
-    n, x = int(m.group(1)), float(m.group(2))
+    subject = f"{what} {text!r}".strip()
+    parts = re.split(r"[:=/]", str(text))
+    try:  # the one number parser: "50:140.6", "50 : 140,6 mm", "50:14.06 cm"
+        if len(parts) != 2:
+            raise SizeError("not two numbers")
+        n = int(parse_number(parts[0], "pegs", integer=True, positive=True))
+        x = float(parse_number(parts[1], "length", "mm", positive=True))
+    except SizeError:
+        raise ExportError(f"{subject} must read N:X - N pegs measure X mm, e.g. 50:140.6") from None
     if not 1.0 <= x / n <= 20.0:
-        raise ExportError(f"calibration {text!r} gives {x / n:.3f} mm per peg; expected 1 to 20 mm - check N and X")
+        raise ExportError(f"{subject} gives {x / n:.3f} mm per peg; expected 1 to 20 mm - check N and X")
     return n, x
 
 
 def _calibration(text: str) -> str | None:
     """'N:X' (N pegs measure X mm), checked here so a typo is refused before anything is written."""
     try:
-        return text.strip() if parse_calibration(text) else None
+        return text.strip() if parse_calibration(text, what="") else None
     except ExportError as exc:
         raise ValueError(str(exc)) from None
 

@@ -193,13 +193,3 @@ def export(pattern: Pattern, fmt: str, out: Path, options: BasicOptions) -> Expo
         report.append(f"{sum(ln.packs or 0 for ln in lines)} bags of {options.bag_size}")
     return ExportResult([path], report)
 
-
-def int_option(value: object, name: str) -> int | None:
-    """An option value as int (None stays None). Used by exporters still in the old style (temporary: goes
-    when beads and bricks read their options through exporters.common.optspec)."""
-    if value is None or isinstance(value, int):
-        return value  # type: ignore[return-value]
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ExportError(f"{name} must be a whole number, got {value!r}") from None

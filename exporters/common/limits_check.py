@@ -10,7 +10,6 @@ through the one size parser (engine.core.sizes), so what the check reads is what
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 from typing import Any
@@ -20,7 +19,6 @@ from engine.core.pattern import Pattern
 from engine.core.sizes import SizeError, parse_number, parse_pair
 from exporters.common.errors import ExportError
 
-EMBROIDERY_FORMATS = ("dst", "pes", "jef", "exp", "vp3", "stitch-png")
 DEFAULT_EMBROIDERY_CELL_MM = 2.0  # cell size of a non-thread pattern sewn without --cell-mm / --design-mm
 
 
@@ -31,8 +29,6 @@ def _refuse(exc: Exception) -> ExportError:
 def _values(options: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(options) and not isinstance(options, type):
         return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
-    if isinstance(options, argparse.Namespace):
-        return vars(options)
     return dict(options or {})
 
 

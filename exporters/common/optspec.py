@@ -179,6 +179,12 @@ def _range_text(spec: OptionSpec) -> str:
     return f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
 
 
+def _said_once(label: str, message: str) -> str:
+    """A parse error with the option's label in front, unless the message already starts by naming it
+    ("design size must look like ..." stays as it is; "'A7' is not a paper size" becomes "Paper: 'A7' ...")."""
+    return message if message.lower().startswith(label.lower()) else f"{label}: {message}"
+
+
 def coerce(spec: OptionSpec, value: Any) -> Any:
     """``value`` (typed text from a widget or the command line, or a value) as the option's value: text parsed,
     numbers finite and in range, choices checked. Raises ExportError with a one-line message."""
@@ -194,7 +200,7 @@ def coerce(spec: OptionSpec, value: Any) -> Any:
         try:
             value = spec.parse(value.strip())
         except (ValueError, TypeError, ArithmeticError) as exc:
-            raise ExportError(f"{spec.label}: {exc}") from None
+            raise ExportError(_said_once(spec.label, str(exc))) from None
     elif spec.kind in (KIND_INT, KIND_FLOAT) or (spec.kind == KIND_CHOICE and spec.choices
                                                   and isinstance(value, str)):
         value = _number_or_choice(spec, value)
@@ -249,11 +255,6 @@ def from_args(options_cls: type, namespace: argparse.Namespace) -> Any:
     return from_values(options_cls, vars(namespace))
 
 
-def to_values(options: Any) -> dict[str, Any]:
-    """Option name -> value of an options object (only the declared options)."""
-    return {s.name: getattr(options, s.name) for s in option_specs(type(options))}
-
-
 # ----------------------------------------------------------------------------- argparse
 
 
@@ -305,5 +306,5 @@ def add_arguments(parser: argparse.ArgumentParser, options_cls: type) -> None:
 
 
 __all__ = ["OptionSpec", "option", "option_specs", "merge_specs", "coerce", "from_values", "from_args",
-           "to_values", "add_arguments", "add_spec_arguments", "cli_help", "KINDS", "KIND_FLAG", "KIND_CHOICE",
+           "add_arguments", "add_spec_arguments", "cli_help", "KINDS", "KIND_FLAG", "KIND_CHOICE",
            "KIND_INT", "KIND_FLOAT", "KIND_TEXT", "KIND_PATH"]

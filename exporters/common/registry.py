@@ -21,9 +21,6 @@ The interface (one per medium, plus the common formats)::
 
 The CLI ``export`` command and the app's export dialog use these only through ``exporters.common.service``
 (argparse flags, widgets, ``from_args``/``from_values`` are generated from ``OPTIONS``).
-
-Modules in the old style (``add_cli_arguments(parser)``, ``export_cli(pattern, fmt, out, args)``,
-``describe_export``) still work through a temporary adapter in the service until they are converted.
 """
 
 from __future__ import annotations

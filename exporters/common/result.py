@@ -18,17 +18,3 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
     report: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    def extend(self, other: "ExportResult") -> None:
-        """Add another result's files, report and warnings (a warning already listed is not repeated)."""
-        self.files += [f for f in other.files if f not in self.files]
-        self.report += other.report
-        self.warnings += [w for w in other.warnings if w not in self.warnings]
-
-
-def merge_results(results: list[ExportResult]) -> ExportResult:
-    """One result for several exports (warnings listed once)."""
-    total = ExportResult()
-    for r in results:
-        total.extend(r)
-    return total

@@ -155,16 +155,3 @@ def read_stash(path: str | Path) -> dict[str, int]:
             raise ExportError(f"stash file {path.name}, line {n}: count {row[1]!r} is not a whole number") from None
     return stash
 
-
-# --------------------------------------------------------------------------- old-style exporters (temporary)
-
-
-def spare_rule_from_args(args) -> SpareRule:
-    """The SpareRule of option values with ``spares`` / ``spares_min`` (an argparse namespace or an options
-    object). Old-style exporters use it; typed ones use exporters.common.shared_options.spare_rule."""
-    try:
-        percent = float(getattr(args, "spares", 0.0) or 0.0)
-        minimum = int(str(getattr(args, "spares_min", 0) or 0).strip())
-    except ValueError:
-        raise ExportError("spares must be a number of percent and --spares-min a whole number") from None
-    return SpareRule(percent, minimum)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from engine.core.sizes import SizeError, parse_pair
@@ -61,8 +60,6 @@ def parse_hoop(text: str) -> Hoop:
     name = f"{w:g}x{h:g}"
     if name in HOOPS:
         return HOOPS[name]
-    if not (math.isfinite(w) and math.isfinite(h)):
-        raise HoopError(f"hoop size must be finite, got {text!r}")
     return Hoop(name, w, h, "custom")
 
 

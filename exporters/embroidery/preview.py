@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pyembroidery as pe
 
+from engine.core import limits
+
 FABRIC_RGB = (242, 239, 230)
-MAX_PREVIEW_SIDE = 4000
 # Width a sewn 40 wt machine thread covers (mm): a little more than the 0.4 mm row spacing, so fills close.
 THREAD_WIDTH_MM = 0.45
 LEGEND_ROW_PX = 18
@@ -80,7 +81,7 @@ def preview_geometry(units: np.ndarray, cmds: np.ndarray, px_per_mm: float | Non
     stitch = (np.asarray(cmds, dtype=np.int64) & pe.COMMAND_MASK) == pe.STITCH
     lo, hi = xy[stitch].min(axis=0) - margin_mm, xy[stitch].max(axis=0) + margin_mm
     span = hi - lo
-    scale = px_per_mm or min(8.0, MAX_PREVIEW_SIDE / max(float(span.max()), 1e-6))
+    scale = px_per_mm or min(8.0, limits.MAX_PREVIEW_SIDE.value / max(float(span.max()), 1e-6))
     size = np.maximum(np.ceil(span * scale).astype(int), 1)
     return lo, float(scale), (int(size[0]), int(size[1]))
 
