@@ -638,6 +638,8 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         losses = _report_values(sums, count, {**last, "entropy": logit_entropy(gen.logits)})
     _log_skipped(skipped, step, logged)
 
+    # a patch-wise guidance wraps the latent one, whose config names the model and ControlNets
+    base_config = getattr(getattr(guidance, "inner", guidance), "config", None)
     metadata = {
         "method": "sd-pixl",
         "prompt": config.prompt,
@@ -645,9 +647,9 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         "seed": seed,
         "steps": step,
         "steps_planned": total,
-        "model": getattr(getattr(guidance, "config", None), "model", None),
+        "model": getattr(base_config, "model", None),
         "guidance": config.guidance_mode,
-        "controlnets": [c.kind for c in getattr(getattr(guidance, "config", None), "controlnets", None) or []],
+        "controlnets": [c.kind for c in getattr(base_config, "controlnets", None) or []],
         "init": init,
         "init_note": init_note,
         "source_image": Path(config.image).name if config.image else None,
