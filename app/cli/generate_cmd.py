@@ -254,13 +254,15 @@ def _checkpoint_paths(args: argparse.Namespace, out: Path) -> tuple[str | None, 
 
 def run(args: argparse.Namespace) -> int:
     out = check_writable_dir(args.out)
-    if not getattr(args, "verbose", False):
-        quiet_libraries()
     frames = Path(args.frames) if args.frames else None
     if frames is not None and frames.exists() and not frames.is_dir():
         raise OutputPathError(f"--frames {frames} is a file; give a folder for the preview frames")
     from app.cli.guidance_args import announce_plan, apply_guidance_arguments
+    from engine.sdpixl.guidance.loading import check_local_model
 
+    check_local_model(getattr(args, "model", None))  # a damaged model folder: one line before any planning
+    if not getattr(args, "verbose", False):
+        quiet_libraries()  # imports diffusers (seconds): only once the inputs are known to be usable
     config = announce_plan(apply_guidance_arguments(args, build_config(args)))  # guidance path + estimate
     if args.plan_only:
         return 0

@@ -141,6 +141,16 @@ def resolve_source(source: str | os.PathLike, what: str = "model") -> ModelSourc
     raise ModelLoadError(f"{what} {text!r} is neither an existing folder/file nor a hub id like owner/name")
 
 
+def check_local_model(source: str | os.PathLike | None) -> None:
+    """Refuse a local model folder whose model_index.json is missing or damaged before anything is planned or
+    loaded (a hub id or a weights file is checked when it loads); ``None`` (the built-in model) passes."""
+    if source is None:
+        return
+    resolved = resolve_source(source)
+    if resolved.kind == "folder":
+        detect_family(resolved)
+
+
 def how_to_get(source: ModelSource, what: str = "model") -> str:
     """One sentence telling the user how to make ``source`` available offline."""
     option = _OPTION.get(what, "--model")
