@@ -142,12 +142,13 @@ def resolve_source(source: str | os.PathLike, what: str = "model") -> ModelSourc
 
 
 def check_local_model(source: str | os.PathLike | None) -> None:
-    """Refuse a local model folder whose model_index.json is missing or damaged before anything is planned or
-    loaded (a hub id or a weights file is checked when it loads); ``None`` (the built-in model) passes."""
+    """Refuse a local model folder whose model_index.json is damaged before anything is planned or loaded (a
+    folder without one, a hub id or a weights file is checked when it loads); ``None`` (the built-in model)
+    passes."""
     if source is None:
         return
     resolved = resolve_source(source)
-    if resolved.kind == "folder":
+    if resolved.kind == "folder" and (Path(resolved.location) / "model_index.json").exists():
         detect_family(resolved)
 
 
