@@ -78,13 +78,18 @@ def test_intent_and_min_count_reach_the_conversion(window, qtbot, sample_image_p
 
 
 def test_auto_intent_says_what_it_chose_and_why(window, qtbot, sample_image_path):
+    from app.gui.wording import plain_words
     from engine.convert.pipeline import summary_lines
 
     panel = _setup(window, sample_image_path)
     pattern = _run(window, qtbot)
     assert pattern.metadata["intent"] in ("photo", "flat")
     assert pattern.metadata["intent_reason"] != "chosen by the user"
-    assert panel.intent_info.text().splitlines() == summary_lines(pattern)
+    lines = summary_lines(pattern)
+    shown = panel.intent_info.text().splitlines()
+    merged = pattern.metadata["merged"]
+    assert shown[:len(lines) - len(merged)] == [plain_words(s) for s in lines[:len(lines) - len(merged)]]
+    assert "cropped to the pattern's shape" in shown[0]  # the converter's crop note, shown after Start
     assert f"intent: {pattern.metadata['intent']} (" in panel.intent_info.text()
 
 
@@ -169,3 +174,19 @@ def test_auto_size_without_a_picture_says_so(window):
     panel = window.input_panel
     panel.auto_size.setChecked(True)
     assert not panel.auto_size.isChecked() and "open one first" in panel.size_info.text()
+
+
+def test_merged_colours_are_named_with_their_bead_counts(window, qtbot, sample_image_path):
+    """After Start the panel names each merged colour: "<colour> (n beads) → <colour>"."""
+    panel = _setup(window, sample_image_path)
+    panel.min_count.setValue(40)
+    pattern = _run(window, qtbot)
+    merged = pattern.metadata["merged"]
+    assert merged, "a minimum of 40 cells per colour merges some colours of a photo"
+    info = panel.intent_info.text()
+    pal = pattern.palette
+    for m in merged:
+        src = pal[pal.index_of(m["code"])].name
+        into = max(m["into"].items(), key=lambda kv: kv[1])[0]
+        assert f"{src} ({m['cells']} beads" in info and pal[pal.index_of(into)].name in info
+    assert "→" in info and "->" not in info

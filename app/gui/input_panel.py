@@ -33,7 +33,6 @@ MODE_FAST, MODE_SDPIXL = "fast", "sdpixl"
 UNITS = ("cells", "boards", "cm")
 BUDGET_AUTO, BUDGET_MAX, BUDGET_ALL = "auto", "max", "all"  # colour budget choices (ConvertConfig fields)
 CLEANUP_BY_INTENT = -0.1  # cleanup spin value meaning "as the intent says" (ConvertConfig.cleanup None)
-CROP_NOTICE = 0.01  # a crop leaving out at least this share of the picture is framed and described
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
@@ -478,19 +477,22 @@ class InputPanel(QWidget):
     # ------------------------------------------------------------ crop frame
     def _show_crop(self) -> None:
         """With Fit "crop" and a pattern of another shape than the picture: a frame on the thumbnail around the
-        part used and a line saying what is left out. The box comes from the converter's own
-        ``engine.core.image_io.fit_layout``."""
+        part used and the converter's own note on what is left out (``engine.convert.pipeline.fit_notes``, the
+        same words and threshold the conversion reports after Start); Fit "pad" says what stays empty."""
         box, text = None, ""
         if self.image_size is not None and self._thumb_pm is not None:
+            from app.gui.wording import plain_words
+            from engine.convert.pipeline import fit_notes
             from engine.core.image_io import fit_layout
 
             iw, ih = self.image_size
             w, h = self._cells
-            box = fit_layout(iw, ih, w, h, self.fit.value() or "crop").crop_box
-            if (box[2] - box[0]) * (box[3] - box[1]) >= (1 - CROP_NOTICE) * iw * ih:
-                box = None  # a rounding pixel or two is not worth a word
-            else:
-                text = describe_crop(box, iw, ih)
+            fit = self.fit.value() or "crop"
+            layout = fit_layout(iw, ih, w, h, fit)
+            notes = fit_notes(iw, ih, layout, w, h, fit)
+            if notes and fit == "crop":
+                box = layout.crop_box  # the converter said it is worth a word: frame it too
+            text = "\n".join(plain_words(n[0].upper() + n[1:]) for n in notes)
         self.crop_box = box
         self.crop_info.setText(text)
         self.crop_info.setVisible(bool(text))
@@ -663,17 +665,6 @@ class InputPanel(QWidget):
                 "controlnets": self.controlnet_kinds(),
             },
         )
-
-
-def describe_crop(box: tuple[int, int, int, int], width: int, height: int) -> str:
-    """Plain words for a crop box of a ``width`` x ``height`` picture: which sides are left out."""
-    left, top, right, bottom = box
-    if left or right < width:
-        sides, cut = "left and right sides", width - (right - left)
-    else:
-        sides, cut = "top and bottom", height - (bottom - top)
-    return (f"Cropped to the pattern's shape: the frame shows the part used; the {sides} ({cut} px in all) are "
-            "left out. Choose Fit: Pad (whole picture) to keep all of it, or tick Keep picture aspect.")
 
 
 def available_units(medium: Medium) -> list[str]:

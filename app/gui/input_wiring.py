@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.gui.input_panel import MODE_FAST, MODE_SDPIXL
-from app.gui.wording import plain_words
+from app.gui.wording import merge_lines, plain_words
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,13 @@ class InputWiring(QObject):
             return
         from engine.convert.pipeline import summary_lines
 
-        lines = [plain_words(line) for line in summary_lines(result)]
+        merged = result.metadata.get("merged", [])
+        engine_lines = summary_lines(result)  # notes, intent, minimum, then one line per merge (named below)
+        lines = [plain_words(line) for line in engine_lines[:len(engine_lines) - len(merged)]]
+        if merged:
+            lines.append("Merged colours (used on too few cells):" if all(
+                m["reason"] == "min-count" for m in merged) else "Merged colours:")
+            lines += merge_lines(merged, result.palette, result.medium.kind)
         grid = result.metadata.get("grid")
         if grid:
             lines.insert(0, f"pixel grid {grid['cols']} × {grid['rows']} cells, pitch {grid['pitch_x']:.2f} × "

@@ -49,7 +49,30 @@ FLAG_PHRASES: tuple[tuple[str, str], ...] = (
     (r"use --device cpu or auto", "choose the CPU or automatic in Preferences > Device"),
     (r"leave out --controlnet", "untick the ControlNets"),
     (r"--guidance latent", "Guidance: latent"),
+    (r"set fit to pad or stretch", "choose Fit: Pad (whole picture) or Stretch"),
 )
+
+# What one cell is called in each medium (a merge moves this many of them to another colour).
+PIECE_WORDS = {"bead": "beads", "brick": "bricks", "thread": "stitches", "pixel": "cells"}
+
+
+def merge_lines(merged: list[dict], palette, kind: str) -> list[str]:
+    """The conversion's colour merges (``Pattern.metadata["merged"]``) by colour name:
+    "Pastel Pink (3 beads) → Pink" (too few to keep); "Red (12 beads beyond your stock) → Dark Red"."""
+    def name(code: str) -> str:
+        try:
+            return palette[palette.index_of(code)].name or code
+        except (KeyError, ValueError):
+            return code
+
+    unit = PIECE_WORDS.get(kind, "cells")
+    out = []
+    for m in merged:
+        into = sorted(m["into"].items(), key=lambda kv: -kv[1])
+        dest = name(into[0][0]) if len(into) == 1 else ", ".join(f"{name(c)} ({n})" for c, n in into)
+        why = "" if m["reason"] == "min-count" else " beyond your stock"
+        out.append(f"{name(m['code'])} ({m['cells']} {unit}{why}) → {dest}")
+    return out
 
 
 def plain_words(text: str) -> str:
