@@ -56,6 +56,7 @@ def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
 
 def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     from app.gui.export_dialog import ExportDialog
+    from app.gui.wording import plain_words
     from exporters.common import optspec
     from exporters.common.service import option_specs
 
@@ -68,7 +69,7 @@ def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     for name, spec in specs.items():
         widget = dlg.option_widgets[name].widget
         assert isinstance(widget, widget_for[spec.kind]), name
-        assert spec.help_text in widget.toolTip(), name
+        assert plain_words(spec.help_text) in widget.toolTip(), name  # the app's words (no WIDTHxHEIGHT)
         assert "--" not in widget.toolTip() + spec.label, name  # plain words, no flags
         if spec.kind == optspec.KIND_CHOICE:
             assert [widget.itemData(i) for i in range(widget.count())] == list(spec.choices)

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import settings
+from app.gui.wording import plain_words
 from engine.core.pattern import Pattern
 from exporters.common.result import ExportResult
 
@@ -174,8 +175,8 @@ class OptionWidget:
         from exporters.common import optspec as o
 
         self.spec = spec
-        tip = spec.help_text + (f" ({spec.unit})" if spec.unit and spec.kind not in (o.KIND_INT, o.KIND_FLOAT)
-                                else "")
+        tip = plain_words(spec.help_text) + (f" ({spec.unit})" if spec.unit and spec.kind not in
+                                             (o.KIND_INT, o.KIND_FLOAT) else "")
         self.field: QWidget
         if spec.kind == o.KIND_FLAG:
             w = QCheckBox(spec.label)
@@ -304,7 +305,8 @@ class ExportDialog(QDialog):
             head.setFont(font)
             self.format_list.addItem(head)
             for fmt in names:
-                item = QListWidgetItem(f"{fmt} — {self._formats[fmt]}")
+                text = self._formats[fmt]  # the exporter's description; its id ("bead-pdf") is the CLI's
+                item = QListWidgetItem(text[:1].upper() + text[1:])
                 item.setData(Qt.ItemDataRole.UserRole, fmt)
                 item.setToolTip(self._formats[fmt])
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable
@@ -347,7 +349,7 @@ class ExportDialog(QDialog):
             if isinstance(ow.widget, QCheckBox):
                 self.options_form.addRow("", ow.field)
             else:
-                label = QLabel(spec.label)
+                label = QLabel(plain_words(spec.label))
                 label.setToolTip(ow.widget.toolTip())
                 self.options_form.addRow(label, ow.field)
         self.no_options = QLabel("The chosen formats have no options.")

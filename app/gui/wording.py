@@ -50,6 +50,8 @@ FLAG_PHRASES: tuple[tuple[str, str], ...] = (
     (r"leave out --controlnet", "untick the ControlNets"),
     (r"--guidance latent", "Guidance: latent"),
     (r"set fit to pad or stretch", "choose Fit: Pad (whole picture) or Stretch"),
+    # command-line value placeholders in exporter help texts
+    (r"\bWIDTHxHEIGHT\b", "width × height"),
 )
 
 # What one cell is called in each medium (a merge moves this many of them to another colour).
