@@ -56,12 +56,19 @@ def test_defaults_match_the_cli(window):
     from engine.convert.intent import INTENTS
 
     panel = window.input_panel
-    assert [panel.intent.itemText(i) for i in range(panel.intent.count())] == list(INTENTS)
+    assert [panel.intent.itemData(i) for i in range(panel.intent.count())] == list(INTENTS)
+    # named choices: the engine's values travel, the app's words show
+    names = [panel.intent.itemText(i) for i in range(panel.intent.count())]
+    assert names == ["Let the app decide", "Photo", "Flat art (logos, cartoons)", "Pixel art"]
+    assert all(panel.intent.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(panel.intent.count()))
+    panel.intent.setCurrentIndex(names.index("Pixel art"))
+    assert panel.job_settings().fast["intent"] == "pixel-art"
 
 
 def test_intent_and_min_count_reach_the_conversion(window, qtbot, sample_image_path):
     panel = _setup(window, sample_image_path)
-    panel.intent.setCurrentText("flat")
+    panel.intent.set_value("flat")
+    assert panel.intent.currentText() == "Flat art (logos, cartoons)"
     panel.min_count.setValue(25)
     js = panel.job_settings()
     assert js.fast["intent"] == "flat" and js.fast["min_count"] == 25

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.gui.input_panel import MODE_FAST, MODE_SDPIXL
+from app.gui.input_panel import MODE_FAST, MODE_SDPIXL, guidance_label
 from app.gui.wording import merge_lines, plain_words
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def grid_of(image) -> "object":
 
 def plan_text(plan, format_seconds: Callable[[float], str]) -> tuple[str, str]:
     """(label text, tooltip) for a GuidancePlan; ``format_seconds`` writes the total time."""
-    lines = [f"Guidance: {plan.mode} — {plan.reason}",
+    lines = [f"Guidance: {guidance_label(plan.mode)} — {plan.reason}",
              f"Estimate on {plan.device}: {plan.seconds_per_step:.2f} s per step × {plan.steps} steps "
              f"≈ {format_seconds(plan.total_seconds)}",
              f"Peak memory ≈ {plan.peak_gib:.1f} GiB (loading ≈ {plan.load_peak_gib:.1f} GiB), "
