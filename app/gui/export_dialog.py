@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 INSTALL_DIR = Path(__file__).resolve().parents[2]
 NOT_SET = "not set"  # what a number or text option without a value (None) shows
 _BIG = 1_000_000
+CHOICE_CHARS = 24  # characters a closed option dropdown shows at least
 
 
 def _service():
@@ -184,6 +185,9 @@ class OptionWidget:
         elif spec.kind == o.KIND_CHOICE:
             w = QComboBox()
             w.setEditable(spec.parse is not None)  # open choices (a custom board size) may be typed
+            # a long choice is elided in the closed box (whole in the open list): no sideways scroll in the dialog
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(CHOICE_CHARS)
             for c in spec.choices:
                 if c in spec.swatches:
                     w.addItem(_swatch(spec.swatches[c]), spec.choice_label(c), c)
