@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from app.gui.input_panel import BUDGET_ALL, BUDGET_MAX
+from app.gui.input_panel import BUDGET_ALL, BUDGET_MAX, INTENT_WORDS
 from tests.gui_support import type_size
 
 
@@ -80,7 +80,7 @@ def test_intent_and_min_count_reach_the_conversion(window, qtbot, sample_image_p
     assert len(counts) >= 2 and min(counts.values()) >= 25, counts
     # the panel says which intent ran and what the minimum did
     info = panel.intent_info.text()
-    assert panel.intent_info.isVisible() and "intent: flat (chosen by the user)" in info
+    assert panel.intent_info.isVisible() and "Intent: Flat art (logos, cartoons) (chosen by the user)" in info
     assert "minimum 25 cells per colour" in info
 
 
@@ -95,9 +95,12 @@ def test_auto_intent_says_what_it_chose_and_why(window, qtbot, sample_image_path
     lines = summary_lines(pattern)
     shown = panel.intent_info.text().splitlines()
     merged = pattern.metadata["merged"]
-    assert shown[:len(lines) - len(merged)] == [plain_words(s) for s in lines[:len(lines) - len(merged)]]
+    name = INTENT_WORDS[pattern.metadata["intent"]][0]
+    expected = [plain_words(s).replace(f"intent: {pattern.metadata['intent']} (", f"Intent: {name} (")
+                for s in lines[:len(lines) - len(merged)]]
+    assert shown[:len(lines) - len(merged)] == expected
     assert "cropped to the pattern's shape" in shown[0]  # the converter's crop note, shown after Start
-    assert f"intent: {pattern.metadata['intent']} (" in panel.intent_info.text()
+    assert f"Intent: {name} (" in panel.intent_info.text()  # the Intent list's name, not the engine's
 
 
 def test_at_most_k_and_all_colours(window, qtbot, sample_image_path):

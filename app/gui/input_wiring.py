@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.gui.input_panel import MODE_FAST, MODE_SDPIXL, guidance_label
+from app.gui.input_panel import INTENT_WORDS, MODE_FAST, MODE_SDPIXL, guidance_label
 from app.gui.wording import merge_lines, plain_words
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,10 @@ class InputWiring(QObject):
         merged = result.metadata.get("merged", [])
         engine_lines = summary_lines(result)  # notes, intent, minimum, then one line per merge (named below)
         lines = [plain_words(line) for line in engine_lines[:len(engine_lines) - len(merged)]]
+        intent = result.metadata.get("intent")
+        engine_intent = f"intent: {intent} ("
+        lines = [f"Intent: {INTENT_WORDS.get(intent, (intent, ''))[0]} (" + line[len(engine_intent):]
+                 if line.startswith(engine_intent) else line for line in lines]  # the Intent list's name
         if merged:
             lines.append("Merged colours (used on too few cells):" if all(
                 m["reason"] == "min-count" for m in merged) else "Merged colours:")
