@@ -56,6 +56,7 @@ def test_dialog_defaults_per_medium(qtbot, tmp_path, key, medium, expected):
 
 def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     from app.gui.export_dialog import ExportDialog
+    from app.gui.wording import plain_words
     from exporters.common import optspec
     from exporters.common.service import option_specs
 
@@ -68,7 +69,7 @@ def test_widgets_follow_the_option_metadata(qtbot, tmp_path):
     for name, spec in specs.items():
         widget = dlg.option_widgets[name].widget
         assert isinstance(widget, widget_for[spec.kind]), name
-        assert spec.help_text in widget.toolTip(), name
+        assert plain_words(spec.help_text) in widget.toolTip(), name  # the app's words (no WIDTHxHEIGHT)
         assert "--" not in widget.toolTip() + spec.label, name  # plain words, no flags
         if spec.kind == optspec.KIND_CHOICE:
             assert [widget.itemData(i) for i in range(widget.count())] == list(spec.choices)
@@ -364,3 +365,24 @@ def test_named_choices_with_swatches_and_typed_values(qtbot):
     assert ows["board"].value() == "31x31" and optspec.from_values(Demo, {"board": "31x31"}).board == "31x31"
     cell = ows["cell"].widget
     assert cell.suffix() == " mm" and (cell.minimum(), cell.maximum()) == (0.5, 10.0)
+
+
+def test_long_choices_do_not_widen_the_options_sideways(qtbot, tmp_path):
+    """The thread dialog's long "Thread chart" choice is elided in its closed box: no sideways scroll."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from app.gui.export_dialog import ExportDialog
+
+    dlg = ExportDialog(None, tmp_path, "x", "thread")
+    qtbot.addWidget(dlg)
+    dlg.resize(760, 900)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    longest = max(len(ow.widget.itemText(i)) for ow in dlg.option_widgets.values()
+                  if isinstance(ow.widget, QComboBox) for i in range(ow.widget.count()))
+    assert longest > 80  # there is a long choice to elide
+    scroll = dlg.findChild(QScrollArea)
+    boxes = [ow.widget for ow in dlg.option_widgets.values() if isinstance(ow.widget, QComboBox)]
+    assert max(b.sizeHint().width() for b in boxes) < scroll.viewport().width() // 2
+    qtbot.waitUntil(lambda: scroll.widget().width() <= scroll.viewport().width())
+    assert scroll.horizontalScrollBar().maximum() == 0

@@ -69,6 +69,7 @@ def test_open_picture_offers_the_bundled_samples(window, tmp_path, sample_image_
 def test_the_crop_to_the_patterns_shape_is_shown(window, sample_image_path):
     import numpy as np
 
+    from engine.convert.pipeline import CROP_NOTE_SHARE, fit_notes
     from engine.core.image_io import fit_layout
     from tests.gui_support import type_size
 
@@ -80,15 +81,22 @@ def test_the_crop_to_the_patterns_shape_is_shown(window, sample_image_path):
     type_size(ip, 48, 48)
     assert ip.fit.value() == "crop"
     assert ip.crop_box == fit_layout(iw, ih, 48, 48, "crop").crop_box
-    assert ip.crop_info.isVisibleTo(ip) and "left and right sides" in ip.crop_info.text()
+    # the converter's own note (one rule for the panel and the conversion), in the app's words
+    layout = fit_layout(iw, ih, 48, 48, "crop")
+    x0, y0, x1, y1 = layout.crop_box
+    assert (x1 - x0) * (y1 - y0) < CROP_NOTE_SHARE * iw * ih
+    [note] = fit_notes(iw, ih, layout, 48, 48, "crop")
+    text = ip.crop_info.text()
+    assert ip.crop_info.isVisibleTo(ip) and "left and right edges" in text and "left and right edges" in note
+    assert f"{x0}-{x1}" in text and "Fit: Pad (whole picture)" in text and "set fit to" not in text
     framed = ip.thumb.pixmap().toImage()
     # the left edge (left out) is darkened, the middle (used) is not
     edge, mid = (1, plain.height() // 2), (plain.width() // 2, plain.height() // 2)
     assert framed.pixelColor(*edge).lightness() < plain.pixelColor(*edge).lightness() - 20
     assert framed.pixelColor(*mid) == plain.pixelColor(*mid)
-    # pad keeps the whole picture: no frame, no words
+    # pad keeps the whole picture: no frame; the converter's note says which cells stay empty
     ip.fit.set_value("pad")
-    assert ip.crop_box is None and not ip.crop_info.isVisibleTo(ip)
+    assert ip.crop_box is None and ip.crop_info.text().startswith("Padded to the pattern's shape")
     assert np.array_equal(np.asarray(ip.thumb.pixmap().toImage().pixelColor(*edge).getRgb()),
                           np.asarray(plain.pixelColor(*edge).getRgb()))
 
@@ -104,3 +112,26 @@ def test_the_preview_says_it_is_a_quick_approximation(window, qtbot, sample_imag
         assert window.start_run()
     qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=5000)
     assert not window.canvas.showing_preview and not notice.isVisible()
+
+
+def test_a_crop_the_converter_calls_rounding_is_not_framed(window, sample_image_path):
+    """Below the converter's threshold (CROP_NOTE_SHARE) neither the panel nor the conversion says a word."""
+    from engine.convert.pipeline import CROP_NOTE_SHARE, fit_notes
+    from engine.core.image_io import fit_layout
+    from tests.gui_support import type_size
+
+    ip = window.input_panel
+    assert window.load_image_file(sample_image_path)
+    iw, ih = window.source_image.size
+
+    def kept(w: int, h: int) -> int:
+        x0, y0, x1, y1 = fit_layout(iw, ih, w, h, "crop").crop_box
+        return (x1 - x0) * (y1 - y0)
+
+    # a size whose shape differs from the picture's by rounding only: a sliver is cut
+    w, h = next((w, h) for w in range(100, 1000) for h in [round(w * ih / iw) + 1]
+                if CROP_NOTE_SHARE * iw * ih <= kept(w, h) < iw * ih)
+    type_size(ip, w, h)
+    layout = fit_layout(iw, ih, w, h, "crop")
+    assert fit_notes(iw, ih, layout, w, h, "crop") == []
+    assert ip.crop_box is None and not ip.crop_info.isVisibleTo(ip)

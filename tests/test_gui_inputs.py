@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from app.gui.input_panel import BUDGET_ALL, BUDGET_MAX
+from app.gui.input_panel import BUDGET_ALL, BUDGET_MAX, INTENT_WORDS
 from tests.gui_support import type_size
 
 
@@ -56,12 +56,19 @@ def test_defaults_match_the_cli(window):
     from engine.convert.intent import INTENTS
 
     panel = window.input_panel
-    assert [panel.intent.itemText(i) for i in range(panel.intent.count())] == list(INTENTS)
+    assert [panel.intent.itemData(i) for i in range(panel.intent.count())] == list(INTENTS)
+    # named choices: the engine's values travel, the app's words show
+    names = [panel.intent.itemText(i) for i in range(panel.intent.count())]
+    assert names == ["Let the app decide", "Photo", "Flat art (logos, cartoons)", "Pixel art"]
+    assert all(panel.intent.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(panel.intent.count()))
+    panel.intent.setCurrentIndex(names.index("Pixel art"))
+    assert panel.job_settings().fast["intent"] == "pixel-art"
 
 
 def test_intent_and_min_count_reach_the_conversion(window, qtbot, sample_image_path):
     panel = _setup(window, sample_image_path)
-    panel.intent.setCurrentText("flat")
+    panel.intent.set_value("flat")
+    assert panel.intent.currentText() == "Flat art (logos, cartoons)"
     panel.min_count.setValue(25)
     js = panel.job_settings()
     assert js.fast["intent"] == "flat" and js.fast["min_count"] == 25
@@ -73,19 +80,27 @@ def test_intent_and_min_count_reach_the_conversion(window, qtbot, sample_image_p
     assert len(counts) >= 2 and min(counts.values()) >= 25, counts
     # the panel says which intent ran and what the minimum did
     info = panel.intent_info.text()
-    assert panel.intent_info.isVisible() and "intent: flat (chosen by the user)" in info
+    assert panel.intent_info.isVisible() and "Intent: Flat art (logos, cartoons) (chosen by the user)" in info
     assert "minimum 25 cells per colour" in info
 
 
 def test_auto_intent_says_what_it_chose_and_why(window, qtbot, sample_image_path):
+    from app.gui.wording import plain_words
     from engine.convert.pipeline import summary_lines
 
     panel = _setup(window, sample_image_path)
     pattern = _run(window, qtbot)
     assert pattern.metadata["intent"] in ("photo", "flat")
     assert pattern.metadata["intent_reason"] != "chosen by the user"
-    assert panel.intent_info.text().splitlines() == summary_lines(pattern)
-    assert f"intent: {pattern.metadata['intent']} (" in panel.intent_info.text()
+    lines = summary_lines(pattern)
+    shown = panel.intent_info.text().splitlines()
+    merged = pattern.metadata["merged"]
+    name = INTENT_WORDS[pattern.metadata["intent"]][0]
+    expected = [plain_words(s).replace(f"intent: {pattern.metadata['intent']} (", f"Intent: {name} (")
+                for s in lines[:len(lines) - len(merged)]]
+    assert shown[:len(lines) - len(merged)] == expected
+    assert "cropped to the pattern's shape" in shown[0]  # the converter's crop note, shown after Start
+    assert f"Intent: {name} (" in panel.intent_info.text()  # the Intent list's name, not the engine's
 
 
 def test_at_most_k_and_all_colours(window, qtbot, sample_image_path):
@@ -169,3 +184,19 @@ def test_auto_size_without_a_picture_says_so(window):
     panel = window.input_panel
     panel.auto_size.setChecked(True)
     assert not panel.auto_size.isChecked() and "open one first" in panel.size_info.text()
+
+
+def test_merged_colours_are_named_with_their_bead_counts(window, qtbot, sample_image_path):
+    """After Start the panel names each merged colour: "<colour> (n beads) → <colour>"."""
+    panel = _setup(window, sample_image_path)
+    panel.min_count.setValue(40)
+    pattern = _run(window, qtbot)
+    merged = pattern.metadata["merged"]
+    assert merged, "a minimum of 40 cells per colour merges some colours of a photo"
+    info = panel.intent_info.text()
+    pal = pattern.palette
+    for m in merged:
+        src = pal[pal.index_of(m["code"])].name
+        into = max(m["into"].items(), key=lambda kv: kv[1])[0]
+        assert f"{src} ({m['cells']} beads" in info and pal[pal.index_of(into)].name in info
+    assert "→" in info and "->" not in info

@@ -141,6 +141,21 @@ def test_progress_speaks_maker_words(window):
     window.runs.set_running(False)
 
 
+def test_progress_names_the_entropy_in_plain_words(window):
+    """SD-πXL's convergence signal (the logits' entropy) reads "undecided cells NN %", explained in the tooltip;
+    the last step's diagnostics (timestep, gradient norm) stay in the CLI's log."""
+    from engine.core.progress import Progress
+
+    window.runs.set_running(True)
+    losses = {"sds": 0.41, "fft": 0.02, "total": 0.84, "entropy": 0.534, "t": 0.62, "grad_norm": 3.1}
+    window.runs.on_progress(Progress(40, 500, "step 40/500", losses, 3.0, 90.0))
+    text, tip = window.run_label.text(), window.run_label.toolTip()
+    assert "undecided cells 53 %" in text and "shape 0.41" in text
+    assert "entropy" not in text and "grad" not in text and " t 0.62" not in text
+    assert "undecided cells:" in tip and "converged" in tip
+    window.runs.set_running(False)
+
+
 def test_full_colour_names_are_in_tooltips(window):
     panel = window.palette_panel
     assert panel.select_palette("perler")

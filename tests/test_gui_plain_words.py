@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
+    QListWidget,
     QMenu,
     QMessageBox,
     QPlainTextEdit,
@@ -58,6 +59,9 @@ def visible_strings(root: QWidget) -> list[str]:
             out += [w.specialValueText(), getattr(w, "suffix", lambda: "")(), getattr(w, "prefix", lambda: "")()]
         if isinstance(w, QTreeWidget):
             out += _tree_texts(w)
+        if isinstance(w, QListWidget):
+            for i in range(w.count()):
+                out += [w.item(i).text(), w.item(i).toolTip()]
         if isinstance(w, (QGroupBox, QDockWidget)):
             out.append(w.title() if isinstance(w, QGroupBox) else w.windowTitle())
         if isinstance(w, QMenu):
@@ -105,6 +109,27 @@ def test_no_flags_anywhere_in_the_window_and_its_dialogs(window, qtbot, sample_i
         seen += visible_strings(dlg)
     assert len(seen) > 300
     assert _flags(seen) == []
+
+
+def test_no_flags_in_the_export_dialog_for_each_medium(window, qtbot, tmp_path):
+    """The export dialog of a bead, a brick and a thread pattern: formats, every option's label, choices, units and
+    tooltips (all formats ticked, so every option row shows), and the file list."""
+    from app.gui.export_dialog import ExportDialog
+
+    seen: list[str] = []
+    for medium in ("bead", "brick", "thread"):
+        dlg = ExportDialog(window, tmp_path, "fox", medium)
+        qtbot.addWidget(dlg)
+        dlg.set_formats(dlg.all_formats())
+        assert dlg.shown_options(), medium
+        strings = visible_strings(dlg)
+        assert len(strings) > 100, (medium, len(strings))
+        seen += strings
+    assert _flags(seen) == []
+    # no command-line placeholders (WIDTHxHEIGHT) and no format ids ("bead-pdf — ...") either
+    assert [s for s in seen if re.search(r"\b[A-Z]{3,}x[A-Z]{3,}\b", s)] == []
+    assert [s for s in seen if re.match(r"[a-z0-9]+-[a-z]+ — ", s)] == []
+    assert "Printable bead chart (vector PDF): overview, one page per pegboard, legend; true size on request" in seen
 
 
 def test_engine_messages_lose_their_flags_on_the_way_to_the_screen():

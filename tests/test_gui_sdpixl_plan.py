@@ -40,19 +40,24 @@ def test_estimate_is_shown_before_start_and_follows_the_size(window, qtbot):
     from app.gui.main_window import format_seconds
 
     panel = _sdpixl(window, qtbot, 48, 32)
-    assert [panel.guidance.itemText(i) for i in range(panel.guidance.count())] == ["auto", "latent", "pixel",
+    assert [panel.guidance.itemData(i) for i in range(panel.guidance.count())] == ["auto", "latent", "pixel",
                                                                                   "patch"]
+    names = [panel.guidance.itemText(i) for i in range(panel.guidance.count())]
+    assert names == ["Automatic", "Whole picture (latent)", "Small designs (pixel)",
+                     "Large designs, piece by piece (patch)"]
     plan = _expected(48, 32, steps=panel.steps.value())
     # no IF model offline: a 48-cell design gets latent guidance, and the panel says why
     assert plan.mode == "latent"
     assert panel.plan_label.text() == plan_text(plan, format_seconds)[0]
-    assert "Guidance: latent" in panel.plan_label.text() and "not available offline" in panel.plan_label.text()
+    assert "Guidance: Whole picture (latent) — " in panel.plan_label.text()
+    assert "not available offline" in panel.plan_label.text()
     assert f"{plan.seconds_per_step:.2f} s per step" in panel.plan_label.text()
     assert f"Peak memory ≈ {plan.peak_gib:.1f} GiB" in panel.plan_label.text()
     # a large design: patch-wise guidance, new figures, before anything starts
     panel.width_spin.setValue(300)
     panel.height_spin.setValue(300)
-    qtbot.waitUntil(lambda: "Guidance: patch" in panel.plan_label.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "Guidance: Large designs, piece by piece (patch)" in panel.plan_label.text(),
+                    timeout=10000)
     big = _expected(300, 300, steps=panel.steps.value())
     assert panel.plan_label.text() == plan_text(big, format_seconds)[0]
     assert window.input_wiring.last_plan.mode == "patch" and not window.runner.is_running()
@@ -66,10 +71,11 @@ def test_guidance_choice_and_controlnets_reach_the_plan_and_run_config(window, q
     from app.gui.main_window import build_run_config
 
     panel = _sdpixl(window, qtbot, 48, 32, picture=sample_image_path)
-    panel.guidance.setCurrentText("pixel")
-    qtbot.waitUntil(lambda: "Guidance: pixel — chosen" in panel.plan_label.text(), timeout=10000)
+    panel.guidance.setCurrentIndex(panel.guidance.findText("Small designs (pixel)"))
+    assert panel.job_settings().sdpixl["guidance_mode"] == "pixel"
+    qtbot.waitUntil(lambda: "Guidance: Small designs (pixel) — chosen" in panel.plan_label.text(), timeout=10000)
     assert panel.plan_label.text().splitlines()[1].startswith("Estimate on")
-    panel.guidance.setCurrentText("auto")
+    panel.guidance.set_value("auto")
     panel.control_canny.setChecked(True)
     panel.control_depth.setChecked(True)
     qtbot.waitUntil(lambda: "ControlNets need latent guidance" in panel.plan_label.text(), timeout=10000)
@@ -80,7 +86,7 @@ def test_guidance_choice_and_controlnets_reach_the_plan_and_run_config(window, q
     config = build_run_config(js, window.palette_panel.palette(), str(sample_image_path), "", "cpu")
     assert config.guidance_mode == "auto"
     assert [c.kind for c in config.guidance.controlnets] == ["canny", "depth"]
-    panel.guidance.setCurrentText("patch")
+    panel.guidance.set_value("patch")
     config = build_run_config(panel.job_settings(), window.palette_panel.palette(), None, "", "cpu")
     assert config.guidance_mode == "patch" and config.guidance.controlnets == []  # no picture: no ControlNets
 

@@ -147,3 +147,27 @@ def test_ticked_colours_without_counts_are_owned_amount_unknown(window, small_pa
     rows = {r[0]: r for r in _panel_rows(sp)}
     assert rows[owned][5:7] == ["0", str(need[owned])]
     assert "amount unknown" not in sp.summary.text()
+
+
+def test_every_column_fits_the_dock_at_the_default_size(window, qtbot, small_pattern, tmp_path):
+    """At 1600×1000 every column (Short included) lies inside the list's viewport, with no sideways scroll; the
+    name is the column that gives way (elided, full name in the tooltip); big stock counts widen the dock."""
+    window.resize(1600, 1000)
+    sp = _setup(window, small_pattern, tmp_path)
+    codes = [c.code for _i, c, _n in small_pattern.color_counts()]
+    window.palette_panel.set_owned(codes[:3])
+    window.palette_panel.set_stock({codes[1]: 123_456, codes[2]: 7})
+    window.shopping_dock.raise_()
+    qtbot.waitUntil(lambda: sp.tree.isVisible())
+    tree, header = sp.tree, sp.tree.header()
+
+    def fits() -> bool:
+        right = max(header.sectionViewportPosition(c) + header.sectionSize(c) for c in range(header.count()))
+        return right <= tree.viewport().width() and tree.horizontalScrollBar().maximum() == 0
+
+    qtbot.waitUntil(fits, timeout=3000)
+    assert header.sectionSize(header.count() - 1) >= header.sectionSizeHint(header.count() - 1)  # "Short" whole
+    own = [r[5] for r in _panel_rows(sp)]
+    assert "123456" in own
+    assert header.sectionSize(5) >= tree.sizeHintForColumn(5)  # the big count is not cut either
+    assert header.sectionSize(1) >= 24  # the name keeps some room

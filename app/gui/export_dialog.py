@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import settings
+from app.gui.wording import plain_words
 from engine.core.pattern import Pattern
 from exporters.common.result import ExportResult
 
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 INSTALL_DIR = Path(__file__).resolve().parents[2]
 NOT_SET = "not set"  # what a number or text option without a value (None) shows
 _BIG = 1_000_000
+CHOICE_CHARS = 24  # characters a closed option dropdown shows at least
 
 
 def _service():
@@ -174,8 +176,8 @@ class OptionWidget:
         from exporters.common import optspec as o
 
         self.spec = spec
-        tip = spec.help_text + (f" ({spec.unit})" if spec.unit and spec.kind not in (o.KIND_INT, o.KIND_FLOAT)
-                                else "")
+        tip = plain_words(spec.help_text) + (f" ({spec.unit})" if spec.unit and spec.kind not in
+                                             (o.KIND_INT, o.KIND_FLOAT) else "")
         self.field: QWidget
         if spec.kind == o.KIND_FLAG:
             w = QCheckBox(spec.label)
@@ -183,6 +185,9 @@ class OptionWidget:
         elif spec.kind == o.KIND_CHOICE:
             w = QComboBox()
             w.setEditable(spec.parse is not None)  # open choices (a custom board size) may be typed
+            # a long choice is elided in the closed box (whole in the open list): no sideways scroll in the dialog
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(CHOICE_CHARS)
             for c in spec.choices:
                 if c in spec.swatches:
                     w.addItem(_swatch(spec.swatches[c]), spec.choice_label(c), c)
@@ -304,7 +309,8 @@ class ExportDialog(QDialog):
             head.setFont(font)
             self.format_list.addItem(head)
             for fmt in names:
-                item = QListWidgetItem(f"{fmt} — {self._formats[fmt]}")
+                text = self._formats[fmt]  # the exporter's description; its id ("bead-pdf") is the CLI's
+                item = QListWidgetItem(text[:1].upper() + text[1:])
                 item.setData(Qt.ItemDataRole.UserRole, fmt)
                 item.setToolTip(self._formats[fmt])
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable
@@ -347,7 +353,7 @@ class ExportDialog(QDialog):
             if isinstance(ow.widget, QCheckBox):
                 self.options_form.addRow("", ow.field)
             else:
-                label = QLabel(spec.label)
+                label = QLabel(plain_words(spec.label))
                 label.setToolTip(ow.widget.toolTip())
                 self.options_form.addRow(label, ow.field)
         self.no_options = QLabel("The chosen formats have no options.")

@@ -33,7 +33,6 @@ MODE_FAST, MODE_SDPIXL = "fast", "sdpixl"
 UNITS = ("cells", "boards", "cm")
 BUDGET_AUTO, BUDGET_MAX, BUDGET_ALL = "auto", "max", "all"  # colour budget choices (ConvertConfig fields)
 CLEANUP_BY_INTENT = -0.1  # cleanup spin value meaning "as the intent says" (ConvertConfig.cleanup None)
-CROP_NOTICE = 0.01  # a crop leaving out at least this share of the picture is framed and described
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
@@ -84,6 +83,34 @@ DITHER_CHOICES = [("none", "None", "Flat areas of colour"),
                   ("floyd-steinberg", "Smooth (Floyd–Steinberg)", "Mixes neighbouring colours for smooth shading"),
                   ("atkinson", "Crisp (Atkinson)", "Lighter mixing that keeps more contrast"),
                   ("bayer", "Regular pattern (Bayer)", "An even, regular mix of colours")]
+# What the app calls the engine's intents (engine.convert.intent.INTENTS) and guidance paths
+# (engine.sdpixl.planner.MODES): engine value -> (name, what it does). The engine supplies the list; a value not
+# named here is shown as it comes.
+INTENT_WORDS = {
+    "auto": ("Let the app decide", "The app looks at the picture and picks photo, flat art or pixel art"),
+    "photo": ("Photo", "Smooth shading: more colours, some cleanup of stray cells"),
+    "flat": ("Flat art (logos, cartoons)", "Areas of flat colour with crisp edges"),
+    "pixel-art": ("Pixel art", "A sprite with its own pixel grid: one colour per pixel-art cell"),
+}
+GUIDANCE_WORDS = {
+    "auto": ("Automatic", "The app picks from the pattern's size and the models on this computer"),
+    "latent": ("Whole picture (latent)", "SDXL shapes the whole design at once"),
+    "pixel": ("Small designs (pixel)", "DeepFloyd IF works on the cells directly (designs up to 64 cells a side)"),
+    "patch": ("Large designs, piece by piece (patch)", "SDXL shapes a large design in overlapping crops "
+                                                       "(slow: see the estimate)"),
+}
+
+
+def named_choices(values, words: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """``(value, name, tooltip)`` for each engine value, named from ``words``."""
+    return [(v, *words.get(v, (v, ""))) for v in values]
+
+
+def guidance_label(mode: str) -> str:
+    """The app's name of a guidance path ("latent" -> "Whole picture (latent)")."""
+    return GUIDANCE_WORDS.get(mode, (mode, ""))[0]
+
+
 PERCENT = 100.0  # dither strength and cleanup are shown in percent; the engine takes 0..1
 
 
@@ -293,11 +320,11 @@ class InputPanel(QWidget):
                                 "\"by intent\" = what the picture's intent uses (photos get some cleanup)")
         self.remove_background = QCheckBox("Remove background")
         # intent: the choices come from the engine once it has loaded (fill_engine_choices); "auto" until then
-        self.intent = QComboBox()
+        self.intent = ChoiceBox()
         self.intent.setObjectName("intent")
-        self.intent.addItem("auto")
-        self.intent.setToolTip("What kind of picture this is: photo (smooth shading), flat (cartoon, logo), "
-                               "pixel-art (a sprite with its own pixel grid), or auto (chosen from the picture)")
+        self.intent.add_choices(named_choices(["auto"], INTENT_WORDS))
+        self.intent.setToolTip("What kind of picture this is: a photo (smooth shading), flat art (cartoons, "
+                               "logos), pixel art (a sprite with its own pixel grid), or let the app decide")
         # colour budget
         self.budget = QComboBox()
         self.budget.setObjectName("colourBudget")
@@ -344,11 +371,11 @@ class InputPanel(QWidget):
     # ------------------------------------------------------------ fast converter: intent and colour budget
     def fill_engine_choices(self, intents: tuple[str, ...] | list[str], default_max_colors: int) -> None:
         """Fill the intent list and the "at most" default from the engine (called once it has loaded)."""
-        current = self.intent.currentText()
+        current = self.intent.value()
         self.intent.blockSignals(True)
         self.intent.clear()
-        self.intent.addItems(list(intents))
-        self.intent.setCurrentText(current if current in intents else "auto")
+        self.intent.add_choices(named_choices(intents, INTENT_WORDS))
+        self.intent.set_value(current if current in intents else "auto")
         self.intent.blockSignals(False)
         if self.budget.currentData() != BUDGET_MAX and not self._budget_k_touched:
             self.budget_k.blockSignals(True)
@@ -401,11 +428,11 @@ class InputPanel(QWidget):
         self.model = QLineEdit()
         self.model.setPlaceholderText("model folder or hub id (see Preferences)")
         # guidance path: the planner's modes fill the list when SD-πXL loads (fill_guidance_modes)
-        self.guidance = QComboBox()
+        self.guidance = ChoiceBox()
         self.guidance.setObjectName("guidanceMode")
-        self.guidance.addItem("auto")
-        self.guidance.setToolTip("auto: the planner picks; latent: SDXL on the whole design; pixel: DeepFloyd IF "
-                                 "in pixel space (small designs); patch: SDXL crops of a large design")
+        self.guidance.add_choices(named_choices(["auto"], GUIDANCE_WORDS))
+        self.guidance.setToolTip("How the diffusion model guides the design: automatic (the app picks), the whole "
+                                 "picture at once, small designs cell by cell, or large designs piece by piece")
         self.control_canny = QCheckBox("Edges")
         self.control_depth = QCheckBox("Depth")
         for box, kind in ((self.control_canny, "canny"), (self.control_depth, "depth")):
@@ -434,11 +461,11 @@ class InputPanel(QWidget):
 
     def fill_guidance_modes(self, modes: tuple[str, ...] | list[str]) -> None:
         """The planner's guidance modes (engine.sdpixl.planner.MODES), once SD-πXL has loaded."""
-        current = self.guidance.currentText()
+        current = self.guidance.value()
         self.guidance.blockSignals(True)
         self.guidance.clear()
-        self.guidance.addItems(list(modes))
-        self.guidance.setCurrentText(current if current in modes else "auto")
+        self.guidance.add_choices(named_choices(modes, GUIDANCE_WORDS))
+        self.guidance.set_value(current if current in modes else "auto")
         self.guidance.blockSignals(False)
 
     def controlnet_kinds(self) -> list[str]:
@@ -478,19 +505,22 @@ class InputPanel(QWidget):
     # ------------------------------------------------------------ crop frame
     def _show_crop(self) -> None:
         """With Fit "crop" and a pattern of another shape than the picture: a frame on the thumbnail around the
-        part used and a line saying what is left out. The box comes from the converter's own
-        ``engine.core.image_io.fit_layout``."""
+        part used and the converter's own note on what is left out (``engine.convert.pipeline.fit_notes``, the
+        same words and threshold the conversion reports after Start); Fit "pad" says what stays empty."""
         box, text = None, ""
         if self.image_size is not None and self._thumb_pm is not None:
+            from app.gui.wording import plain_words
+            from engine.convert.pipeline import fit_notes
             from engine.core.image_io import fit_layout
 
             iw, ih = self.image_size
             w, h = self._cells
-            box = fit_layout(iw, ih, w, h, self.fit.value() or "crop").crop_box
-            if (box[2] - box[0]) * (box[3] - box[1]) >= (1 - CROP_NOTICE) * iw * ih:
-                box = None  # a rounding pixel or two is not worth a word
-            else:
-                text = describe_crop(box, iw, ih)
+            fit = self.fit.value() or "crop"
+            layout = fit_layout(iw, ih, w, h, fit)
+            notes = fit_notes(iw, ih, layout, w, h, fit)
+            if notes and fit == "crop":
+                box = layout.crop_box  # the converter said it is worth a word: frame it too
+            text = "\n".join(plain_words(n[0].upper() + n[1:]) for n in notes)
         self.crop_box = box
         self.crop_info.setText(text)
         self.crop_info.setVisible(bool(text))
@@ -650,7 +680,7 @@ class InputPanel(QWidget):
                 "dither_strength": self.dither_strength.value() / PERCENT,
                 "cleanup": None if self.cleanup.value() < 0 else self.cleanup.value() / PERCENT,
                 "remove_background": self.remove_background.isChecked(),
-                "intent": self.intent.currentText() or "auto",
+                "intent": self.intent.value() or "auto",
                 "max_colors": self.max_colors(),
                 "all_colors": self.budget.currentData() == BUDGET_ALL,
                 "min_count": self.min_count.value() or None,
@@ -659,21 +689,10 @@ class InputPanel(QWidget):
                 "preset": self.preset.currentText(),
                 "steps": self.steps.value(),
                 "model": self.model.text().strip(),
-                "guidance_mode": self.guidance.currentText() or "auto",
+                "guidance_mode": self.guidance.value() or "auto",
                 "controlnets": self.controlnet_kinds(),
             },
         )
-
-
-def describe_crop(box: tuple[int, int, int, int], width: int, height: int) -> str:
-    """Plain words for a crop box of a ``width`` x ``height`` picture: which sides are left out."""
-    left, top, right, bottom = box
-    if left or right < width:
-        sides, cut = "left and right sides", width - (right - left)
-    else:
-        sides, cut = "top and bottom", height - (bottom - top)
-    return (f"Cropped to the pattern's shape: the frame shows the part used; the {sides} ({cut} px in all) are "
-            "left out. Choose Fit: Pad (whole picture) to keep all of it, or tick Keep picture aspect.")
 
 
 def available_units(medium: Medium) -> list[str]:

@@ -17,8 +17,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.gui.input_panel import MODE_FAST, MODE_SDPIXL
-from app.gui.wording import plain_words
+from app.gui.input_panel import INTENT_WORDS, MODE_FAST, MODE_SDPIXL, guidance_label
+from app.gui.wording import merge_lines, plain_words
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def grid_of(image) -> "object":
 
 def plan_text(plan, format_seconds: Callable[[float], str]) -> tuple[str, str]:
     """(label text, tooltip) for a GuidancePlan; ``format_seconds`` writes the total time."""
-    lines = [f"Guidance: {plan.mode} — {plan.reason}",
+    lines = [f"Guidance: {guidance_label(plan.mode)} — {plan.reason}",
              f"Estimate on {plan.device}: {plan.seconds_per_step:.2f} s per step × {plan.steps} steps "
              f"≈ {format_seconds(plan.total_seconds)}",
              f"Peak memory ≈ {plan.peak_gib:.1f} GiB (loading ≈ {plan.load_peak_gib:.1f} GiB), "
@@ -95,7 +95,17 @@ class InputWiring(QObject):
             return
         from engine.convert.pipeline import summary_lines
 
-        lines = [plain_words(line) for line in summary_lines(result)]
+        merged = result.metadata.get("merged", [])
+        engine_lines = summary_lines(result)  # notes, intent, minimum, then one line per merge (named below)
+        lines = [plain_words(line) for line in engine_lines[:len(engine_lines) - len(merged)]]
+        intent = result.metadata.get("intent")
+        engine_intent = f"intent: {intent} ("
+        lines = [f"Intent: {INTENT_WORDS.get(intent, (intent, ''))[0]} (" + line[len(engine_intent):]
+                 if line.startswith(engine_intent) else line for line in lines]  # the Intent list's name
+        if merged:
+            lines.append("Merged colours (used on too few cells):" if all(
+                m["reason"] == "min-count" for m in merged) else "Merged colours:")
+            lines += merge_lines(merged, result.palette, result.medium.kind)
         grid = result.metadata.get("grid")
         if grid:
             lines.insert(0, f"pixel grid {grid['cols']} × {grid['rows']} cells, pitch {grid['pitch_x']:.2f} × "

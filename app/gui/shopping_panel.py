@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -43,7 +44,9 @@ HEADER_TIPS = ("Colour code", "Colour name", "Pieces the pattern needs", "Spares
                "Bags/packs to buy (bag size)", "Pieces your stock lacks (blank: owned, amount unknown)")
 OWNED_UNKNOWN = "owned, amount unknown"  # an owned colour without an In stock count (the CSV's words)
 OWNED_SHORT = "owned"  # the same in the narrow Own column (the tooltip says the rest)
-NAME_WIDTH = 84
+MIN_SECTION = 24  # px: the narrowest a column (the elided name) gets
+NAME_MIN = 70  # px the name keeps before the panel widens (a short name or an elided long one)
+FRAME = 16  # px of margins and frame around the list's viewport (4 + 4 margins, frame, a little slack)
 MIN_WIDTH = 450
 
 
@@ -92,9 +95,11 @@ class ShoppingPanel(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         header = self.tree.header()
+        # numbers and codes as wide as their contents; the name takes what is left (elided, full name in the
+        # tooltip), so every column fits the dock's width without a sideways scroll
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        self.tree.setColumnWidth(1, NAME_WIDTH)
+        header.setSectionResizeMode(COLUMNS.index("name"), QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(MIN_SECTION)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         header.setStretchLastSection(False)
         self.summary = QLabel()
@@ -182,6 +187,19 @@ class ShoppingPanel(QWidget):
         self.tree.addTopLevelItems(items)
         self.tree.setUpdatesEnabled(True)
         self.summary.setText(self.describe())
+        self._fit_columns()
+
+    def columns_width(self) -> int:
+        """Pixels every column needs side by side: the numbers and codes at their contents' width, the name at
+        ``NAME_MIN`` (it is elided beyond)."""
+        header, name = self.tree.header(), COLUMNS.index("name")
+        return sum(NAME_MIN if c == name else max(header.sectionSizeHint(c), self.tree.sizeHintForColumn(c))
+                   for c in range(len(COLUMNS)))
+
+    def _fit_columns(self) -> None:
+        """Widen the panel (and so its dock) when big numbers need more room than ``MIN_WIDTH``."""
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)  # room for a vertical scroll bar
+        self.setMinimumWidth(max(MIN_WIDTH, self.columns_width() + FRAME + bar))
 
     def row(self, line: Purchase) -> list:
         """One list/CSV row: code, name, needed, spares, total, owned, to buy, bags, shortfall. Owned: the stock
