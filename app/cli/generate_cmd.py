@@ -43,7 +43,11 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, help="optimisation steps (default: the preset's)")
     p.add_argument("--preset", default="fast",
                    help="reference: the paper's settings (fp32, 10,001 steps); fast: fewer steps, half precision")
-    p.add_argument("--model", help="hub id, diffusers folder or .safetensors checkpoint (default: SDXL base 1.0)")
+    p.add_argument("--model", help="hub id, diffusers folder or .safetensors checkpoint (default: the built-in "
+                                   "emoji model, offline on a CPU; stabilityai/stable-diffusion-xl-base-1.0 for SDXL)")
+    p.add_argument("--method", choices=["sdpixl", "fast"], default="sdpixl",
+                   help="with the built-in model: sdpixl (score distillation, about 30 s) or fast (sample, then "
+                        "map to the palette: seconds)")
     p.add_argument("--model-config", help="diffusers folder or hub id matching a single-file --model checkpoint")
     p.add_argument("--tiny-vae", default="auto",
                    help="tiny autoencoder for encoding: auto (TAESD(XL), downloaded with the model when online), "
@@ -228,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
         check_writable_dir(args.checkpoint)
     from app.cli.guidance_args import announce_plan, apply_guidance_arguments
 
-    config = announce_plan(apply_guidance_arguments(args, build_config(args)))  # guidance path + estimate
+    builtin = args.model is None and args.guidance == "auto"  # no model named: the built-in one (issue 22)
+    config = build_config(args) if builtin else announce_plan(apply_guidance_arguments(args, build_config(args)))
     if args.plan_only:
         return 0
     cancel = CancelToken()
@@ -245,7 +250,13 @@ def run(args: argparse.Namespace) -> int:
         in_main_thread = False
     t0 = time.perf_counter()
     try:
-        pattern = _optimize().run_optimization(config, progress=ProgressBar(frames), cancel=cancel)
+        if builtin:
+            from engine.sdpixl.builtin.run import generate_builtin
+
+            pattern = generate_builtin(config, args.method, args.steps, ProgressBar(frames), cancel,
+                                       guidance_scale=args.guidance_scale)
+        else:
+            pattern = _optimize().run_optimization(config, progress=ProgressBar(frames), cancel=cancel)
     finally:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
