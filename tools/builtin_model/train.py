@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--config", default="{}", help="JSON overrides of BuiltinModelConfig")
+    ap.add_argument("--init-from", type=Path, help="a new run starts from this checkpoint's weights (warm start)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from diffusers import DDPMScheduler
@@ -119,6 +120,11 @@ def main() -> None:
         g.set_state(state["rng"])
         step, wall = int(state["step"]), float(state.get("wall", 0.0))
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)", flush=True)
+    elif args.init_from:
+        warm = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        model.load_state_dict(warm["model"])
+        ema.load_state_dict(warm["model"])
+        print(f"warm start from {args.init_from} (step {warm['step']})", flush=True)
     sched = DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule,
                           prediction_type=config.prediction_type)
     alphas = sched.alphas_cumprod.to(dev)
@@ -148,10 +154,12 @@ def main() -> None:
         a = alphas[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
         pred = model(x_t, t, caps)
-        per = (pred.float() - noise).pow(2).mean(dim=(1, 2, 3))
-        if args.min_snr > 0:
+        v_pred = config.prediction_type == "v_prediction"
+        target = a.sqrt() * noise - (1 - a).sqrt() * x0 if v_pred else noise
+        per = (pred.float() - target).pow(2).mean(dim=(1, 2, 3))
+        if args.min_snr > 0:  # min-SNR-gamma weighting (Hang et al. 2023), in the form for eps or v targets
             snr = alphas[t] / (1 - alphas[t])
-            per = per * torch.clamp(snr, max=args.min_snr) / snr.clamp_min(1e-8)
+            per = per * torch.clamp(snr, max=args.min_snr) / (snr + 1 if v_pred else snr.clamp_min(1e-8))
         loss = per.mean()
         lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
         for group in opt.param_groups:

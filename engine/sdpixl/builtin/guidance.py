@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from engine.sdpixl.builtin.loading import BuiltinModel, load_builtin_model
 from engine.sdpixl.generator import letterbox_box
-from engine.sdpixl.guidance.sds import sample_timestep, sds_grad, sds_loss, sds_weight
+from engine.sdpixl.guidance.sds import eps_from_v, sample_timestep, sds_grad, sds_loss, sds_weight
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,10 @@ class BuiltinGuidance:
             t = torch.full((2 * b,), t_int, device=self.device, dtype=torch.long)
             hidden = self.hidden.repeat_interleave(b, dim=0)
             mask = self.mask.repeat_interleave(b, dim=0)
-            eps = self.net.eps(x_t.repeat(2, 1, 1, 1), t, hidden, mask)
+            x_in = x_t.repeat(2, 1, 1, 1)
+            eps = self.net.predict(x_in, t, hidden, mask)
+            if self.model.config.prediction_type == "v_prediction":
+                eps = eps_from_v(eps, x_in, alpha_bar)
             eps_u, eps_c = eps[:b], eps[b:]
             grad = sds_grad(eps_u, eps_c, noise, sds_weight(alpha_bar, c.weighting), c.guidance_scale)
         return {"loss_sds": sds_loss(x, grad), "t": torch.tensor(t_int), "grad_norm": grad.norm().detach()}

@@ -41,7 +41,7 @@ class BuiltinModelConfig:
     up_block_types: tuple[str, ...] = ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D")
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
-    prediction_type: str = "epsilon"
+    prediction_type: str = "v_prediction"  # v = sqrt(a) noise - sqrt(1 - a) x0: stable at high noise
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (training facts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def build_unet(config: BuiltinModelConfig) -> nn.Module:
 
 
 class BuiltinDiffusion(nn.Module):
-    """Text encoder + UNet: ``forward(x_t, t, tokens) -> predicted noise``."""
+    """Text encoder + UNet: ``forward(x_t, t, tokens) -> the prediction (noise or v)``."""
 
     def __init__(self, config: BuiltinModelConfig) -> None:
         super().__init__()
@@ -104,8 +104,9 @@ class BuiltinDiffusion(nn.Module):
     def encode(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.text(tokens)
 
-    def eps(self, x_t: torch.Tensor, t: torch.Tensor, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Noise prediction for x_t (B x 4 x 32 x 32) at timesteps t, given encoded prompts."""
+    def predict(self, x_t: torch.Tensor, t: torch.Tensor, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The UNet's output for x_t (B x 4 x 32 x 32) at timesteps t, given encoded prompts: the noise or v,
+        as ``config.prediction_type`` says."""
         f = self.config.unshuffle
         x = F.pixel_unshuffle(x_t, f) if f > 1 else x_t
         out = self.unet(x, t, encoder_hidden_states=hidden, encoder_attention_mask=mask, return_dict=False)[0]
@@ -113,4 +114,4 @@ class BuiltinDiffusion(nn.Module):
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         hidden, mask = self.encode(tokens)
-        return self.eps(x_t, t, hidden, mask)
+        return self.predict(x_t, t, hidden, mask)

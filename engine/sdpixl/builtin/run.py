@@ -73,7 +73,8 @@ def fast_pattern(prompt: str, palette: Palette, width: int, height: int, seed: i
     """Fast path: (the sampled picture mapped to ``palette`` as pixel art, the picture 4 x 32 x 32 in [0, 1])."""
     model = model or load_builtin_model()
     seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
-    picture = sample_rgba(model, prompt, replace(sample, seed=seed, count=1), negative_prompt)[0]
+    with torch_threads(BUILTIN_THREADS):
+        picture = sample_rgba(model, prompt, replace(sample, seed=seed, count=1), negative_prompt)[0]
     meta = {"method": "builtin-fast", "prompt": prompt, "seed": seed, "model": model.name,
             "steps": sample.steps, "guidance_scale": sample.guidance_scale}
     return picture_to_pattern(picture, palette, width, height, meta), picture
@@ -81,11 +82,13 @@ def fast_pattern(prompt: str, palette: Palette, width: int, height: int, seed: i
 
 def generate_builtin(config: RunConfig, method: str = "sdpixl", steps: int | None = None,
                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                     model: BuiltinModel | None = None, guidance_scale: float | None = None) -> Pattern:
+                     model: BuiltinModel | None = None, guidance_scale: float | None = None,
+                     threads: int = BUILTIN_THREADS) -> Pattern:
     """A pattern for ``config.prompt`` with the built-in model. ``steps``: SD-piXL steps (default
-    ``DEFAULT_STEPS``); ``guidance_scale``: the SDS CFG scale (default ``DEFAULT_GUIDANCE``)."""
+    ``DEFAULT_STEPS``); ``guidance_scale``: the SDS CFG scale (default ``DEFAULT_GUIDANCE``); ``threads``: torch
+    threads while it runs."""
     check_builtin(config, method)
-    with torch_threads(BUILTIN_THREADS):
+    with torch_threads(threads):
         return _generate(config, method, steps, progress, cancel, model, guidance_scale)
 
 

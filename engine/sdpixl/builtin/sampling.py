@@ -27,13 +27,16 @@ class SampleConfig:
 
 
 def make_scheduler(model: BuiltinModel, steps: int):
-    """A diffusers DPM-Solver++ (2M) scheduler on the model's training noise schedule, set to ``steps``."""
+    """A diffusers DPM-Solver++ (2M) scheduler on the model's training noise schedule, set to ``steps``, with
+    dynamic thresholding (each step's clean-picture estimate clipped to the pictures' range, as pixel-space
+    models need: at high noise a small noise-prediction error is a large picture error)."""
     from diffusers import DPMSolverMultistepScheduler
 
     c = model.config
     sched = DPMSolverMultistepScheduler(num_train_timesteps=c.num_train_timesteps, beta_schedule=c.beta_schedule,
                                         prediction_type=c.prediction_type, algorithm_type="dpmsolver++",
-                                        solver_order=2)
+                                        solver_order=2, thresholding=True, sample_max_value=1.0,
+                                        dynamic_thresholding_ratio=0.995)
     sched.set_timesteps(steps)
     return sched
 
@@ -51,10 +54,9 @@ def sample_rgba(model: BuiltinModel, prompt: str, config: SampleConfig, negative
     x = x * sched.init_noise_sigma
     for t in sched.timesteps:
         tt = torch.full((2 * n,), int(t), dtype=torch.long)
-        eps = model.net.eps(torch.cat([x, x]), tt, hidden, mask)
-        eps_u, eps_c = eps[:n], eps[n:]
-        eps = eps_u + config.guidance_scale * (eps_c - eps_u)
-        x = sched.step(eps, t, x).prev_sample
+        out = model.net.predict(torch.cat([x, x]), tt, hidden, mask)
+        out_u, out_c = out[:n], out[n:]
+        x = sched.step(out_u + config.guidance_scale * (out_c - out_u), t, x).prev_sample
     return ((x.clamp(-1, 1) + 1) / 2).float()
 
 
