@@ -34,6 +34,8 @@ def main() -> None:
               metadata={"format": "pt"})
     (args.out / "config.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     (args.out / "vocab.json").write_text(json.dumps(state["vocab"], ensure_ascii=False) + "\n", encoding="utf-8")
+    for path in args.out.iterdir():
+        path.chmod(0o644)
     size = (args.out / "model.safetensors").stat().st_size
     print(f"step {state['step']}: wrote {args.out} ({size / 1e6:.2f} MB weights)")
 

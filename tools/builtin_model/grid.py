@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--prompts", help="comma-separated prompts (default: the 64 of the model card)")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--guidance-scale", type=float, default=3.0)
+    ap.add_argument("--guidance-scale", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -122,9 +122,10 @@ def main() -> None:
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)", flush=True)
     elif args.init_from:
         warm = torch.load(args.init_from, map_location="cpu", weights_only=False)
-        model.load_state_dict(warm["model"])
-        ema.load_state_dict(warm["model"])
-        print(f"warm start from {args.init_from} (step {warm['step']})", flush=True)
+        missing, unexpected = model.load_state_dict(warm["model"], strict=False)
+        ema.load_state_dict(model.state_dict())
+        print(f"warm start from {args.init_from} (step {warm['step']}); new: {missing}; dropped: {unexpected}",
+              flush=True)
     sched = DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule,
                           prediction_type=config.prediction_type)
     alphas = sched.alphas_cumprod.to(dev)

@@ -39,6 +39,7 @@ class BuiltinModelConfig:
     # attention (self and cross) at 8 x 8 and 4 x 4 (of the folded 16 x 16); the top level is convolutions only
     down_block_types: tuple[str, ...] = ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D")
     up_block_types: tuple[str, ...] = ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D")
+    pooled: bool = True  # also add the mean of the prompt's word states to the timestep embedding (every block)
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"  # v = sqrt(a) noise - sqrt(1 - a) x0: stable at high noise
@@ -83,7 +84,9 @@ def build_unet(config: BuiltinModelConfig) -> nn.Module:
     from diffusers import UNet2DConditionModel
 
     f = config.unshuffle
-    return UNet2DConditionModel(
+    pooled = {"class_embed_type": "projection", "projection_class_embeddings_input_dim": config.text_dim} \
+        if config.pooled else {}
+    return UNet2DConditionModel(**pooled,
         sample_size=config.sample_size // f, in_channels=config.channels * f * f,
         out_channels=config.channels * f * f,
         block_out_channels=tuple(config.block_out_channels), layers_per_block=config.layers_per_block,
@@ -100,6 +103,9 @@ class BuiltinDiffusion(nn.Module):
         self.config = config
         self.text = TextEncoder(config)
         self.unet = build_unet(config)
+        if config.pooled:  # the pooled path starts silent, so a warm start from a model without it is unchanged
+            nn.init.zeros_(self.unet.class_embedding.linear_2.weight)
+            nn.init.zeros_(self.unet.class_embedding.linear_2.bias)
 
     def encode(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.text(tokens)
@@ -109,7 +115,11 @@ class BuiltinDiffusion(nn.Module):
         as ``config.prediction_type`` says."""
         f = self.config.unshuffle
         x = F.pixel_unshuffle(x_t, f) if f > 1 else x_t
-        out = self.unet(x, t, encoder_hidden_states=hidden, encoder_attention_mask=mask, return_dict=False)[0]
+        kwargs = {}
+        if self.config.pooled:  # masked mean over the words (the start token included: the empty prompt has one)
+            kwargs["class_labels"] = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
+        out = self.unet(x, t, encoder_hidden_states=hidden, encoder_attention_mask=mask, return_dict=False,
+                        **kwargs)[0]
         return F.pixel_shuffle(out, f) if f > 1 else out
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 METHODS = ("sdpixl", "fast")
 DEFAULT_STEPS = 200  # SD-piXL steps with the built-in model (benchmarks/builtin_model.py times them)
-DEFAULT_GUIDANCE = 7.5  # SDS CFG scale (the SDXL preset's 41 over-saturates this small model)
 FAST = SampleConfig()
 # The model's operations are small (batch 2 at 16 x 16): split over threads they wait on each other, and on a
 # busy machine two threads measured 15-30x slower than one (benchmarks/builtin_model.py prints both).
@@ -85,7 +84,7 @@ def generate_builtin(config: RunConfig, method: str = "sdpixl", steps: int | Non
                      model: BuiltinModel | None = None, guidance_scale: float | None = None,
                      threads: int = BUILTIN_THREADS) -> Pattern:
     """A pattern for ``config.prompt`` with the built-in model. ``steps``: SD-piXL steps (default
-    ``DEFAULT_STEPS``); ``guidance_scale``: the SDS CFG scale (default ``DEFAULT_GUIDANCE``); ``threads``: torch
+    ``DEFAULT_STEPS``); ``guidance_scale``: the SDS CFG scale (default ``BuiltinGuidanceConfig``'s); ``threads``: torch
     threads while it runs."""
     check_builtin(config, method)
     with torch_threads(threads):
@@ -117,7 +116,7 @@ def _generate(config: RunConfig, method: str, steps: int | None, progress: Progr
         return pattern
 
     gcfg = BuiltinGuidanceConfig(prompt=config.prompt, negative_prompt=config.negative_prompt, seed=seed,
-                                 guidance_scale=guidance_scale or DEFAULT_GUIDANCE,
+                                 guidance_scale=guidance_scale or BuiltinGuidanceConfig.guidance_scale,
                                  model=str(model.folder))
     guidance = BuiltinGuidance(gcfg, model, config.height, config.width)
     run = replace(config, steps=steps or DEFAULT_STEPS, guidance_mode="latent", init_samples=0)

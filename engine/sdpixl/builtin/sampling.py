@@ -21,7 +21,7 @@ class SampleConfig:
     """Sampling settings: denoising steps, CFG scale, seed, and how many candidates to draw."""
 
     steps: int = 20
-    guidance_scale: float = 3.0
+    guidance_scale: float = 8.0  # measured on the 64-prompt grid: 3 barely follows the prompt, 12 overshoots
     seed: int | None = None
     count: int = 1
 
