@@ -47,7 +47,11 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, help="optimisation steps (default: the preset's)")
     p.add_argument("--preset", default="fast",
                    help="reference: the paper's settings (fp32, 10,001 steps); fast: fewer steps, half precision")
-    p.add_argument("--model", help="hub id, diffusers folder or .safetensors checkpoint (default: SDXL base 1.0)")
+    p.add_argument("--model", help="hub id, diffusers folder or .safetensors checkpoint (default: the built-in "
+                                   "emoji model, offline on a CPU; stabilityai/stable-diffusion-xl-base-1.0 for SDXL)")
+    p.add_argument("--method", choices=["sdpixl", "fast"], default="sdpixl",
+                   help="with the built-in model: sdpixl (score distillation, about 30 s) or fast (sample, then "
+                        "map to the palette: seconds)")
     p.add_argument("--model-config", help="diffusers folder or hub id matching a single-file --model checkpoint")
     p.add_argument("--tiny-vae", default="auto",
                    help="tiny autoencoder for encoding: auto (TAESD(XL), downloaded with the model when online), "
@@ -263,7 +267,8 @@ def run(args: argparse.Namespace) -> int:
     check_local_model(getattr(args, "model", None))  # a damaged model folder: one line before any planning
     if not getattr(args, "verbose", False):
         quiet_libraries()  # imports diffusers (seconds): only once the inputs are known to be usable
-    config = announce_plan(apply_guidance_arguments(args, build_config(args)))  # guidance path + estimate
+    builtin = args.model is None and args.guidance == "auto"  # no model named: the built-in one (issue 22)
+    config = build_config(args) if builtin else announce_plan(apply_guidance_arguments(args, build_config(args)))
     if args.plan_only:
         return 0
     checkpoint, resume = _checkpoint_paths(args, Path(out))
@@ -288,7 +293,13 @@ def run(args: argparse.Namespace) -> int:
     latest = run_files(out).preview
     bar = ProgressBar(frames, latest=latest)
     try:
-        pattern = _optimize().run_optimization(config, progress=bar, cancel=cancel)
+        if builtin:
+            from engine.sdpixl.builtin.run import generate_builtin
+
+            pattern = generate_builtin(config, args.method, args.steps, bar, cancel,
+                                       guidance_scale=args.guidance_scale)
+        else:
+            pattern = _optimize().run_optimization(config, progress=bar, cancel=cancel)
     finally:
         bar.end_line()
         if in_main_thread:
@@ -302,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
         into = ", ".join(f"{c} x{n}" for c, n in m["into"].items())
         print(f"merged {m['code']}: {m['cells']} cell(s), used fewer than the minimum "
               f"{pattern.metadata.get('min_count')} -> {into}")
-    if checkpoint:
+    if checkpoint and Path(checkpoint).is_file():  # the fast path of the built-in model writes none
         print(f"checkpoint: {checkpoint} (--resume continues this run)")
     return 130 if pattern.metadata.get("cancelled") else 0
 

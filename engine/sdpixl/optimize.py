@@ -221,7 +221,12 @@ def logit_entropy(logits: torch.Tensor) -> torch.Tensor:
 
 def _remap(index: np.ndarray, source: Palette, target: Palette) -> np.ndarray:
     """Positions in ``source`` -> positions of the same codes in ``target``."""
-    table = np.asarray([target.index_of(c) for c in source.codes], dtype=np.int64)
+    where = {c: i for i, c in enumerate(target.codes)}
+    table = np.asarray([where.get(c, -1) for c in source.codes], dtype=np.int64)
+    missing = np.flatnonzero(table < 0)
+    if missing.size:  # colours of ``source`` that ``target`` lacks (unused ones, or left out): the nearest in Lab
+        d = ((source.lab[missing, None, :] - target.lab[None, :, :]) ** 2).sum(-1)
+        table[missing] = d.argmin(1)
     return table[np.asarray(index, dtype=np.int64)]
 
 
@@ -486,8 +491,8 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         run_palette = palette.subset(state["run_codes"], name=palette.name)
         picked = bool(state.get("colours_picked", True))
     elif budget is not None and pattern0 is not None:
-        run_palette = palette.subset(sorted(set(pattern0.index[~pattern0.empty_mask].ravel().tolist())),
-                                     name=palette.name)
+        used = sorted(set(pattern0.index[~pattern0.empty_mask].ravel().tolist()))
+        run_palette = palette.subset([pattern0.palette.codes[i] for i in used], name=palette.name)
         picked = True
     elif budget is not None:
         from engine.convert.colour_choice import allowed_palette, pick_colours
@@ -500,8 +505,8 @@ def run_optimization(config: RunConfig, progress: ProgressCallback | None = None
         else:
             run_palette = allowed_palette(palette, budget)
         log.info("the run uses %d of the palette's %d colours", len(run_palette), len(palette))
-    if pattern0 is not None and run_palette is not palette:
-        pattern0 = Pattern(_remap(pattern0.index, palette, run_palette), run_palette)
+    if pattern0 is not None and pattern0.palette is not run_palette:  # the init pattern's own palette may differ
+        pattern0 = Pattern(_remap(pattern0.index, pattern0.palette, run_palette), run_palette)
     gen = PaletteGenerator.create(run_palette, config.height, config.width,
                                   "bilinear" if init == "sample" else init, image=init_image, pattern=pattern0,
                                   generator=init_rng)
