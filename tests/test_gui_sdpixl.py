@@ -126,3 +126,23 @@ def test_a_second_start_reuses_the_loaded_model(window, qtbot, tiny_sd15, monkey
         patterns.append(window.doc.pattern)
     assert len(loads) == 1 and cache_mod.shared_cache().loads == 1  # the second Start loaded nothing
     assert all(p.shape == (16, 16) for p in patterns) and patterns[0] is not patterns[1]
+
+
+def test_no_model_named_runs_the_built_in_model(window, qtbot):
+    """With the Model box empty (the default) Start runs SD-πXL against the built-in emoji model on the CPU,
+    without the long-run question, and the result is a pattern of owned colours with empty cells allowed."""
+    from engine.sdpixl.builtin import builtin_installed
+
+    if not builtin_installed():
+        pytest.skip("the built-in model's weights are not installed")
+    _setup(window, "", steps=20)
+    window.prefs.model_source = ""
+    with qtbot.waitSignal(window.runEnded, timeout=120000) as blocker:
+        assert window.start_run(), window.dialogs.errors
+    assert blocker.args == ["finished"], window.dialogs.errors
+    p = window.doc.pattern
+    assert p.metadata["method"] == "builtin-sd-pixl" and "emoji32" in p.metadata["model"]
+    assert p.shape == (16, 16) and 0 < p.filled_cells <= 256
+    owned = set(window.palette_panel.palette().codes[:12])
+    assert {p.palette[i].code for i in p.used_indices()} <= owned
+    assert not window.dialogs.errors

@@ -171,6 +171,8 @@ def test_a_hopeless_run_shows_the_estimate_and_never_starts_without_a_clear_yes(
     from app.gui.run_controller import LONG_RUN_SECONDS, format_seconds
 
     panel = _sdpixl(window, qtbot, 300, 300, picture=sample_image_path)
+    panel.model.setText("stabilityai/stable-diffusion-xl-base-1.0")  # empty would run the built-in model
+    panel.model.editingFinished.emit()
     panel.prompt.setPlainText("a cat")
     panel.steps.setValue(1500)
     qtbot.waitUntil(lambda: window.input_wiring.last_plan.steps == 1500, timeout=10000)

@@ -426,7 +426,7 @@ class InputPanel(QWidget):
         self.steps.setRange(1, 100000)
         self.steps.setValue(500)
         self.model = QLineEdit()
-        self.model.setPlaceholderText("model folder or hub id (see Preferences)")
+        self.model.setPlaceholderText("empty: the built-in emoji model; or a model folder or hub id")
         # guidance path: the planner's modes fill the list when SD-πXL loads (fill_guidance_modes)
         self.guidance = ChoiceBox()
         self.guidance.setObjectName("guidanceMode")

@@ -61,11 +61,15 @@ def smaller_size(config: Any, limit: float, now: float) -> tuple[tuple[int, int]
 
 
 def builtin_model_available() -> bool:
-    """True when the built-in model package (engine.sdpixl.builtin) is installed."""
+    """True when the built-in model (engine.sdpixl.builtin and its weights) is installed."""
     try:
-        return importlib.util.find_spec("engine.sdpixl.builtin") is not None
+        if importlib.util.find_spec("engine.sdpixl.builtin") is None:
+            return False
     except (ImportError, ValueError):
         return False
+    from engine.sdpixl.builtin.files import builtin_installed
+
+    return builtin_installed()
 
 
 def long_run_advice(config: Any, plan: Any, limit: float, format_seconds: Callable[[float], str]) -> LongRunAdvice:
@@ -83,7 +87,7 @@ def long_run_advice(config: Any, plan: Any, limit: float, format_seconds: Callab
                    f"({plan.steps} steps chosen).")
     options.append("The fast converter: a few seconds, no diffusion model (it needs a picture).")
     if builtin_model_available():
-        options.append("The built-in model (Model: builtin): small and quick, made for CPUs.")
+        options.append("The built-in model (leave Model empty): small and quick, made for CPUs.")
     if plan.device == "CPU" or str(plan.device).lower().startswith("cpu"):
         gpu_s = _estimate(config, GPU_EXAMPLE)
         options.append(f"A computer with an NVIDIA graphics card: an RTX 4090 takes {about(gpu_s)} "

@@ -121,6 +121,8 @@ class RunController(QObject):
             w.show_error("No prompt", "Type a prompt: SD-πXL draws what the prompt says, and the picture guides "
                          "the shapes and colours.")
             return None
+        if uses_builtin_model(js.sdpixl.get("model") or w.prefs.model_source):
+            return self._builtin_job(js, palette)
         if not self.confirm_long_run():
             return None
         js = w.input_panel.job_settings()  # the preset list exists now; the long-run choice may change it
@@ -144,6 +146,22 @@ class RunController(QObject):
                 run_palette = best_colours_for(picture, palette, max_colors, js.width, js.height)
             config = build_run_config(js, run_palette, image, model, device)
             return run_optimization(config, progress=progress, cancel=cancel, guidance_cache=shared_cache())
+
+        return job
+
+    def _builtin_job(self, js: JobSettings, palette: Palette):
+        """SD-πXL against the built-in emoji model (no model named): offline, seconds on a CPU, the same loop."""
+        w = self.w
+        image = str(w.source_path) if w.source_image is not None and w.source_path else None
+        self.device = "cpu"
+        w.statusBar().showMessage("SD-πXL with the built-in emoji model (no other model chosen: see Preferences)",
+                                  8000)
+
+        def job(progress, cancel):
+            from engine.sdpixl.builtin import generate_builtin
+
+            config = build_run_config(js, palette, image, "", "cpu")
+            return generate_builtin(config, "sdpixl", progress=progress, cancel=cancel)
 
         return job
 
@@ -275,6 +293,16 @@ class RunController(QObject):
         if not self.runner.is_running():
             return None
         return self.device if self.mode == MODE_SDPIXL else "cpu (fast converter)"
+
+
+BUILTIN_NAMES = ("", "builtin", "built-in")
+
+
+def uses_builtin_model(model: str | None) -> bool:
+    """True when no other model is named (empty, or "builtin") and the built-in model is installed."""
+    from app.gui.long_run import builtin_model_available
+
+    return (model or "").strip().lower() in BUILTIN_NAMES and builtin_model_available()
 
 
 def build_run_config(js: JobSettings, palette: Palette, image: str | None, model: str, device: str):

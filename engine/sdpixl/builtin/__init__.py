@@ -5,7 +5,8 @@ from engine.core.lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(__name__, {
     "BuiltinModel": "loading",
     "load_builtin_model": "loading",
-    "BUILTIN_DIR": "loading",
+    "BUILTIN_DIR": "files",
+    "builtin_installed": "files",
     "BuiltinGuidance": "guidance",
     "BuiltinGuidanceConfig": "guidance",
     "Vocabulary": "vocab",

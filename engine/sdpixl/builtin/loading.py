@@ -10,15 +10,13 @@ from pathlib import Path
 
 import torch
 
+from engine.sdpixl.builtin.files import BUILTIN_DIR, BUILTIN_NAME, FILES  # noqa: F401 (re-exported)
 from engine.sdpixl.builtin.model import BuiltinDiffusion, BuiltinModelConfig
 from engine.sdpixl.builtin.vocab import Vocabulary
 from engine.sdpixl.guidance.loading import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-BUILTIN_NAME = "emoji32"
-BUILTIN_DIR = Path(__file__).resolve().parents[3] / "resources" / "models" / BUILTIN_NAME
-FILES = ("config.json", "vocab.json", "model.safetensors")
 
 
 @dataclass
