@@ -118,3 +118,24 @@ def test_fit_layouts(src, grid, fit, crop, cells):
 def test_fit_layout_rejects_unknown_mode():
     with pytest.raises(ValueError, match="fit mode"):
         fit_layout(10, 10, 5, 5, "zoom")
+
+
+def test_formats_decoded_whole_are_refused_above_their_limit_before_decoding(tmp_path, monkeypatch):
+    """Only JPEG decodes reduced: a PNG over MAX_FULL_DECODE_PIXELS would be decoded whole (past the memory budget),
+    so it is refused in one line naming the limit, while a JPEG of the same size is read reduced."""
+    from PIL import Image
+
+    from engine.core import limits
+    from engine.core.image_io import ImageLoadError, load_image
+
+    monkeypatch.setenv(limits.MAX_FULL_DECODE_PIXELS.env, "10000")
+    png, jpg = tmp_path / "big.png", tmp_path / "big.jpg"
+    Image.new("RGB", (200, 100), (200, 30, 30)).save(png)
+    Image.new("RGB", (200, 100), (200, 30, 30)).save(jpg)
+    with pytest.raises(ImageLoadError) as info:
+        load_image(png)
+    message = str(info.value)
+    assert "200x100 PNG" in message and limits.MAX_FULL_DECODE_PIXELS.env in message and "\n" not in message
+    assert load_image(jpg).size == (200, 100)
+    monkeypatch.setenv(limits.MAX_FULL_DECODE_PIXELS.env, "20000")
+    assert load_image(png).size == (200, 100)

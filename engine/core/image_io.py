@@ -159,6 +159,12 @@ def _open_reduced(path: Path, name: str, max_pixels: int, work_pixels: int) -> I
         if width < 1 or height < 1:
             raise ImageLoadError(f"{name} has no pixels ({width}x{height})")
         _check_pixels(width, height, max_pixels, name)
+        full = limits.MAX_FULL_DECODE_PIXELS.value
+        if img.format != "JPEG" and width * height > full:  # decoded whole: refused before any pixel is decoded
+            raise ImageLoadError(
+                f"{name} is a {width}x{height} {img.format or 'picture'} ({width * height / 1e6:.0f} MP): only JPEG "
+                f"is read reduced, other formats are decoded whole and are accepted up to {full / 1e6:g} MP; save "
+                f"it as JPEG or scale it down first, or raise the limit with {limits.MAX_FULL_DECODE_PIXELS.env}=N")
         if width * height > work_pixels:
             factor = math.ceil(math.sqrt(width * height / work_pixels))
             if img.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale: the full picture never exists

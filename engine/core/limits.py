@@ -81,12 +81,15 @@ MAX_SOURCE_PIXELS = Limit("max_source_pixels", 1_000_000_000, "pixels",
                           "pixels in an input picture; pictures over the working size are read reduced")
 MAX_WORK_PIXELS = Limit("max_work_pixels", 100_000_000, "pixels",
                         "pixels a picture is decoded at; larger pictures are read reduced to this")
+MAX_FULL_DECODE_PIXELS = Limit("max_full_decode_pixels", 200_000_000, "pixels",
+                               "pixels in an input picture whose format has no reduced decoding (all but JPEG): it "
+                               "is decoded whole, about 4 bytes a pixel, which must stay under the 1.5 GB budget")
 MAX_TITLE_CHARS = Limit("max_title_chars", 200, "characters", "characters in a title")
 
 ALL_LIMITS = (MAX_CELLS, MAX_PATTERN_SIDE, MAX_SDPIXL_SIDE, MAX_COLORS, MAX_SELECT_MATRIX, MAX_OUTPUT_PIXELS,
               MAX_IMAGE_SIDE, MAX_CHART_SIDE, MAX_PREVIEW_SIDE, MAX_STITCHES, MAX_DESIGN_MM, MAX_PAGES,
               MAX_PROJECT_BYTES, MAX_PROJECT_MEMBERS, MAX_MEMBER_BYTES, MAX_MANIFEST_BYTES, MAX_PALETTE_FILE_BYTES,
-              MAX_SOURCE_PIXELS, MAX_WORK_PIXELS, MAX_TITLE_CHARS)
+              MAX_SOURCE_PIXELS, MAX_WORK_PIXELS, MAX_FULL_DECODE_PIXELS, MAX_TITLE_CHARS)
 
 
 # ----------------------------------------------------------------------------- checks
