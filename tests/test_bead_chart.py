@@ -210,6 +210,18 @@ def test_chart_png_codes_and_bad_args(tmp_path):
         export_chart_png(p, tmp_path / "x.png", cell_px=2)
 
 
+def test_chart_png_side_limit_is_read_when_the_chart_is_made(tmp_path, monkeypatch):
+    """PIXL_LIMIT_MAX_CHART_SIDE set after import still applies (the limit is not frozen at import time)."""
+    p = photo_pattern("perler", 6, 4)
+    lay = chart_png_layout(p, 40)
+    monkeypatch.setenv("PIXL_LIMIT_MAX_CHART_SIDE", str(max(lay.width, lay.height) - 1))
+    with pytest.raises(ExportError, match=f"over {max(lay.width, lay.height) - 1}"):
+        export_chart_png(p, tmp_path / "small.png", cell_px=40)
+    assert not (tmp_path / "small.png").exists()
+    monkeypatch.setenv("PIXL_LIMIT_MAX_CHART_SIDE", str(max(lay.width, lay.height)))
+    assert Image.open(export_chart_png(p, tmp_path / "fits.png", cell_px=40)).size == (lay.width, lay.height)
+
+
 def test_unwritable_path_and_no_partial_file(tmp_path):
     p = photo_pattern("perler", 10, 10)
     from engine.core.atomic import OutputPathError

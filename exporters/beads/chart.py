@@ -707,9 +707,6 @@ def _load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-MAX_CHART_PX = limits.MAX_CHART_SIDE.value  # declared in engine.core.limits
-
-
 def _png_grid_style(i: int, last: int) -> tuple[int, tuple[int, int, int]]:
     """(width, colour) of chart PNG grid line ``i``: heavy every 10 and at the edges, bold every 5."""
     if i % 10 == 0 or i == last:
@@ -760,8 +757,9 @@ def export_chart_png(pattern: Pattern, path: str | Path, cell_px: int = 24, show
     brd = resolve_board(pattern, board)
     lay = chart_png_layout(pattern, cell_px)
     margin, w, h = lay.margin, lay.width, lay.height
-    if max(w, h) > MAX_CHART_PX:
-        raise ExportError(f"the chart would be {w}x{h} pixels (over {MAX_CHART_PX}); choose a smaller cell size")
+    max_side = limits.MAX_CHART_SIDE.value  # read now, so a PIXL_LIMIT_MAX_CHART_SIDE override applies
+    if max(w, h) > max_side:
+        raise ExportError(f"the chart would be {w}x{h} pixels (over {max_side}); choose a smaller cell size")
     img = Image.new("RGB", (w, h), (255, 255, 255))
     rgb = pattern.to_rgb()
     cells = np.asarray(Image.fromarray(rgb).resize((pattern.width * cell_px, pattern.height * cell_px),

@@ -62,6 +62,29 @@ def sample_captions(tokens: torch.Tensor, n_name: torch.Tensor, max_words: int, 
     return out
 
 
+def warm_start_weights(source: Path) -> tuple[dict[str, torch.Tensor], int]:
+    """(weights as float32, the step they were trained to) from a training checkpoint or a shipped model folder
+    (its EMA weights, model.safetensors, with the step its config.json records)."""
+    if source.is_dir():
+        from safetensors.torch import load_file
+
+        weights = {k: v.float() for k, v in load_file(str(source / "model.safetensors")).items()}
+        extra = json.loads((source / "config.json").read_text(encoding="utf-8")).get("extra", {})
+        return weights, int(extra.get("steps", 0))
+    warm = torch.load(source, map_location="cpu", weights_only=False)
+    return warm["model"], int(warm["step"])
+
+
+def learning_rate(args: argparse.Namespace, step: int, first_step: int) -> float:
+    """Linear warm-up over ``--warmup`` steps, then constant or (``--decay-steps``) cosine down to 5 %."""
+    k = step - first_step
+    lr = args.lr * min(1.0, (k + 1) / max(1, args.warmup))
+    if args.decay_steps > 0:
+        frac = min(1.0, k / args.decay_steps)
+        lr *= 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return lr
+
+
 def atomic_save(obj: object, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -84,7 +107,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--config", default="{}", help="JSON overrides of BuiltinModelConfig")
-    ap.add_argument("--init-from", type=Path, help="a new run starts from this checkpoint's weights (warm start)")
+    ap.add_argument("--init-from", type=Path,
+                    help="a new run starts from these weights (warm start): a checkpoint.pt or a shipped model folder")
+    ap.add_argument("--decay-steps", type=int, default=0,
+                    help="cosine decay of the learning rate to 5%% over this many steps of this run (0: constant)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from diffusers import DDPMScheduler
@@ -121,10 +147,10 @@ def main() -> None:
         step, wall = int(state["step"]), float(state.get("wall", 0.0))
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)", flush=True)
     elif args.init_from:
-        warm = torch.load(args.init_from, map_location="cpu", weights_only=False)
-        missing, unexpected = model.load_state_dict(warm["model"], strict=False)
+        weights, warm_step = warm_start_weights(args.init_from)
+        missing, unexpected = model.load_state_dict(weights, strict=False)
         ema.load_state_dict(model.state_dict())
-        print(f"warm start from {args.init_from} (step {warm['step']}); new: {missing}; dropped: {unexpected}",
+        print(f"warm start from {args.init_from} (step {warm_step}); new: {missing}; dropped: {unexpected}",
               flush=True)
     sched = DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule,
                           prediction_type=config.prediction_type)
@@ -136,9 +162,10 @@ def main() -> None:
     def save() -> None:
         atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                      "rng": g.get_state(), "step": step, "wall": wall, "config": config.to_dict(),
-                     "vocab": vocab, "loss": running}, ckpt_path)
+                     "vocab": vocab, "loss": running, "first_step": first_step}, ckpt_path)
         print(f"checkpoint at step {step}", flush=True)
 
+    first_step = int(state.get("first_step", 0)) if state is not None else step
     t_start = time.time()
     last_ckpt = t_start
     running, seen, t_log = None, 0, time.time()
@@ -162,7 +189,7 @@ def main() -> None:
             snr = alphas[t] / (1 - alphas[t])
             per = per * torch.clamp(snr, max=args.min_snr) / (snr + 1 if v_pred else snr.clamp_min(1e-8))
         loss = per.mean()
-        lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
+        lr = learning_rate(args, step, first_step)
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
