@@ -215,6 +215,16 @@ def test_parse_size_in_cm_and_mm_uses_the_medium_pitch():
         parse_size("30x20cm")
 
 
+def test_parse_size_takes_a_unit_after_each_side_as_people_write_it():
+    perler = load_palette("perler")
+    assert parse_size("30 cm x 20 cm", perler.medium) == (60, 40)
+    assert parse_size("2 boards by 1 board", perler.medium) == (58, 29)
+    assert parse_size("48 cells × 32 cells") == (48, 32)
+    assert parse_size("12 cm", perler.medium) == (24, 24)
+    with pytest.raises(ConvertError, match="same unit"):
+        parse_size("30 cm x 200 mm", perler.medium)
+
+
 def test_linear_target_matches_photo_mean(sample_image_path, perler):
     """The whole-picture mean colour survives conversion (area mode, cleanup on)."""
     rgba = np.asarray(Image.open(sample_image_path).convert("RGBA"))

@@ -157,8 +157,10 @@ class ConvertConfig:
             raise ConvertError("stash counts must be 0 or more")
 
 
-_SIZE_RE = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(?:[x\u00d7*,]\s*(\d+(?:\.\d+)?))?\s*(boards?|cm|mm|cells?)?\s*$", re.IGNORECASE
+_SIZE_UNIT = r"(boards?|cm|mm|cells?)?"
+_SIZE_RE = re.compile(  # a unit after the last number, or after each ("30 cm x 20 cm"): then the same one
+    rf"^\s*(\d+(?:\.\d+)?)\s*{_SIZE_UNIT}\s*(?:(?:[x\u00d7*,]|by)\s*(\d+(?:\.\d+)?))?\s*{_SIZE_UNIT}\s*$",
+    re.IGNORECASE,
 )
 
 
@@ -177,8 +179,13 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
             f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards), cm (e.g. 30x20cm) "
             "or auto (pixel art)"
         )
-    unit = (m.group(3) or "cells").lower()
-    if unit.startswith("cell") and ("." in m.group(1) or "." in (m.group(2) or "")):
+    first_unit, last_unit = (m.group(2) or "").lower().rstrip("s"), (m.group(4) or "").lower().rstrip("s")
+    if first_unit and m.group(3) is None:  # "12cm" alone: the unit belongs to the only number
+        first_unit, last_unit = "", first_unit
+    if first_unit and last_unit and first_unit != last_unit:
+        raise ConvertError(f"bad size {text!r}: give both sides in the same unit (e.g. 30x20cm)")
+    unit = last_unit or first_unit or "cells"
+    if unit.startswith("cell") and ("." in m.group(1) or "." in (m.group(3) or "")):
         raise ConvertError(f"bad size {text!r}: cells are whole numbers")
     if not unit.startswith("cell") and medium is None:
         raise ConvertError(f"size {text!r} needs a palette's medium to convert {unit} to cells; give cells")
@@ -187,7 +194,7 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
     except ValueError as exc:
         raise ConvertError(f"size {text!r}: {exc}") from None
     w = int(round(float(m.group(1)) * fx))
-    h = int(round(float(m.group(2) or m.group(1)) * fy))
+    h = int(round(float(m.group(3) or m.group(1)) * fy))
     if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
         raise ConvertError(f"size {text!r} gives {w}x{h} cells; each side must be 1 to {MAX_SIDE} cells")
     return w, h
