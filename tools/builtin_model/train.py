@@ -111,6 +111,8 @@ def main() -> None:
                     help="a new run starts from these weights (warm start): a checkpoint.pt or a shipped model folder")
     ap.add_argument("--decay-steps", type=int, default=0,
                     help="cosine decay of the learning rate to 5%% over this many steps of this run (0: constant)")
+    ap.add_argument("--new-cycle", action="store_true",
+                    help="on resume, start the warm-up and decay again from the current step (a warm restart)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from diffusers import DDPMScheduler
@@ -165,7 +167,7 @@ def main() -> None:
                      "vocab": vocab, "loss": running, "first_step": first_step}, ckpt_path)
         print(f"checkpoint at step {step}", flush=True)
 
-    first_step = int(state.get("first_step", 0)) if state is not None else step
+    first_step = int(state.get("first_step", 0)) if state is not None and not args.new_cycle else step
     t_start = time.time()
     last_ckpt = t_start
     running, seen, t_log = None, 0, time.time()
