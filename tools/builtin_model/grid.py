@@ -46,7 +46,7 @@ def main() -> None:
     import torch
 
     from engine.sdpixl.builtin.loading import load_builtin_model
-    from engine.sdpixl.builtin.sampling import SampleConfig, sample_best
+    from engine.sdpixl.builtin.sampling import SampleConfig, sample_rgba
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
@@ -55,17 +55,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--guidance-scale", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--candidates", type=int, default=SampleConfig.candidates,
-                    help="samples drawn per prompt, the best by the model's prompt score shown (1: the first)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = load_builtin_model(args.model)
     prompts = [p.strip() for p in args.prompts.split(",")] if args.prompts else PROMPTS
     pics = []
     for i, prompt in enumerate(prompts):
-        cfg = SampleConfig(steps=args.steps, guidance_scale=args.guidance_scale, seed=args.seed + i,
-                           candidates=args.candidates)
-        pics.append(sample_best(model, prompt, cfg)[0].permute(1, 2, 0).numpy())
+        cfg = SampleConfig(steps=args.steps, guidance_scale=args.guidance_scale, seed=args.seed + i)
+        pics.append(sample_rgba(model, prompt, cfg)[0].permute(1, 2, 0).numpy())
     montage(np.stack(pics), prompts).save(args.out)
     print(f"wrote {args.out}")
 
