@@ -17,7 +17,6 @@ from engine.sdpixl.builtin.guidance import BuiltinGuidance, BuiltinGuidanceConfi
 from engine.sdpixl.builtin.loading import BUILTIN_DIR, load_builtin_model
 from engine.sdpixl.builtin.retrieval import ReferenceSet
 from engine.sdpixl.builtin.run import fast_pattern, generate_builtin, unknown_words
-from engine.sdpixl.builtin.sampling import SampleConfig, prompt_scores, sample_best, sample_rgba
 from engine.sdpixl.builtin.vocab import Vocabulary, edit_distance
 from engine.sdpixl.guidance.loading import ModelLoadError
 from engine.sdpixl.optimize import OptimizeError, make_config
@@ -116,34 +115,6 @@ def test_fast_path_maps_a_sample_to_the_palette_with_alpha_as_empty_cells(model,
 
 
 # ----------------------------------------------------------------------------- SD-piXL
-def _reference_pictures(reference, prompt: str) -> torch.Tensor:
-    """The reference emoji of one class as the model's pictures: N x 4 x 32 x 32 in [0, 1] (colour over white)."""
-    rgba = torch.as_tensor(np.stack([img for img, p in zip(reference.images, reference.prompts) if p == prompt]))
-    x = rgba.float() / 255.0
-    a = x[..., 3:]
-    return torch.cat([x[..., :3] * a + 1 - a, a], dim=-1).permute(0, 3, 1, 2)
-
-
-def test_the_prompt_score_prefers_the_emoji_the_prompt_names(model, reference):
-    """The model's own score (diffusion classifier) ranks the training apples above bananas, hearts and tomatoes
-    for "a red apple", and the bananas above the apples for "a banana"."""
-    names = ("a red apple", "a banana", "a red heart", "a tomato")
-    pictures = {name: _reference_pictures(reference, name) for name in names}
-    for prompt, others in (("a red apple", names[1:]), ("a banana", ("a red apple",))):
-        own = prompt_scores(model, pictures[prompt], prompt).max()
-        rival = max(float(prompt_scores(model, pictures[o], prompt).max()) for o in others)
-        assert own > rival, (prompt, float(own), rival)
-
-
-def test_fast_path_keeps_the_candidate_with_the_best_prompt_score(model):
-    config = SampleConfig(steps=8, seed=5, candidates=3)
-    picture, scores = sample_best(model, "a red apple", config)
-    drawn = sample_rgba(model, "a red apple", SampleConfig(steps=8, seed=5, count=3))
-    assert scores.shape == (3,) and len(set(scores.tolist())) == 3
-    assert torch.equal(picture, drawn[int(torch.argmax(scores))])
-    assert torch.allclose(scores, prompt_scores(model, drawn, "a red apple", seed=5))
-
-
 def test_guidance_letterboxes_the_design_and_sends_gradient_to_colour_and_alpha(model):
     rgb = torch.full((1, 3, 8, 16), 0.2, requires_grad=True)
     alpha = torch.ones(1, 1, 8, 16)

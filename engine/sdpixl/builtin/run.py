@@ -2,9 +2,8 @@
 fast path (sample, then map to the palette).
 
 ``generate_builtin(config, method)`` takes the same ``RunConfig`` as ``run_optimization``; the SDXL-only parts
-(ControlNets, LoRA) are refused with one line. SD-piXL starts, like the reference's sample-and-select, from the
-best of ``init_samples`` samples of the model (ranked by the model's own prompt score, see ``sampling``) mapped to
-the palette, and its alpha (``init="auto"``; ``"random"`` or ``init_samples=0`` start from random logits).
+(ControlNets, LoRA) are refused with one line. SD-piXL starts, like the reference's sample-and-select, from a
+sample of the model mapped to the palette (``init="auto"``; ``"random"`` starts from random logits) and its alpha.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from engine.core.pattern import Pattern
 from engine.core.progress import CancelToken, Progress, ProgressCallback
 from engine.sdpixl.builtin.guidance import BuiltinGuidance, BuiltinGuidanceConfig
 from engine.sdpixl.builtin.loading import BuiltinModel, load_builtin_model
-from engine.sdpixl.builtin.sampling import SampleConfig, picture_to_pattern, sample_best
+from engine.sdpixl.builtin.sampling import SampleConfig, picture_to_pattern, sample_rgba
 from engine.sdpixl.optimize import OptimizeError, RunConfig, run_optimization, validate
 
 log = logging.getLogger(__name__)
@@ -70,14 +69,13 @@ def unknown_words(prompt: str, model: BuiltinModel | None = None) -> tuple[list[
 def fast_pattern(prompt: str, palette: Palette, width: int, height: int, seed: int | None = None,
                  sample: SampleConfig = FAST, model: BuiltinModel | None = None,
                  negative_prompt: str = "") -> tuple[Pattern, torch.Tensor]:
-    """Fast path: (the sampled picture mapped to ``palette`` as pixel art, the picture 4 x 32 x 32 in [0, 1]).
-    ``sample.candidates`` pictures are drawn and the one the model finds most like the prompt is kept."""
+    """Fast path: (the sampled picture mapped to ``palette`` as pixel art, the picture 4 x 32 x 32 in [0, 1])."""
     model = model or load_builtin_model()
     seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
     with torch_threads(BUILTIN_THREADS):
-        picture, scores = sample_best(model, prompt, replace(sample, seed=seed), negative_prompt)
+        picture = sample_rgba(model, prompt, replace(sample, seed=seed, count=1), negative_prompt)[0]
     meta = {"method": "builtin-fast", "prompt": prompt, "seed": seed, "model": model.name,
-            "steps": sample.steps, "guidance_scale": sample.guidance_scale, "candidates": len(scores)}
+            "steps": sample.steps, "guidance_scale": sample.guidance_scale}
     return picture_to_pattern(picture, palette, width, height, meta), picture
 
 
@@ -125,16 +123,13 @@ def _generate(config: RunConfig, method: str, steps: int | None, progress: Progr
     guidance = BuiltinGuidance(gcfg, model, config.height, config.width)
     run = replace(config, steps=steps or DEFAULT_STEPS, guidance_mode="latent", init_samples=0)
     init_note = None
-    if config.init in ("auto", "sample") and config.init_samples > 0 and not config.image and not config.resume:
-        # sample-and-select, as with SDXL: init_samples candidates, ranked by the model's own prompt score
-        start, picture = fast_pattern(config.prompt, palette, config.width, config.height, seed,
-                                      sample=replace(FAST, candidates=config.init_samples), model=model,
+    if config.init == "auto" and not config.image and not config.resume:
+        start, picture = fast_pattern(config.prompt, palette, config.width, config.height, seed, model=model,
                                       negative_prompt=config.negative_prompt)
         if start.filled_cells > 0:
             guidance.set_initial_alpha(_design_alpha(picture, config.height, config.width))
             run = replace(run, init="converter", init_pattern=start)
-            init_note = (f"the best of {config.init_samples} samples of the built-in model (its own prompt score), "
-                         "mapped to the palette")
+            init_note = "a sample of the built-in model mapped to the palette"
         else:
             run = replace(run, init="random")
     pattern = run_optimization(run, progress=progress, cancel=cancel, guidance=guidance)

@@ -1,16 +1,10 @@
-"""The built-in model's fast path: sample 32 x 32 RGBA pictures (DPM-Solver++ with classifier-free guidance),
-keep the one the model itself finds most like the prompt, then map it to the palette exactly as pixel art with
-the fast converter (transparent -> empty cells).
-
-Selecting among candidates is the built-in model's counterpart of the SDXL path's sample-and-select (which ranks
-candidates by CLIP): with no CLIP to ask, each candidate is scored by how much the prompt helps the model denoise
-it (the "diffusion classifier" of Li et al. 2023: log p(prompt | x) up to a constant is the unconditional
-denoising error minus the conditional one, averaged over noise levels)."""
+"""The built-in model's fast path: sample a 32 x 32 RGBA picture (DPM-Solver++ with classifier-free guidance),
+then map it to the palette exactly as pixel art with the fast converter (transparent -> empty cells)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,7 +24,6 @@ class SampleConfig:
     guidance_scale: float = 8.0  # measured on the 64-prompt grid: 3 barely follows the prompt, 12 overshoots
     seed: int | None = None
     count: int = 1
-    candidates: int = 4  # pictures drawn by ``sample_best``, the one most like the prompt kept
 
 
 def make_scheduler(model: BuiltinModel, steps: int):
@@ -105,49 +98,3 @@ def picture_to_pattern(picture: torch.Tensor, palette: Palette, width: int, heig
     pattern = convert_image(rgba, palette, ConvertConfig(width=width, height=height, intent="pixel-art"))
     pattern.metadata.update(metadata or {})
     return pattern
-
-
-SCORE_TIMESTEPS = (100, 250, 400, 550, 700, 850)  # noise levels the prompt score averages over
-
-
-@torch.no_grad()
-def prompt_scores(model: BuiltinModel, pictures: torch.Tensor, prompt: str, negative_prompt: str = "",
-                  seed: int = 0) -> torch.Tensor:
-    """How much ``prompt`` (against the negative prompt) helps the model denoise each picture (N x 4 x 32 x 32 in
-    [0, 1]): mean over ``SCORE_TIMESTEPS`` of ||eps - eps_neg||^2 - ||eps - eps_prompt||^2 with shared noise.
-    Higher: the picture looks more like what the prompt says; one number per picture."""
-    from engine.sdpixl.guidance.sds import eps_from_v
-
-    n = pictures.shape[0]
-    x0 = pictures * 2.0 - 1.0
-    g = torch.Generator().manual_seed(seed)
-    ts = torch.tensor(SCORE_TIMESTEPS, dtype=torch.long)
-    k = len(ts)
-    noise = torch.randn((k, *x0.shape[1:]), generator=g)[None].expand(n, -1, -1, -1, -1)  # same noise per picture
-    a = model.alphas_cumprod[ts].view(1, k, 1, 1, 1)
-    x_t = (a.sqrt() * x0[:, None] + (1 - a).sqrt() * noise).reshape(n * k, *x0.shape[1:])
-    t = ts.repeat(n)
-    cond, neg = model.vocab.encode(prompt), model.vocab.encode(negative_prompt)
-    hidden, mask = model.encode([neg.ids] * (n * k) + [cond.ids] * (n * k))
-    out = model.net.predict(torch.cat([x_t, x_t]), torch.cat([t, t]), hidden, mask)
-    a_flat = a.expand(n, k, 1, 1, 1).reshape(n * k, 1, 1, 1)
-    if model.config.prediction_type == "v_prediction":
-        out = eps_from_v(out, torch.cat([x_t, x_t]), torch.cat([a_flat, a_flat]))
-    eps = noise.reshape(n * k, *x0.shape[1:])
-    err_neg = (out[: n * k] - eps).pow(2).mean(dim=(1, 2, 3))
-    err_cond = (out[n * k:] - eps).pow(2).mean(dim=(1, 2, 3))
-    return (err_neg - err_cond).view(n, k).mean(dim=1)
-
-
-def sample_best(model: BuiltinModel, prompt: str, config: SampleConfig,
-                negative_prompt: str = "") -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw ``config.candidates`` pictures and keep the one with the highest ``prompt_scores``: (the picture
-    4 x 32 x 32 in [0, 1], the scores of all candidates)."""
-    n = max(1, config.candidates)
-    pictures = sample_rgba(model, prompt, replace(config, count=n), negative_prompt)
-    if n == 1:
-        return pictures[0], torch.zeros(1)
-    scores = prompt_scores(model, pictures, prompt, negative_prompt, seed=config.seed or 0)
-    best = int(torch.argmax(scores))
-    log.debug("prompt scores of %d candidates: %s (kept %d)", n, [round(float(v), 4) for v in scores], best)
-    return pictures[best], scores
