@@ -307,8 +307,10 @@ def run(args: argparse.Namespace) -> int:
     pattern.save(out)
     write_frame(latest, pattern.to_rgb())
     state = "stopped" if pattern.metadata.get("cancelled") else "finished"
+    n_used = len(pattern.used_indices())
     print(f"{state} after {pattern.metadata.get('steps')} steps in {format_duration(time.perf_counter() - t0)}; "
-          f"wrote {out} ({pattern.width}x{pattern.height}, {len(pattern.used_indices())} colours) and {latest.name}")
+          f"wrote {out} ({pattern.width}x{pattern.height}, {n_used} colour{'' if n_used == 1 else 's'}) "
+          f"and {latest.name}")
     for m in pattern.metadata.get("merged", []):
         into = ", ".join(f"{c} x{n}" for c, n in m["into"].items())
         print(f"merged {m['code']}: {m['cells']} cell(s), used fewer than the minimum "
