@@ -70,7 +70,7 @@ def test_generate_with_sd15_lora_and_text_only(tiny_root, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra,needle", [
-    (["--size", "14by10"], "--size must look like"),
+    (["--size", "14x10 furlongs"], "--size must look like"),
     (["--controlnet", "pose"], "unknown ControlNet"),
     (["--controlnet", "canny"], "needs an input image"),
     (["--palette", "no-such-palette"], "no-such-palette"),
