@@ -223,6 +223,13 @@ def test_parse_size_takes_a_unit_after_each_side_as_people_write_it():
     assert parse_size("12 cm", perler.medium) == (24, 24)
     with pytest.raises(ConvertError, match="same unit"):
         parse_size("30 cm x 200 mm", perler.medium)
+    assert parse_size("2,5 x 3 cm", perler.medium) == (5, 6)  # the house parser's decimal comma
+    with pytest.raises(ConvertError, match="decimal comma"):
+        parse_size("48,48")
+    with pytest.raises(ConvertError, match="far too large"):
+        parse_size("1e300x1e300cm", perler.medium)
+    with pytest.raises(ConvertError, match="WIDTHxHEIGHT"):
+        parse_size("14x10 furlongs", perler.medium)
 
 
 def test_linear_target_matches_photo_mean(sample_image_path, perler):

@@ -17,7 +17,7 @@ in plain words how the picture was fitted (a crop to the pattern's shape).
 from __future__ import annotations
 
 import logging
-import re
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -47,7 +47,7 @@ from engine.convert.intent import (
     grid_available,
     keep_subcell_details,
 )
-from engine.core import limits
+from engine.core import limits, sizes
 from engine.core.color import (
     ciede2000,
     lab_to_xyz,
@@ -157,11 +157,13 @@ class ConvertConfig:
             raise ConvertError("stash counts must be 0 or more")
 
 
-_SIZE_UNIT = r"(boards?|cm|mm|cells?)?"
-_SIZE_RE = re.compile(  # a unit after the last number, or after each ("30 cm x 20 cm"): then the same one
-    rf"^\s*(\d+(?:\.\d+)?)\s*{_SIZE_UNIT}\s*(?:(?:[x\u00d7*,]|by)\s*(\d+(?:\.\d+)?))?\s*{_SIZE_UNIT}\s*$",
-    re.IGNORECASE,
-)
+SIZE_UNITS = ("cell", "board", "cm", "mm")  # what a target size may be given in (Medium.cells_per_unit)
+
+
+def _size_unit(typed: str) -> str:
+    """A typed size unit by its singular name ("cells" -> "cell"); "" when none was typed."""
+    u = typed.strip().lower()
+    return u[:-1] if u in ("cells", "boards") else u
 
 
 def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
@@ -173,28 +175,40 @@ def parse_size(text: str, medium: Medium | None = None) -> tuple[int, int]:
     """
     if str(text).strip().lower() == "auto":
         return AUTO_SIZE
-    m = _SIZE_RE.match(str(text)) if len(str(text)) <= 40 else None  # hundreds of digits: refused, not overflowed
-    if not m:
+    # the house size parser (engine.core.sizes) splits "30 cm x 20 cm" / "48x48" / "12cm"; the units are ours
+    short = len(str(text)) <= 40  # hundreds of digits: refused, not overflowed
+    parts = sizes.split_pair(text) if short else None
+    if parts is None:
+        one = sizes.split_number(text) if short else None
+        parts = (one[0], "", one[0], one[1]) if one else None  # "12cm": a square
+    units = {_size_unit(u) for u in parts[1::2] if u} if parts else set()
+    if parts is None or not units <= set(SIZE_UNITS):
         raise ConvertError(
             f"bad size {text!r}: give WIDTHxHEIGHT in cells (e.g. 48x48), boards (e.g. 2x2boards), cm (e.g. 30x20cm) "
             "or auto (pixel art)"
         )
-    first_unit, last_unit = (m.group(2) or "").lower().rstrip("s"), (m.group(4) or "").lower().rstrip("s")
-    if first_unit and m.group(3) is None:  # "12cm" alone: the unit belongs to the only number
-        first_unit, last_unit = "", first_unit
-    if first_unit and last_unit and first_unit != last_unit:
+    if len(units) > 1:
         raise ConvertError(f"bad size {text!r}: give both sides in the same unit (e.g. 30x20cm)")
-    unit = last_unit or first_unit or "cells"
-    if unit.startswith("cell") and ("." in m.group(1) or "." in (m.group(3) or "")):
-        raise ConvertError(f"bad size {text!r}: cells are whole numbers")
-    if not unit.startswith("cell") and medium is None:
+    unit = units.pop() if units else "cell"
+    try:
+        w_num, h_num = sizes.decimal_value(parts[0]), sizes.decimal_value(parts[2])
+    except ValueError:
+        raise ConvertError(f"bad size {text!r}: the sides must be numbers, e.g. 48x48") from None
+    if not (math.isfinite(w_num) and math.isfinite(h_num)):
+        raise ConvertError(f"bad size {text!r}: the sides must be finite numbers")
+    if unit == "cell" and not (w_num.is_integer() and h_num.is_integer()):
+        comma = " (a comma is a decimal comma: write 48x48)" if "," in str(text) else ""
+        raise ConvertError(f"bad size {text!r}: cells are whole numbers{comma}")
+    if unit != "cell" and medium is None:
         raise ConvertError(f"size {text!r} needs a palette's medium to convert {unit} to cells; give cells")
     try:
         fx, fy = medium.cells_per_unit(unit) if medium is not None else (1.0, 1.0)
     except ValueError as exc:
         raise ConvertError(f"size {text!r}: {exc}") from None
-    w = int(round(float(m.group(1)) * fx))
-    h = int(round(float(m.group(3) or m.group(1)) * fy))
+    w_cells, h_cells = w_num * fx, h_num * fy
+    if not all(math.isfinite(v) and abs(v) < 1e9 for v in (w_cells, h_cells)):
+        raise ConvertError(f"size {text!r} is far too large; each side must be 1 to {MAX_SIDE} cells")
+    w, h = int(round(w_cells)), int(round(h_cells))
     if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
         raise ConvertError(f"size {text!r} gives {w}x{h} cells; each side must be 1 to {MAX_SIDE} cells")
     return w, h

@@ -37,8 +37,24 @@ def _factor(unit_text: str, unit: str, text: str, what: str) -> float:
     raise SizeError(f"{what}: unknown unit {unit_text!r} in {text!r}; use {' or '.join(allowed) or 'no unit'}")
 
 
-def _number(text: str) -> float:
+def decimal_value(text: str) -> float:
+    """A number as the parsers read it: a decimal point or a decimal comma ("12,5")."""
     return float(text.replace(",", "."))
+
+
+def split_pair(text: str) -> tuple[str, str, str, str] | None:
+    """The pieces of ``"W [unit] x H [unit]"`` as typed: (width, its unit, height, its unit), a unit left out
+    being ""; None when ``text`` is not such a pair. For callers with units of their own (cells, boards)."""
+    s = str(text)
+    m = _PAIR_RE.match(s) if len(s) <= MAX_TEXT else None
+    return m.groups() if m else None  # type: ignore[return-value]
+
+
+def split_number(text: str) -> tuple[str, str] | None:
+    """The pieces of ``"N [unit]"`` as typed: (number, unit or ""); None when ``text`` is not one number."""
+    s = str(text)
+    m = _ONE_RE.match(s) if len(s) <= MAX_TEXT else None
+    return m.groups() if m else None  # type: ignore[return-value]
 
 
 def _checked(value: float, text: str, what: str, integer: bool, positive: bool) -> float:
@@ -61,19 +77,19 @@ def parse_pair(text: str, what: str = "size", unit: str = "mm", integer: bool = 
     s = str(text)
     example = "130x180" if unit in LENGTH_UNITS else "29x29"
     hint = f"{what} must look like WIDTHxHEIGHT{' in ' + unit if unit else ''} (e.g. {example}), got {s[:40]!r}"
-    m = _PAIR_RE.match(s) if len(s) <= MAX_TEXT else None
+    m = split_pair(s)
     if not m:
         if any(_NOT_FINITE_RE.fullmatch(part.strip()) for part in re.split(r"x|×|\*", s, flags=re.IGNORECASE)):
             raise SizeError(f"{what} must be finite numbers, got {s[:40]!r}")
         raise SizeError(hint)
-    w_txt, w_unit, h_txt, h_unit = m.groups()
+    w_txt, w_unit, h_txt, h_unit = m
     if w_unit and not h_unit:
         h_unit = w_unit
     if h_unit and not w_unit:
         w_unit = h_unit
     try:
-        w = _number(w_txt) * _factor(w_unit, unit, s, what)
-        h = _number(h_txt) * _factor(h_unit, unit, s, what)
+        w = decimal_value(w_txt) * _factor(w_unit, unit, s, what)
+        h = decimal_value(h_txt) * _factor(h_unit, unit, s, what)
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, SizeError):
             raise
@@ -88,13 +104,13 @@ def parse_number(text: str, what: str = "number", unit: str = "", integer: bool 
     s = str(text)
     kind = "a whole number" if integer else "a number"
     hint = f"{what} must be {kind}{' in ' + unit if unit else ''}, got {s[:40]!r}"
-    m = _ONE_RE.match(s) if len(s) <= MAX_TEXT else None
+    m = split_number(s)
     if not m:
         if _NOT_FINITE_RE.fullmatch(s.strip()):
             raise SizeError(f"{what} must be a finite number, got {s[:40]!r}")
         raise SizeError(hint)
     try:
-        value = _number(m.group(1)) * _factor(m.group(2), unit, s, what)
+        value = decimal_value(m[0]) * _factor(m[1], unit, s, what)
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, SizeError):
             raise
