@@ -161,13 +161,14 @@ def main() -> None:
     print(f"{len(x_all)} images, {len(vocab)} words, {n_params / 1e6:.2f} M parameters, batch {args.batch}",
           flush=True)
 
+    first_step = int(state.get("first_step", 0)) if state is not None and not args.new_cycle else step
+
     def save() -> None:
         atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                      "rng": g.get_state(), "step": step, "wall": wall, "config": config.to_dict(),
                      "vocab": vocab, "loss": running, "first_step": first_step}, ckpt_path)
         print(f"checkpoint at step {step}", flush=True)
 
-    first_step = int(state.get("first_step", 0)) if state is not None and not args.new_cycle else step
     t_start = time.time()
     last_ckpt = t_start
     running, seen, t_log = None, 0, time.time()
