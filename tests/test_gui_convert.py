@@ -124,6 +124,21 @@ def test_stop_cancels_a_conversion_and_keeps_pattern(window, qtbot, small_patter
     assert window.input_panel.start_button.isEnabled()
 
 
+def test_run_ended_means_start_works_again(window, qtbot, sample_image_path):
+    """runEnded comes once the worker thread has ended: whoever reacts to it (a test, a script) can start the next
+    run at once; before, Start refused silently while the finished thread wound down."""
+    window.load_image_file(sample_image_path)
+    type_size(window.input_panel, 24, 16)
+    window.input_panel.set_mode("fast")
+    at_end = []
+    window.runEnded.connect(lambda outcome: at_end.append(
+        (outcome, window.runner.is_running(), window.input_panel.start_button.isEnabled())))
+    for _ in range(2):
+        with qtbot.waitSignal(window.runEnded, timeout=30000):
+            assert window.start_run(), window.dialogs.errors
+    assert at_end == [("finished", False, True)] * 2
+
+
 def test_no_picture_or_no_colours_refuses_to_start(window):
     assert not window.start_run()
     assert window.dialogs.errors[-1][0] == "No picture"

@@ -62,7 +62,7 @@ def icon(name: str) -> QIcon:
 class MainWindow(QMainWindow):
     """The desktop app: builds the widgets, menus and docks and wires them to the run controller
     (``self.runs``), the project actions (``self.project``) and the edit controller (``self.edit``).
-    ``runEnded(str)`` fires after a run was handled: finished, cancelled or failed."""
+    ``runEnded(str)`` fires after a run was handled and its thread has ended: finished, cancelled or failed."""
 
     runEnded = Signal(str)
 

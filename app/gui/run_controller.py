@@ -33,7 +33,7 @@ LONG_RUN_SECONDS = 30 * 60
 
 class RunController(QObject):
     """Start/Stop/progress/results of the window's runs. ``runEnded(str)``: "finished", "cancelled" or
-    "failed", after the run was handled."""
+    "failed", after the run was handled and its thread has ended (Start works again)."""
 
     runEnded = Signal(str)
 
@@ -47,6 +47,7 @@ class RunController(QObject):
         self.palette: Palette | None = None  # full panel palette of the current run
         self.device = "cpu"  # SD-πXL device of the current run
         self.close_after_run = False
+        self._outcome: str | None = None  # the last run's outcome, announced by runEnded when its thread ends
         self.runner.progress.connect(self.on_progress)
         self.runner.finished.connect(self._on_finished)
         self.runner.cancelled.connect(self._on_cancelled)
@@ -250,7 +251,7 @@ class RunController(QObject):
         if isinstance(result, Pattern):
             self._accept(result, "Convert" if self.mode == MODE_FAST else "SD-πXL")
             self.w.statusBar().showMessage(f"Done: {result.width} × {result.height} cells", 5000)
-        self.runEnded.emit("finished")
+        self._outcome = "finished"  # runEnded follows once the thread has ended (Start is enabled again)
 
     def _on_cancelled(self, result: object) -> None:
         if isinstance(result, Pattern):
@@ -258,13 +259,13 @@ class RunController(QObject):
         else:
             self.w.canvas.set_pattern(self.w.doc.pattern)
         self.w.statusBar().showMessage("Stopped", 4000)
-        self.runEnded.emit("cancelled")
+        self._outcome = "cancelled"  # runEnded follows once the thread has ended (Start is enabled again)
 
     def _on_failed(self, message: str) -> None:
         self.w.canvas.set_pattern(self.w.doc.pattern)  # drop any preview: the current pattern is kept
         if not self.close_after_run and not self._offer_model_source(message):
             self.w.show_error("The run failed", message)
-        self.runEnded.emit("failed")
+        self._outcome = "failed"  # runEnded follows once the thread has ended (Start is enabled again)
 
     def _offer_model_source(self, message: str) -> bool:
         """After a missing-model failure: the model dialog; a local model chosen there becomes the model of the
@@ -287,6 +288,9 @@ class RunController(QObject):
         self.stopping = False
         self.set_running(False)
         self.w.run_label.setText("")
+        outcome, self._outcome = self._outcome, None
+        if outcome is not None:
+            self.runEnded.emit(outcome)
 
     def device_text(self) -> str | None:
         """The device of the run in progress ("cpu (fast converter)" for the converter), None when idle."""
