@@ -101,6 +101,24 @@ def test_the_crop_to_the_patterns_shape_is_shown(window, sample_image_path):
                           np.asarray(plain.pixelColor(*edge).getRgb()))
 
 
+def test_after_start_the_crop_note_shows_once(window, qtbot, sample_image_path):
+    """The conversion's own fit note is the one the panel's crop line already shows: the summary after Start
+    does not repeat it (it keeps the intent line), and the pattern still records it for the command line."""
+    from tests.gui_support import type_size
+
+    ip = window.input_panel
+    assert window.load_image_file(sample_image_path)
+    type_size(ip, 48, 48)
+    ip.set_mode("fast")
+    with qtbot.waitSignal(window.runEnded, timeout=60000) as blocker:
+        assert window.start_run()
+    assert blocker.args == ["finished"], window.dialogs.errors
+    assert len(window.doc.pattern.metadata["notes"]) == 1  # the converter made its crop note
+    panel_text = "\n".join(w.text() for w in (ip.crop_info, ip.intent_info) if w.isVisibleTo(ip))
+    assert panel_text.count("left and right edges") == 1, panel_text
+    assert ip.intent_info.isVisibleTo(ip) and "Intent: " in ip.intent_info.text()
+
+
 def test_the_preview_says_it_is_a_quick_approximation(window, qtbot, sample_image_path):
     assert window.load_image_file(sample_image_path)
     qtbot.waitUntil(lambda: window.canvas.showing_preview, timeout=10000)

@@ -96,10 +96,12 @@ def test_auto_intent_says_what_it_chose_and_why(window, qtbot, sample_image_path
     shown = panel.intent_info.text().splitlines()
     merged = pattern.metadata["merged"]
     name = INTENT_WORDS[pattern.metadata["intent"]][0]
+    notes = pattern.metadata["notes"]  # the crop note: the panel's crop line shows it, the summary does not
+    assert len(notes) == 1 and "cropped to the pattern's shape" in notes[0]
     expected = [plain_words(s).replace(f"intent: {pattern.metadata['intent']} (", f"Intent: {name} (")
-                for s in lines[:len(lines) - len(merged)]]
-    assert shown[:len(lines) - len(merged)] == expected
-    assert "cropped to the pattern's shape" in shown[0]  # the converter's crop note, shown after Start
+                for s in lines[len(notes):len(lines) - len(merged)]]
+    assert shown[:len(expected)] == expected
+    assert "left and right edges" in panel.crop_info.text() and "edges" not in panel.intent_info.text()
     assert f"Intent: {name} (" in panel.intent_info.text()  # the Intent list's name, not the engine's
 
 
