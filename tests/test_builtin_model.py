@@ -138,9 +138,6 @@ def _sdpixl(model, palette, prompt: str, seed: int = 0) -> Pattern:
     return generate_builtin(config, "sdpixl", steps=SDS_STEPS, model=model)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22's criterion, not met by the shipped model (about 230 min of CPU "
-                   "training): 'a red apple' is a round red-orange shape nearer a tomato or heart than the apples at "
-                   "seed 0 (it passes at 2 of 5 seeds; 'a banana' passes at all 5)")
 def test_sdpixl_with_the_builtin_model_draws_what_the_prompt_says(model, perler, reference):
     """The real model through the real SD-piXL loop: "a red apple" lands nearer the apples among the training
     emoji than the bananas, hearts or tomatoes; "a banana" nearer the bananas than the apples."""
