@@ -160,6 +160,7 @@ def test_a_crop_to_the_patterns_shape_is_said(perler):
     notes = pat.metadata["notes"]
     assert len(notes) == 1 and "cropped" in notes[0] and "left and right" in notes[0]
     assert notes[0] in summary_lines(pat)
+    assert notes[0] not in summary_lines(pat, notes=False)  # the app shows the fit notes beside the picture
     x0, y0, x1, y1 = pat.metadata["crop_box"]
     assert (x1 - x0, y1 - y0) == (300, 300)
     whole = convert_image(img, perler, ConvertConfig(45, 30))

@@ -96,10 +96,9 @@ class InputWiring(QObject):
         from engine.convert.pipeline import summary_lines
 
         merged = result.metadata.get("merged", [])
-        engine_lines = summary_lines(result)  # notes, intent, minimum, then one line per merge (named below)
-        # the notes are the fit notes (crop, padding), which the panel's crop line already shows: not twice
-        notes = len(result.metadata.get("notes", []))
-        lines = [plain_words(line) for line in engine_lines[notes:len(engine_lines) - len(merged)]]
+        # intent, minimum, then one line per merge (named below); not the fit notes: the crop line shows them
+        engine_lines = summary_lines(result, notes=False)
+        lines = [plain_words(line) for line in engine_lines[:len(engine_lines) - len(merged)]]
         intent = result.metadata.get("intent")
         engine_intent = f"intent: {intent} ("
         lines = [f"Intent: {INTENT_WORDS.get(intent, (intent, ''))[0]} (" + line[len(engine_intent):]

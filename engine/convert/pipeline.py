@@ -793,10 +793,11 @@ def fit_notes(src_w: int, src_h: int, layout, width: int, height: int, fit: str)
     return []
 
 
-def summary_lines(pattern: Pattern) -> list[str]:
-    """Human-readable lines on how a conversion chose its colours: intent, budget, merges (for CLI and GUI)."""
+def summary_lines(pattern: Pattern, notes: bool = True) -> list[str]:
+    """Human-readable lines on how a conversion chose its colours: fit notes, intent, budget, merges (for CLI and
+    GUI). ``notes=False`` leaves out the fit notes (the app shows them beside the picture)."""
     md = pattern.metadata
-    lines = list(md.get("notes", []))
+    lines = list(md.get("notes", [])) if notes else []
     if "intent" in md:
         lines.append(f"intent: {md['intent']} ({md.get('intent_reason', '')})")
     if "min_count" in md:
